@@ -1,0 +1,132 @@
+// One stored SOP instance as the archive sees it: identity, metadata (DICOM JSON), frame layout.
+import { createHash } from 'node:crypto';
+import { characterSet } from './charset.js';
+import { lookupKeyword, tagToHex } from './dictionary.js';
+import { FrameLayoutError, describePixels, locateFrames, type FrameLayout } from './frames.js';
+import { datasetToJson, firstString, type DicomJson } from './json-model.js';
+import { DicomParseError, parseDicom, type ParsedDicom } from './parser.js';
+import { Tag } from './tags.js';
+import { uidProblem } from './uid.js';
+
+const tags = (...keywords: string[]): Set<number> =>
+  new Set(
+    keywords.map((k) => {
+      const e = lookupKeyword(k);
+      if (!e) throw new Error(`unknown keyword ${k}`);
+      return e.tag;
+    }),
+  );
+
+/** Patient and study modules (PS3.3 C.7.1.1, C.7.2.1, C.7.2.2): attributes QIDO returns at the study level. */
+export const STUDY_LEVEL_TAGS = tags(
+  'SpecificCharacterSet', 'TimezoneOffsetFromUTC', 'PatientName', 'PatientID', 'IssuerOfPatientID', 'IssuerOfPatientIDQualifiersSequence',
+  'PatientBirthDate', 'PatientBirthTime', 'PatientSex', 'OtherPatientIDsSequence', 'PatientComments', 'PatientAge', 'PatientSize', 'PatientWeight',
+  'EthnicGroup', 'StudyInstanceUID', 'StudyDate', 'StudyTime', 'ReferringPhysicianName', 'StudyID', 'AccessionNumber',
+  'IssuerOfAccessionNumberSequence', 'StudyDescription', 'PhysiciansOfRecord', 'NameOfPhysiciansReadingStudy', 'ProcedureCodeSequence',
+  'AdmittingDiagnosesDescription', 'ReasonForPerformedProcedureCodeSequence', 'RequestingPhysician', 'RequestedProcedureDescription',
+);
+
+/** General series and equipment modules (PS3.3 C.7.3.1, C.7.5.1). */
+export const SERIES_LEVEL_TAGS = tags(
+  'Modality', 'SeriesInstanceUID', 'SeriesNumber', 'SeriesDescription', 'SeriesDate', 'SeriesTime', 'Laterality', 'BodyPartExamined',
+  'ProtocolName', 'OperatorsName', 'PerformingPhysicianName', 'PerformedProcedureStepStartDate', 'PerformedProcedureStepStartTime',
+  'PerformedProcedureStepID', 'PerformedProcedureStepDescription', 'RequestAttributesSequence', 'Manufacturer', 'InstitutionName',
+  'StationName', 'ManufacturerModelName', 'InstitutionalDepartmentName', 'DeviceSerialNumber', 'SoftwareVersions', 'FrameOfReferenceUID',
+  'PatientPosition', 'SmallestPixelValueInSeries', 'LargestPixelValueInSeries',
+);
+
+export interface InstanceIdentity {
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+  sopClassUID: string;
+}
+
+export interface ParsedInstance extends InstanceIdentity {
+  transferSyntaxUID: string;
+  sha256: string;
+  size: number;
+  /** Full metadata with BulkDataURI values relative to the instance ("bulkdata/..."). */
+  metadata: DicomJson;
+  studyAttributes: DicomJson;
+  seriesAttributes: DicomJson;
+  /** Attributes for instance-level QIDO: everything at the top level but bulk and study/series attributes. */
+  instanceAttributes: DicomJson;
+  frames?: FrameLayout;
+  numberOfFrames?: number;
+  /** Set when the whole file must be parsed to reach its values (deflated data sets). */
+  needsFullParse: boolean;
+  /** Problems that did not stop storage but limit what can be served. */
+  warnings: string[];
+}
+
+export class InvalidInstanceError extends Error {
+  constructor(
+    message: string,
+    readonly identity: Partial<InstanceIdentity> = {},
+  ) {
+    super(message);
+    this.name = 'InvalidInstanceError';
+  }
+}
+
+const pick = (json: DicomJson, keep: (tag: number) => boolean): DicomJson =>
+  Object.fromEntries(Object.entries(json).filter(([hex]) => keep(parseInt(hex, 16))));
+
+export function readInstance(bytes: Uint8Array, options: { maxInflatedBytes?: number } = {}): ParsedInstance {
+  let parsed: ParsedDicom;
+  try {
+    parsed = parseDicom(bytes, options);
+  } catch (e) {
+    if (e instanceof DicomParseError) throw new InvalidInstanceError(e.message);
+    throw e;
+  }
+  const metadata = datasetToJson(parsed.dataset, { bulkDataUri: (path) => `bulkdata/${path.join('/')}` });
+  const identity: Partial<InstanceIdentity> = {
+    studyInstanceUID: firstString(metadata, Tag.StudyInstanceUID),
+    seriesInstanceUID: firstString(metadata, Tag.SeriesInstanceUID),
+    sopInstanceUID: firstString(metadata, Tag.SOPInstanceUID),
+    sopClassUID: firstString(metadata, Tag.SOPClassUID),
+  };
+  const problem =
+    uidProblem(identity.sopInstanceUID, 'SOP Instance UID (0008,0018)') ??
+    uidProblem(identity.sopClassUID, 'SOP Class UID (0008,0016)') ??
+    uidProblem(identity.studyInstanceUID, 'Study Instance UID (0020,000D)') ??
+    uidProblem(identity.seriesInstanceUID, 'Series Instance UID (0020,000E)');
+  if (problem) throw new InvalidInstanceError(problem, identity);
+
+  const warnings: string[] = [];
+  if (parsed.transferSyntaxInferred) warnings.push(`no File Meta Information: transfer syntax inferred as ${parsed.transferSyntaxUID}`);
+  const charsetTerms = metadata[tagToHex(Tag.SpecificCharacterSet)]?.Value?.join('\\');
+  const unknownTerms = characterSet(charsetTerms).unknownTerms.filter((t) => t);
+  if (unknownTerms.length) warnings.push(`unknown Specific Character Set term(s) ${unknownTerms.join(', ')}: text decoded as ASCII/Latin-1`);
+
+  let frames: FrameLayout | undefined;
+  try {
+    frames = locateFrames(parsed);
+  } catch (e) {
+    if (!(e instanceof FrameLayoutError)) throw e;
+    warnings.push(`frames cannot be served: ${e.message}`);
+  }
+  const studyAttributes = pick(metadata, (t) => STUDY_LEVEL_TAGS.has(t));
+  const seriesAttributes = pick(metadata, (t) => SERIES_LEVEL_TAGS.has(t) || t === Tag.StudyInstanceUID);
+  const instanceAttributes = pick(metadata, (t) => {
+    if (STUDY_LEVEL_TAGS.has(t) || SERIES_LEVEL_TAGS.has(t)) return t === Tag.SpecificCharacterSet;
+    const attr = metadata[tagToHex(t)];
+    return !attr.BulkDataURI && !attr.InlineBinary;
+  });
+  return {
+    ...(identity as InstanceIdentity),
+    transferSyntaxUID: parsed.transferSyntaxUID,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    size: bytes.length,
+    metadata,
+    studyAttributes,
+    seriesAttributes,
+    instanceAttributes,
+    frames,
+    numberOfFrames: describePixels(parsed.dataset)?.numberOfFrames,
+    needsFullParse: parsed.datasetOffset === undefined,
+    warnings,
+  };
+}

@@ -1,0 +1,369 @@
+// A Part 10 / raw data set reader that keeps every element's byte position.
+// The archive stores the original bytes untouched; this reader only locates values, so that
+// metadata, frames and bulk data can be served straight from the stored file.
+import { inflateRawSync } from 'node:zlib';
+import { implicitVr, lookupTag, tagToHex } from './dictionary.js';
+import { Tag } from './tags.js';
+import { TransferSyntax, transferSyntaxInfo } from './transfer-syntax.js';
+
+export interface Fragment {
+  offset: number;
+  length: number;
+}
+
+export interface DicomElement {
+  tag: number;
+  /** The VR used to interpret the value (the dictionary's VR when the file said UN for a known tag). */
+  vr: string;
+  /** The VR as written in the file (or implied by the dictionary in implicit VR). */
+  encodedVr: string;
+  /** Value position in the data set's buffer. For sequences and encapsulated data: the whole value field. */
+  offset: number;
+  length: number;
+  undefinedLength: boolean;
+  items?: DicomDataSet[];
+  /** Encapsulated pixel data: the Basic Offset Table item first, then the fragments. */
+  fragments?: Fragment[];
+}
+
+export interface DicomDataSet {
+  bytes: Uint8Array;
+  littleEndian: boolean;
+  explicitVr: boolean;
+  elements: Map<number, DicomElement>;
+}
+
+export interface ParsedDicom {
+  /** File Meta Information (group 0002), absent for files written without it. */
+  meta?: DicomDataSet;
+  dataset: DicomDataSet;
+  transferSyntaxUID: string;
+  /** True if the meta group was missing or did not name the transfer syntax, so it was inferred. */
+  transferSyntaxInferred: boolean;
+  hasPreamble: boolean;
+  /** Offset of the data set in the original bytes; undefined when the data set was inflated. */
+  datasetOffset?: number;
+}
+
+export class DicomParseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DicomParseError';
+  }
+}
+
+export interface ParseOptions {
+  /** Largest inflated size accepted for deflated transfer syntaxes (guards against zip bombs). */
+  maxInflatedBytes?: number;
+  /** Stop at this tag (top level only), e.g. Pixel Data, to read only the header. */
+  untilTag?: number;
+}
+
+const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
+const VALID_VRS = new Set([
+  'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW',
+  'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV',
+]);
+const UNDEFINED = 0xffffffff;
+const MAX_DEPTH = 48;
+
+class Reader {
+  readonly view: DataView;
+  constructor(
+    readonly bytes: Uint8Array,
+    public pos: number,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  need(n: number, what: string): void {
+    if (this.pos + n > this.bytes.length) {
+      throw new DicomParseError(`truncated data: ${what} at byte ${this.pos} needs ${n} bytes, only ${this.bytes.length - this.pos} left`);
+    }
+  }
+  u16(le: boolean): number {
+    this.need(2, 'a 16-bit field');
+    const v = this.view.getUint16(this.pos, le);
+    this.pos += 2;
+    return v;
+  }
+  u32(le: boolean): number {
+    this.need(4, 'a 32-bit field');
+    const v = this.view.getUint32(this.pos, le);
+    this.pos += 4;
+    return v;
+  }
+  tag(le: boolean): number {
+    const group = this.u16(le);
+    const element = this.u16(le);
+    return ((group << 16) | element) >>> 0;
+  }
+  peekTag(le: boolean): number | undefined {
+    if (this.pos + 4 > this.bytes.length) return undefined;
+    const group = this.view.getUint16(this.pos, le);
+    const element = this.view.getUint16(this.pos + 2, le);
+    return ((group << 16) | element) >>> 0;
+  }
+  ascii2(): string {
+    this.need(2, 'a VR');
+    const s = String.fromCharCode(this.bytes[this.pos], this.bytes[this.pos + 1]);
+    this.pos += 2;
+    return s;
+  }
+}
+
+function newDataSet(bytes: Uint8Array, littleEndian: boolean, explicitVr: boolean): DicomDataSet {
+  return { bytes, littleEndian, explicitVr, elements: new Map() };
+}
+
+function describe(tag: number): string {
+  const kw = lookupTag(tag)?.keyword;
+  const hex = tagToHex(tag);
+  return `(${hex.slice(0, 4)},${hex.slice(4)})${kw ? ' ' + kw : ''}`;
+}
+
+/** Reads elements into `ds` until `end`, an item delimiter, or `untilTag`. */
+function readElements(r: Reader, ds: DicomDataSet, end: number, depth: number, stopAtItemDelimiter: boolean, untilTag?: number): void {
+  if (depth > MAX_DEPTH) throw new DicomParseError(`sequences nested deeper than ${MAX_DEPTH} levels`);
+  while (r.pos < end) {
+    // Trailing padding after the data set (seen in real files) is not an element.
+    if (depth === 0 && end - r.pos < 8 && r.bytes.subarray(r.pos, end).every((b) => b === 0)) {
+      r.pos = end;
+      return;
+    }
+    const start = r.pos;
+    const tag = r.tag(ds.littleEndian);
+    if (tag === Tag.ItemDelimitationItem) {
+      r.u32(ds.littleEndian);
+      if (stopAtItemDelimiter) return;
+      continue; // a stray delimiter with nothing to close: tolerated, as other toolkits do
+    }
+    if (untilTag !== undefined && tag >= untilTag) {
+      r.pos = start;
+      return;
+    }
+    if (tag === Tag.Item || tag === Tag.SequenceDelimitationItem) {
+      throw new DicomParseError(`unexpected item tag ${describe(tag)} at byte ${start} outside a sequence`);
+    }
+    const el = readElement(r, ds, tag, depth);
+    ds.elements.set(tag, el);
+  }
+  if (r.pos > end) throw new DicomParseError(`an element runs past the end of its container at byte ${end}`);
+}
+
+function readElement(r: Reader, ds: DicomDataSet, tag: number, depth: number): DicomElement {
+  const le = ds.littleEndian;
+  let encodedVr: string;
+  let length: number;
+  if (ds.explicitVr) {
+    encodedVr = r.ascii2();
+    if (!VALID_VRS.has(encodedVr)) {
+      // Some writers put a non-standard VR; PS3.5 7.1.2 lets us treat the value as UN if its length is 32-bit.
+      if (!/^[A-Z]{2}$/.test(encodedVr)) throw new DicomParseError(`invalid VR bytes for ${describe(tag)} at byte ${r.pos - 6}`);
+    }
+    if (LONG_LENGTH_VRS.has(encodedVr)) {
+      r.u16(le);
+      length = r.u32(le);
+    } else {
+      length = r.u16(le);
+    }
+  } else {
+    encodedVr = implicitVr(tag);
+    length = r.u32(le);
+  }
+  const dictVr = lookupTag(tag)?.vr;
+  let vr = encodedVr;
+  // CP-246: a known attribute written as UN is read with its dictionary VR.
+  if (encodedVr === 'UN' && dictVr && !['ox', 'xs', 'lt', 'up', 'na'].includes(dictVr) && dictVr !== 'UN') vr = dictVr;
+
+  const offset = r.pos;
+  if (length === UNDEFINED) {
+    if (tag === Tag.PixelData || (tag & 0xffff0000) === 0x7fe00000) {
+      // Encapsulated data has no length of its own; its extent is recorded as the element's length.
+      const fragments = readFragments(r, le, tag);
+      return { tag, vr: 'OB', encodedVr, offset, length: r.pos - offset, undefinedLength: true, fragments };
+    }
+    // An undefined length can only be a sequence. UN with undefined length is implicit VR little endian (PS3.5 6.2.2).
+    const itemsLe = encodedVr === 'UN' ? true : le;
+    const itemsExplicit = encodedVr === 'UN' ? false : ds.explicitVr;
+    const items = readItems(r, ds.bytes, itemsLe, itemsExplicit, undefined, depth + 1, tag);
+    return { tag, vr: 'SQ', encodedVr, offset, length: r.pos - offset, undefinedLength: true, items };
+  }
+  if (offset + length > r.bytes.length) {
+    throw new DicomParseError(
+      `truncated data: ${describe(tag)} declares ${length} bytes at byte ${offset}, but only ${r.bytes.length - offset} remain`,
+    );
+  }
+  const end = offset + length;
+  if (vr === 'SQ') {
+    const itemsLe = encodedVr === 'UN' ? true : le;
+    const itemsExplicit = encodedVr === 'UN' ? false : ds.explicitVr;
+    if (length === 0 || startsWithItem(r.bytes, offset, itemsLe)) {
+      try {
+        const items = readItems(r, ds.bytes, itemsLe, itemsExplicit, end, depth + 1, tag);
+        r.pos = end;
+        return { tag, vr: 'SQ', encodedVr, offset, length, undefinedLength: false, items };
+      } catch (e) {
+        if (encodedVr === 'SQ') throw e;
+      }
+    }
+    // The dictionary says SQ but the bytes are no sequence (seen in the wild): keep the bytes as UN.
+    r.pos = end;
+    return { tag, vr: 'UN', encodedVr, offset, length, undefinedLength: false };
+  }
+  if (!ds.explicitVr && encodedVr === 'UN' && length >= 8 && startsWithItem(r.bytes, offset, le)) {
+    // A private sequence in implicit VR: recognisable only by its first item tag.
+    try {
+      const items = readItems(r, ds.bytes, le, false, end, depth + 1, tag);
+      r.pos = end;
+      return { tag, vr: 'SQ', encodedVr, offset, length, undefinedLength: false, items };
+    } catch {
+      r.pos = end;
+    }
+  }
+  r.pos = end;
+  return { tag, vr, encodedVr, offset, length, undefinedLength: false };
+}
+
+function startsWithItem(bytes: Uint8Array, offset: number, le: boolean): boolean {
+  if (offset + 4 > bytes.length) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, 4);
+  return (((view.getUint16(0, le) << 16) | view.getUint16(2, le)) >>> 0) === Tag.Item;
+}
+
+function readItems(
+  r: Reader,
+  bytes: Uint8Array,
+  le: boolean,
+  explicitVr: boolean,
+  end: number | undefined,
+  depth: number,
+  sequenceTag: number,
+): DicomDataSet[] {
+  if (depth > MAX_DEPTH) throw new DicomParseError(`sequences nested deeper than ${MAX_DEPTH} levels`);
+  const items: DicomDataSet[] = [];
+  for (;;) {
+    if (end !== undefined && r.pos >= end) break;
+    const itemStart = r.pos;
+    const tag = r.tag(le);
+    const length = r.u32(le);
+    if (tag === Tag.SequenceDelimitationItem) {
+      if (end === undefined) break;
+      continue;
+    }
+    if (tag !== Tag.Item) {
+      throw new DicomParseError(`expected an item in ${describe(sequenceTag)} at byte ${itemStart}, found ${describe(tag)}`);
+    }
+    const item = newDataSet(bytes, le, explicitVr);
+    if (length === UNDEFINED) {
+      readElements(r, item, end ?? bytes.length, depth, true);
+    } else {
+      const itemEnd = r.pos + length;
+      if (itemEnd > bytes.length || (end !== undefined && itemEnd > end)) {
+        throw new DicomParseError(`item of ${describe(sequenceTag)} at byte ${itemStart} runs past the end of its sequence`);
+      }
+      readElements(r, item, itemEnd, depth, true);
+      r.pos = itemEnd;
+    }
+    items.push(item);
+  }
+  return items;
+}
+
+function readFragments(r: Reader, le: boolean, tag: number): Fragment[] {
+  const fragments: Fragment[] = [];
+  for (;;) {
+    const at = r.pos;
+    const itemTag = r.tag(le);
+    const length = r.u32(le);
+    if (itemTag === Tag.SequenceDelimitationItem) break;
+    if (itemTag !== Tag.Item) throw new DicomParseError(`expected a fragment item in ${describe(tag)} at byte ${at}, found ${describe(itemTag)}`);
+    if (length === UNDEFINED || r.pos + length > r.bytes.length) {
+      throw new DicomParseError(`truncated data: fragment of ${describe(tag)} at byte ${at} declares ${length} bytes, only ${r.bytes.length - r.pos} remain`);
+    }
+    fragments.push({ offset: r.pos, length });
+    r.pos += length;
+  }
+  return fragments;
+}
+
+function readString(ds: DicomDataSet, tag: number): string | undefined {
+  const el = ds.elements.get(tag);
+  if (!el) return undefined;
+  return Buffer.from(ds.bytes.buffer, ds.bytes.byteOffset + el.offset, el.length).toString('latin1').replace(/[\0 ]+$/, '').trim();
+}
+
+/** Infers the encoding of a data set that has no meta group, from its first element. */
+function inferEncoding(bytes: Uint8Array, pos: number): { explicitVr: boolean; littleEndian: boolean } {
+  if (pos + 8 > bytes.length) return { explicitVr: false, littleEndian: true };
+  const view = new DataView(bytes.buffer, bytes.byteOffset + pos, 8);
+  const groupLe = view.getUint16(0, true);
+  const littleEndian = groupLe <= 0x00ff || groupLe === 0x7fe0 ? true : view.getUint16(0, false) > 0x00ff;
+  const vr = String.fromCharCode(bytes[pos + 4], bytes[pos + 5]);
+  return { explicitVr: VALID_VRS.has(vr), littleEndian };
+}
+
+export function syntaxForEncoding(e: { explicitVr: boolean; littleEndian: boolean }): string {
+  if (!e.littleEndian) return TransferSyntax.ExplicitVRBigEndian;
+  return e.explicitVr ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian;
+}
+
+export function parseDicom(input: Uint8Array, options: ParseOptions = {}): ParsedDicom {
+  const bytes = input;
+  let pos = 0;
+  let hasPreamble = false;
+  if (bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d) {
+    pos = 132;
+    hasPreamble = true;
+  } else if (bytes.length >= 4 && bytes[0] === 0x44 && bytes[1] === 0x49 && bytes[2] === 0x43 && bytes[3] === 0x4d) {
+    pos = 4; // "DICM" without the 128-byte preamble
+    hasPreamble = true;
+  }
+  if (bytes.length - pos < 8) throw new DicomParseError('not a DICOM file: too short to hold a data element');
+
+  let meta: DicomDataSet | undefined;
+  const r = new Reader(bytes, pos);
+  const firstGroup = new DataView(bytes.buffer, bytes.byteOffset + pos, 2).getUint16(0, true);
+  if (firstGroup === 0x0002) {
+    meta = newDataSet(bytes, true, true);
+    // The meta group is always explicit VR little endian; read until the group changes.
+    while (r.pos < bytes.length && r.peekTag(true) !== undefined && (r.peekTag(true)! >>> 16) === 0x0002) {
+      const tag = r.tag(true);
+      meta.elements.set(tag, readElement(r, meta, tag, 0));
+    }
+  } else if (hasPreamble) {
+    throw new DicomParseError('not a DICOM file: "DICM" is not followed by the File Meta Information group (0002)');
+  }
+  let transferSyntaxUID = meta ? readString(meta, Tag.TransferSyntaxUID) : undefined;
+  let transferSyntaxInferred = false;
+  const datasetStart = r.pos;
+  if (!transferSyntaxUID) {
+    transferSyntaxUID = syntaxForEncoding(inferEncoding(bytes, datasetStart));
+    transferSyntaxInferred = true;
+  }
+  const ts = transferSyntaxInfo(transferSyntaxUID);
+  let datasetBytes = bytes;
+  let datasetOffset: number | undefined = datasetStart;
+  let start = datasetStart;
+  if (ts.deflated) {
+    try {
+      const inflated = inflateRawSync(bytes.subarray(datasetStart), { maxOutputLength: options.maxInflatedBytes ?? 2 ** 31 - 1 });
+      datasetBytes = new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
+    } catch (e) {
+      throw new DicomParseError(`deflated data set could not be inflated: ${(e as Error).message}`);
+    }
+    datasetOffset = undefined;
+    start = 0;
+  }
+  if (!meta && !hasPreamble) {
+    // Without a meta group, the first element must look like a real data element, not arbitrary bytes.
+    const probe = new DataView(datasetBytes.buffer, datasetBytes.byteOffset + start, 4);
+    const group = probe.getUint16(0, ts.littleEndian);
+    if (group !== 0x0008 && group !== 0x0000 && group !== 0x0010 && group !== 0x0020 && group !== 0x0018 && group !== 0x0028) {
+      throw new DicomParseError('not a DICOM file: no "DICM" marker and the data does not start with a DICOM data element');
+    }
+  }
+  const dataset = newDataSet(datasetBytes, ts.littleEndian, ts.explicitVr);
+  const dr = new Reader(datasetBytes, start);
+  readElements(dr, dataset, datasetBytes.length, 0, false, options.untilTag);
+  return { meta, dataset, transferSyntaxUID, transferSyntaxInferred, hasPreamble, datasetOffset };
+}

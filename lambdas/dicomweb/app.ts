@@ -1,0 +1,89 @@
+// The DICOMweb application: one Hono app that runs unchanged behind the local Node server and
+// behind API Gateway/Lambda. It depends only on the storage interfaces it is given.
+import { Hono, type Context } from 'hono';
+import { cors } from 'hono/cors';
+import { uidProblem } from '../dicom/uid.js';
+import type { ArchiveStorage, QueryLevel, ReferenceScope } from '../storage/ports.js';
+import type { DicomWebConfig } from './config.js';
+import { deleteScope } from './delete/delete.js';
+import { HttpProblem, problemBody } from './http/problem.js';
+import { handleQido } from './query/qido.js';
+import { retrieveBulkData, retrieveFrames, retrieveInstances, retrieveMetadata } from './retrieve/wado.js';
+import { handleStow } from './store/stow.js';
+
+const PARAM_NAMES: Record<string, string> = { study: 'Study Instance UID', series: 'Series Instance UID', instance: 'SOP Instance UID' };
+
+/** Reads and validates the UIDs in the path; an invalid one never reaches storage. */
+function scopeOf(c: Context): ReferenceScope {
+  const params = c.req.param() as Record<string, string>;
+  for (const [name, label] of Object.entries(PARAM_NAMES)) {
+    if (params[name] === undefined) continue;
+    const problem = uidProblem(decodeURIComponent(params[name]), `${label} in the URL`);
+    if (problem) throw new HttpProblem(400, problem);
+  }
+  return { studyInstanceUID: params.study, seriesInstanceUID: params.series, sopInstanceUID: params.instance };
+}
+
+const full = (s: ReferenceScope) => s as Required<ReferenceScope>;
+
+export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfig): Hono {
+  const app = new Hono();
+  app.use(
+    '*',
+    cors({
+      origin: process.env.CORS_ORIGINS?.split(',').map((s) => s.trim()) ?? '*',
+      allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
+      exposeHeaders: ['Warning', 'ETag', 'Content-Location', 'Content-Type'],
+      maxAge: 600,
+    }),
+  );
+  app.onError((err, c) => {
+    if (err instanceof HttpProblem) {
+      return c.body(problemBody(err.status, err.message), err.status, { 'Content-Type': 'application/json' });
+    }
+    console.error(JSON.stringify({ level: 'error', message: 'unhandled error', method: c.req.method, path: c.req.path, error: String(err), stack: (err as Error).stack }));
+    return c.body(problemBody(500, 'internal error; the request was not completed'), 500, { 'Content-Type': 'application/json' });
+  });
+  app.notFound((c) => c.body(problemBody(404, `no DICOMweb resource at ${c.req.method} ${c.req.path}`), 404, { 'Content-Type': 'application/json' }));
+
+  const dw = new Hono();
+  const qido = (level: QueryLevel) => (c: Context) => {
+    const s = scopeOf(c);
+    return handleQido(c, storage, config, level, { studyInstanceUID: s.studyInstanceUID, seriesInstanceUID: s.seriesInstanceUID });
+  };
+
+  // STOW-RS
+  dw.post('/studies', (c) => handleStow(c, storage, config));
+  dw.post('/studies/:study', (c) => handleStow(c, storage, config, scopeOf(c).studyInstanceUID));
+
+  // QIDO-RS
+  dw.get('/studies', qido('study'));
+  dw.get('/series', qido('series'));
+  dw.get('/instances', qido('instance'));
+  dw.get('/studies/:study/series', qido('series'));
+  dw.get('/studies/:study/instances', qido('instance'));
+  dw.get('/studies/:study/series/:series/instances', qido('instance'));
+
+  // WADO-RS
+  dw.get('/studies/:study', (c) => retrieveInstances(c, storage, config, scopeOf(c)));
+  dw.get('/studies/:study/series/:series', (c) => retrieveInstances(c, storage, config, scopeOf(c)));
+  dw.get('/studies/:study/series/:series/instances/:instance', (c) => retrieveInstances(c, storage, config, scopeOf(c)));
+  dw.get('/studies/:study/metadata', (c) => retrieveMetadata(c, storage, config, scopeOf(c)));
+  dw.get('/studies/:study/series/:series/metadata', (c) => retrieveMetadata(c, storage, config, scopeOf(c)));
+  dw.get('/studies/:study/series/:series/instances/:instance/metadata', (c) => retrieveMetadata(c, storage, config, scopeOf(c)));
+  dw.get('/studies/:study/series/:series/instances/:instance/frames/:frames', (c) => retrieveFrames(c, storage, full(scopeOf(c)), c.req.param('frames')));
+  dw.get('/studies/:study/series/:series/instances/:instance/bulkdata/*', (c) => {
+    const scope = full(scopeOf(c));
+    const path = c.req.path.split('/bulkdata/')[1]?.split('/').filter(Boolean) ?? [];
+    return retrieveBulkData(c, storage, scope, path);
+  });
+
+  // Delete
+  dw.delete('/studies/:study', (c) => deleteScope(storage, scopeOf(c)));
+  dw.delete('/studies/:study/series/:series', (c) => deleteScope(storage, scopeOf(c)));
+  dw.delete('/studies/:study/series/:series/instances/:instance', (c) => deleteScope(storage, scopeOf(c)));
+
+  app.route(config.basePath, dw);
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  return app;
+}

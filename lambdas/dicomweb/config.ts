@@ -1,0 +1,41 @@
+// Settings of the DICOMweb application, shared by every runtime (local server, Lambda).
+import type { DuplicatePolicy } from '../storage/ports.js';
+
+export interface DicomWebConfig {
+  /** Path prefix of the DICOMweb root, e.g. "/dicomweb". */
+  basePath: string;
+  /** Absolute URL of the DICOMweb root as clients see it; derived from each request when unset. */
+  publicUrl?: string;
+  /** Largest STOW-RS request body accepted, in bytes. */
+  maxRequestBytes: number;
+  /** Largest single instance accepted, in bytes. */
+  maxInstanceBytes: number;
+  duplicatePolicy: DuplicatePolicy;
+  /** Largest QIDO-RS page; larger limits are reduced with a Warning header. */
+  maxQueryResults: number;
+  /** Instances stored at once within one STOW-RS request. */
+  storeConcurrency: number;
+}
+
+const env = (name: string): string | undefined => process.env[name]?.trim() || undefined;
+const intEnv = (name: string, fallback: number): number => {
+  const v = env(name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${v}"`);
+  return n;
+};
+
+export function configFromEnv(): DicomWebConfig {
+  const policy = env('DUPLICATE_POLICY') ?? 'reject';
+  if (policy !== 'reject' && policy !== 'replace') throw new Error(`DUPLICATE_POLICY must be "reject" or "replace", got "${policy}"`);
+  return {
+    basePath: env('DICOMWEB_BASE_PATH') ?? '/dicomweb',
+    publicUrl: env('PUBLIC_URL'),
+    maxRequestBytes: intEnv('MAX_REQUEST_BYTES', 1024 ** 3),
+    maxInstanceBytes: intEnv('MAX_INSTANCE_BYTES', 1024 ** 3),
+    duplicatePolicy: policy,
+    maxQueryResults: intEnv('MAX_QUERY_RESULTS', 10000),
+    storeConcurrency: intEnv('STORE_CONCURRENCY', 8),
+  };
+}

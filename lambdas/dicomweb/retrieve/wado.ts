@@ -1,0 +1,246 @@
+// WADO-RS (PS3.18 Section 10.4): instances, metadata, frames and bulk data.
+import { createHash } from 'node:crypto';
+import type { Context } from 'hono';
+import { tagFromHex } from '../../dicom/dictionary.js';
+import { assembleFrame, locateFrames, type ByteRange, type FrameLayout } from '../../dicom/frames.js';
+import { toLittleEndian } from '../../dicom/json-model.js';
+import { parseDicom, type DicomDataSet, type DicomElement } from '../../dicom/parser.js';
+import { Tag } from '../../dicom/tags.js';
+import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
+import type { ArchiveStorage, InstanceRecord, ReferenceScope } from '../../storage/ports.js';
+import type { DicomWebConfig } from '../config.js';
+import { parseAccept, partType } from '../http/accept.js';
+import { multipartBoundary, multipartContentType, multipartStream, type ResponsePart } from '../http/multipart.js';
+import { HttpProblem } from '../http/problem.js';
+import { dicomWebRoot, instanceUrl } from '../http/urls.js';
+
+const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
+const IMMUTABLE = 'public, max-age=86400, immutable';
+const REVALIDATE = 'public, max-age=0, must-revalidate';
+
+function scopeName(scope: ReferenceScope): string {
+  if (scope.sopInstanceUID) return `instance ${scope.sopInstanceUID} in series ${scope.seriesInstanceUID} of study ${scope.studyInstanceUID}`;
+  if (scope.seriesInstanceUID) return `series ${scope.seriesInstanceUID} of study ${scope.studyInstanceUID}`;
+  return `study ${scope.studyInstanceUID}`;
+}
+
+async function instancesIn(storage: ArchiveStorage, scope: ReferenceScope): Promise<InstanceRecord[]> {
+  const records = await storage.index.listInstances(scope);
+  if (records.length === 0) throw new HttpProblem(404, `no ${scopeName(scope)} is stored`);
+  return records;
+}
+
+/** A strong validator for what the scope holds: the content hashes of its instances. */
+function etagOf(records: Array<{ sha256: string }>, suffix = ''): string {
+  const hash = records.length === 1 ? records[0].sha256 : createHash('sha256').update(records.map((r) => r.sha256).join(',')).digest('hex');
+  return `"${hash.slice(0, 40)}${suffix}"`;
+}
+
+function notModified(c: Context, etag: string, cacheControl: string): Response | undefined {
+  const inm = c.req.header('if-none-match');
+  if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+    return new Response(null, { status: 304, headers: { ETag: etag, 'Cache-Control': cacheControl } });
+  }
+  return undefined;
+}
+
+// ---- Instances ---------------------------------------------------------------------------------
+
+export async function retrieveInstances(c: Context, storage: ArchiveStorage, config: DicomWebConfig, scope: ReferenceScope): Promise<Response> {
+  const records = await instancesIn(storage, scope);
+  const accepted = parseAccept(c.req.header('accept'));
+  let chosen: { multipart: boolean; transferSyntax?: string } | undefined;
+  for (const a of accepted) {
+    const p = partType(a);
+    if (!['application/dicom', '*/*'].includes(p.type) && !(a.type === '*/*')) continue;
+    if (!p.multipart && a.type !== '*/*' && records.length > 1) continue; // a bare application/dicom holds one instance
+    const ts = p.transferSyntax;
+    if (ts && ts !== '*' && records.some((r) => r.transferSyntaxUID !== ts)) continue;
+    chosen = { multipart: p.multipart || a.type === '*/*', transferSyntax: ts };
+    break;
+  }
+  if (!chosen) {
+    const stored = [...new Set(records.map((r) => r.transferSyntaxUID))].join(', ');
+    throw new HttpProblem(
+      406,
+      `cannot serve ${scopeName(scope)} as requested (Accept: ${c.req.header('accept')}): it is stored as ${stored} and transcoding is not supported; ask for transfer-syntax=*`,
+    );
+  }
+  const etag = etagOf(records);
+  const cacheControl = scope.sopInstanceUID ? IMMUTABLE : REVALIDATE;
+  const cached = notModified(c, etag, cacheControl);
+  if (cached) return cached;
+  if (!chosen.multipart) {
+    const bytes = await readBlob(storage, records[0]);
+    return new Response(bytes as Uint8Array<ArrayBuffer>, {
+      headers: { 'Content-Type': `application/dicom; transfer-syntax=${records[0].transferSyntaxUID}`, ETag: etag, 'Cache-Control': cacheControl },
+    });
+  }
+  const root = dicomWebRoot(c, config);
+  const boundary = multipartBoundary();
+  async function* parts(): AsyncGenerator<ResponsePart> {
+    for (const r of records) {
+      yield {
+        contentType: `application/dicom; transfer-syntax=${r.transferSyntaxUID}`,
+        contentLocation: instanceUrl(root, r.studyInstanceUID, r.seriesInstanceUID, r.sopInstanceUID),
+        body: await readBlob(storage, r),
+      };
+    }
+  }
+  const uniform = new Set(records.map((r) => r.transferSyntaxUID)).size === 1 ? records[0].transferSyntaxUID : undefined;
+  return new Response(multipartStream(boundary, parts()), {
+    headers: { 'Content-Type': multipartContentType(boundary, 'application/dicom', uniform), ETag: etag, 'Cache-Control': cacheControl },
+  });
+}
+
+async function readBlob(storage: ArchiveStorage, r: InstanceRecord): Promise<Uint8Array> {
+  const bytes = await storage.blobs.get(r.blobKey);
+  if (!bytes) throw new HttpProblem(500, `the stored file of instance ${r.sopInstanceUID} is missing from the object store`);
+  return bytes;
+}
+
+// ---- Metadata ----------------------------------------------------------------------------------
+
+export async function retrieveMetadata(c: Context, storage: ArchiveStorage, config: DicomWebConfig, scope: ReferenceScope): Promise<Response> {
+  const accepted = parseAccept(c.req.header('accept'));
+  if (!accepted.some((a) => ['application/dicom+json', 'application/json', '*/*', 'application/*'].includes(a.type))) {
+    throw new HttpProblem(406, `metadata is served as application/dicom+json; Accept was "${c.req.header('accept')}" (XML metadata is not supported)`);
+  }
+  const rows = await storage.index.metadataJson(scope);
+  if (rows.length === 0) throw new HttpProblem(404, `no ${scopeName(scope)} is stored`);
+  // ETags come from the stored JSON itself, so they change whenever any instance does.
+  const etag = `"${createHash('sha256').update(rows.map((r) => r.json).join('\n')).digest('hex').slice(0, 40)}"`;
+  const cacheControl = scope.sopInstanceUID ? IMMUTABLE : REVALIDATE;
+  const cached = notModified(c, etag, cacheControl);
+  if (cached) return cached;
+  const root = dicomWebRoot(c, config);
+  const body = `[${rows
+    .map((r) => r.json.replaceAll('"BulkDataURI":"', `"BulkDataURI":"${instanceUrl(root, scope.studyInstanceUID, r.seriesInstanceUID, r.sopInstanceUID)}/`))
+    .join(',')}]`;
+  return new Response(body, { headers: { 'Content-Type': 'application/dicom+json', ETag: etag, 'Cache-Control': cacheControl } });
+}
+
+// ---- Frames ------------------------------------------------------------------------------------
+
+export function parseFrameList(text: string, numberOfFrames: number | undefined, sop: string): number[] {
+  const frames = text.split(',').map((s) => s.trim());
+  if (frames.some((f) => !/^[1-9]\d*$/.test(f))) throw new HttpProblem(400, `frame list "${text}" must be positive integers separated by commas (frames count from 1)`);
+  const numbers = frames.map(Number);
+  const max = numberOfFrames ?? 1;
+  const outOfRange = numbers.filter((n) => n > max);
+  if (outOfRange.length) throw new HttpProblem(404, `instance ${sop} has ${max} frame(s); frame ${outOfRange.join(', ')} does not exist`);
+  return numbers;
+}
+
+interface FrameSource {
+  layout: FrameLayout;
+  read: (ranges: ByteRange[]) => Promise<Uint8Array[]>;
+}
+
+/** Frames are cut from the stored file; deflated files are inflated first since their offsets refer to the inflated data set. */
+async function frameSource(storage: ArchiveStorage, record: InstanceRecord): Promise<FrameSource> {
+  if (!record.frames) throw new HttpProblem(404, `instance ${record.sopInstanceUID} has no frames that can be served (no or inconsistent Pixel Data)`);
+  if (!record.needsFullParse) {
+    return { layout: record.frames, read: (ranges) => storage.blobs.getRanges(record.blobKey, ranges) };
+  }
+  const parsed = parseDicom(await readBlob(storage, record));
+  const layout = locateFrames(parsed)!;
+  const bytes = parsed.dataset.bytes;
+  return { layout, read: async (ranges) => ranges.map((r) => bytes.subarray(r.offset, r.offset + r.length)) };
+}
+
+async function readFrame(source: FrameSource, index: number): Promise<Uint8Array> {
+  const ranges = source.layout.frames[index];
+  const chunks = await source.read(ranges);
+  const byRange = new Map(ranges.map((r, i) => [r, chunks[i]]));
+  return assembleFrame(source.layout, index, (r) => byRange.get(r)!);
+}
+
+export async function retrieveFrames(c: Context, storage: ArchiveStorage, scope: Required<ReferenceScope>, frameList: string): Promise<Response> {
+  const [record] = await instancesIn(storage, scope);
+  const frames = parseFrameList(frameList, record.numberOfFrames, record.sopInstanceUID);
+  const ts = transferSyntaxInfo(record.transferSyntaxUID);
+  const encapsulated = record.frames?.encapsulated ?? ts.encapsulated;
+  const servedSyntax = encapsulated ? record.transferSyntaxUID : '1.2.840.10008.1.2.1';
+  const mediaType = encapsulated ? ts.frameMediaType : 'application/octet-stream';
+  let multipart: boolean | undefined;
+  for (const a of parseAccept(c.req.header('accept'))) {
+    const p = partType(a);
+    const typeOk = p.type === '*/*' || p.type === mediaType || (p.type === 'application/octet-stream' && (!encapsulated || p.transferSyntax === '*' || p.transferSyntax === servedSyntax));
+    const syntaxOk = !p.transferSyntax || p.transferSyntax === '*' || p.transferSyntax === servedSyntax || (!encapsulated && p.transferSyntax === '1.2.840.10008.1.2');
+    if (!typeOk || !syntaxOk) continue;
+    if (!p.multipart && a.type !== '*/*' && frames.length > 1) continue;
+    multipart = p.multipart || a.type === '*/*';
+    break;
+  }
+  if (multipart === undefined) {
+    throw new HttpProblem(
+      406,
+      `frames of instance ${record.sopInstanceUID} are stored as ${mediaType} (transfer syntax ${record.transferSyntaxUID}); Accept "${c.req.header('accept')}" cannot be served without transcoding — ask for type="${mediaType}" or transfer-syntax=*`,
+    );
+  }
+  const etag = etagOf([record], `-f${frames.join('.')}`);
+  const cached = notModified(c, etag, IMMUTABLE);
+  if (cached) return cached;
+  const source = await frameSource(storage, record);
+  const partContentType = `${mediaType}; transfer-syntax=${servedSyntax}`;
+  if (!multipart) {
+    return new Response((await readFrame(source, frames[0] - 1)) as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': partContentType, ETag: etag, 'Cache-Control': IMMUTABLE } });
+  }
+  const boundary = multipartBoundary();
+  async function* parts(): AsyncGenerator<ResponsePart> {
+    for (const n of frames) yield { contentType: partContentType, body: await readFrame(source, n - 1) };
+  }
+  return new Response(multipartStream(boundary, parts()), {
+    headers: { 'Content-Type': multipartContentType(boundary, mediaType, servedSyntax), ETag: etag, 'Cache-Control': IMMUTABLE },
+  });
+}
+
+// ---- Bulk data ---------------------------------------------------------------------------------
+
+/** Follows a BulkDataURI path ("00540016/0/00281201") through sequences to an element. */
+function findElement(ds: DicomDataSet, path: string[]): { ds: DicomDataSet; el: DicomElement } | undefined {
+  const [tagHex, itemIndex, ...rest] = path;
+  if (!/^[0-9A-Fa-f]{8}$/.test(tagHex ?? '')) return undefined;
+  const el = ds.elements.get(tagFromHex(tagHex));
+  if (!el) return undefined;
+  if (itemIndex === undefined) return { ds, el };
+  const item = el.items?.[Number(itemIndex)];
+  return item && /^\d+$/.test(itemIndex) ? findElement(item, rest) : undefined;
+}
+
+export async function retrieveBulkData(c: Context, storage: ArchiveStorage, scope: Required<ReferenceScope>, path: string[]): Promise<Response> {
+  const [record] = await instancesIn(storage, scope);
+  const accepted = parseAccept(c.req.header('accept'));
+  const parsed = parseDicom(await readBlob(storage, record));
+  const found = findElement(parsed.dataset, path);
+  if (!found) throw new HttpProblem(404, `instance ${record.sopInstanceUID} has no bulk data at ${path.join('/')}`);
+  const { ds, el } = found;
+  const etag = etagOf([record], `-b${path.join('.')}`);
+  const cached = notModified(c, etag, IMMUTABLE);
+  if (cached) return cached;
+  const boundary = multipartBoundary();
+  let parts: ResponsePart[];
+  if (el.tag === Tag.PixelData && el.fragments) {
+    const ts = transferSyntaxInfo(record.transferSyntaxUID);
+    const layout = locateFrames(parsed);
+    const frames = layout ? layout.frames.map((_, i) => assembleFrame(layout, i, (r) => ds.bytes.subarray(r.offset, r.offset + r.length))) : [];
+    parts = frames.map((body) => ({ contentType: `${ts.frameMediaType}; transfer-syntax=${record.transferSyntaxUID}`, body }));
+  } else if (BINARY_VRS.has(el.vr)) {
+    const body = toLittleEndian(ds.bytes.subarray(el.offset, el.offset + el.length), el.encodedVr === 'OB' ? 'OB' : el.vr, ds.littleEndian);
+    parts = [{ contentType: 'application/octet-stream', body }];
+  } else {
+    throw new HttpProblem(404, `${path.join('/')} of instance ${record.sopInstanceUID} is a ${el.vr} value, not bulk data; read it from the metadata`);
+  }
+  const wantsMultipart = accepted.some((a) => a.type === 'multipart/related' || a.type === '*/*');
+  if (!wantsMultipart && parts.length === 1 && accepted.some((a) => a.type === 'application/octet-stream')) {
+    return new Response(parts[0].body as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': 'application/octet-stream', ETag: etag, 'Cache-Control': IMMUTABLE } });
+  }
+  if (!wantsMultipart) throw new HttpProblem(406, `bulk data is served as multipart/related; type="application/octet-stream"`);
+  async function* gen(): AsyncGenerator<ResponsePart> {
+    yield* parts;
+  }
+  return new Response(multipartStream(boundary, gen()), {
+    headers: { 'Content-Type': multipartContentType(boundary, parts[0]?.contentType.split(';')[0] ?? 'application/octet-stream'), ETag: etag, 'Cache-Control': IMMUTABLE },
+  });
+}

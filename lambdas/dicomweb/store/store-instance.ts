@@ -1,0 +1,121 @@
+// Storing one instance: parse, write the original, then commit the index entry (the commit point).
+// A crash before the commit leaves only an unreferenced blob, which sweepOrphans() removes.
+import { InvalidInstanceError, readInstance, type ParsedInstance } from '../../dicom/instance.js';
+import type { ArchiveStorage, DuplicatePolicy, InstanceRecord } from '../../storage/ports.js';
+
+export const FailureReason = {
+  ProcessingFailure: 0x0110,
+  DuplicateSOPInstance: 0x0111,
+  CannotUnderstand: 0xc000,
+  /** Data Set does not match SOP Class (PS3.4 Annex B), also given when the study differs from the URL's. */
+  StudyInstanceUIDMismatch: 0xa900,
+} as const;
+export const WarningReason = { DataSetDoesNotMatchSOPClass: 0xb007 } as const;
+
+export type StoreOutcome =
+  | { status: 'stored' | 'identical' | 'replaced'; instance: ParsedInstance; warnings: string[] }
+  | { status: 'failed'; failureReason: number; message: string; sopInstanceUID?: string; sopClassUID?: string };
+
+export interface StoreOptions {
+  duplicatePolicy: DuplicatePolicy;
+  /** When storing to /studies/{uid}, the instance must belong to that study. */
+  expectedStudyInstanceUID?: string;
+}
+
+export function blobKeyFor(sha256: string): string {
+  // Content-addressed: retries of the same bytes land on the same key; the hash prefix spreads keys for S3.
+  return `originals/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}.dcm`;
+}
+
+export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, options: StoreOptions): Promise<StoreOutcome> {
+  let instance: ParsedInstance;
+  try {
+    instance = readInstance(bytes);
+  } catch (e) {
+    if (!(e instanceof InvalidInstanceError)) throw e;
+    return {
+      status: 'failed',
+      failureReason: FailureReason.CannotUnderstand,
+      message: `not a storable DICOM instance: ${e.message}`,
+      sopInstanceUID: e.identity.sopInstanceUID,
+      sopClassUID: e.identity.sopClassUID,
+    };
+  }
+  const failed = (failureReason: number, message: string): StoreOutcome => ({
+    status: 'failed',
+    failureReason,
+    message,
+    sopInstanceUID: instance.sopInstanceUID,
+    sopClassUID: instance.sopClassUID,
+  });
+  if (options.expectedStudyInstanceUID && instance.studyInstanceUID !== options.expectedStudyInstanceUID) {
+    return failed(
+      FailureReason.StudyInstanceUIDMismatch,
+      `Study Instance UID ${instance.studyInstanceUID} of instance ${instance.sopInstanceUID} differs from ${options.expectedStudyInstanceUID} in the request URL`,
+    );
+  }
+  const blobKey = blobKeyFor(instance.sha256);
+  await storage.blobs.put(blobKey, bytes);
+  const record: InstanceRecord = {
+    studyInstanceUID: instance.studyInstanceUID,
+    seriesInstanceUID: instance.seriesInstanceUID,
+    sopInstanceUID: instance.sopInstanceUID,
+    sopClassUID: instance.sopClassUID,
+    transferSyntaxUID: instance.transferSyntaxUID,
+    blobKey,
+    size: instance.size,
+    sha256: instance.sha256,
+    numberOfFrames: instance.numberOfFrames,
+    frames: instance.frames,
+    needsFullParse: instance.needsFullParse,
+    studyAttributes: instance.studyAttributes,
+    seriesAttributes: instance.seriesAttributes,
+    instanceAttributes: instance.instanceAttributes,
+    metadata: instance.metadata,
+    storedAt: new Date().toISOString(),
+  };
+  let result;
+  try {
+    result = await storage.index.commitInstance(record, options.duplicatePolicy);
+  } catch (e) {
+    await removeIfUnreferenced(storage, blobKey);
+    throw e;
+  }
+  switch (result.outcome) {
+    case 'conflict':
+      await removeIfUnreferenced(storage, blobKey);
+      return failed(FailureReason.DuplicateSOPInstance, `instance ${instance.sopInstanceUID} not stored: ${result.reason}`);
+    case 'replaced':
+      if (result.previousBlobKey !== blobKey) await removeIfUnreferenced(storage, result.previousBlobKey);
+      break;
+    case 'identical':
+      return { status: 'identical', instance, warnings: instance.warnings };
+  }
+  await storage.events.publish([
+    {
+      type: 'InstanceStored',
+      studyInstanceUID: instance.studyInstanceUID,
+      seriesInstanceUID: instance.seriesInstanceUID,
+      sopInstanceUID: instance.sopInstanceUID,
+      sopClassUID: instance.sopClassUID,
+      at: record.storedAt,
+    },
+  ]);
+  return { status: result.outcome, instance, warnings: instance.warnings };
+}
+
+async function removeIfUnreferenced(storage: ArchiveStorage, key: string): Promise<void> {
+  if (!(await storage.index.referencesBlob(key))) await storage.blobs.delete([key]);
+}
+
+/** Removes blobs that no index entry references: the leftovers of stores interrupted before their commit. */
+export async function sweepOrphans(storage: ArchiveStorage): Promise<number> {
+  let removed = 0;
+  for await (const key of storage.blobs.list('originals/')) {
+    if (!(await storage.index.referencesBlob(key))) {
+      await storage.blobs.delete([key]);
+      removed++;
+    }
+  }
+  return removed;
+}

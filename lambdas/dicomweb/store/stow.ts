@@ -1,0 +1,124 @@
+// STOW-RS (PS3.18 Section 10.5): POST /studies and /studies/{study}.
+import {
+  MaxFileSizeExceededError,
+  MaxTotalSizeExceededError,
+  MultipartParseError,
+  getMultipartBoundary,
+  parseMultipartStream,
+  type MultipartPart,
+} from '@remix-run/multipart-parser';
+import type { Context } from 'hono';
+import pLimit from 'p-limit';
+import { tagToHex } from '../../dicom/dictionary.js';
+import type { DicomJson } from '../../dicom/json-model.js';
+import { Tag } from '../../dicom/tags.js';
+import type { ArchiveStorage } from '../../storage/ports.js';
+import type { DicomWebConfig } from '../config.js';
+import { HttpProblem } from '../http/problem.js';
+import { dicomWebRoot, instanceUrl, studyUrl } from '../http/urls.js';
+import { FailureReason, WarningReason, storeInstance, type StoreOutcome } from './store-instance.js';
+
+const ui = (v: string) => ({ vr: 'UI', Value: [v] });
+const us = (v: number) => ({ vr: 'US', Value: [v] });
+
+export async function handleStow(c: Context, storage: ArchiveStorage, config: DicomWebConfig, studyInstanceUID?: string): Promise<Response> {
+  const contentType = c.req.header('content-type') ?? '';
+  const [mediaType] = contentType.split(';');
+  if (mediaType.trim().toLowerCase() !== 'multipart/related') {
+    throw new HttpProblem(415, `STOW-RS needs Content-Type multipart/related; type="application/dicom", got "${contentType || '(none)'}"`);
+  }
+  const typeParam = /type="?([^";]+)"?/i.exec(contentType.replace(/boundary=("[^"]*"|[^;]*)/i, ''))?.[1]?.toLowerCase();
+  if (typeParam && typeParam !== 'application/dicom') {
+    throw new HttpProblem(415, `only application/dicom parts are accepted (type="${typeParam}"); JSON+bulk data STOW is not supported`);
+  }
+  const boundary = getMultipartBoundary(contentType);
+  if (!boundary) throw new HttpProblem(400, 'the multipart/related Content-Type has no boundary parameter');
+  const declared = Number(c.req.header('content-length'));
+  if (Number.isFinite(declared) && declared > config.maxRequestBytes) {
+    throw new HttpProblem(413, `request body of ${declared} bytes exceeds the limit of ${config.maxRequestBytes} bytes; send fewer instances per request`);
+  }
+  const body = c.req.raw.body;
+  if (!body) throw new HttpProblem(400, 'the STOW-RS request has no body');
+
+  const limit = pLimit(config.storeConcurrency);
+  const pending: Array<Promise<StoreOutcome>> = [];
+  let bodyProblem: string | undefined;
+  try {
+    for await (const part of parseMultipartStream(body, {
+      boundary,
+      maxFileSize: config.maxInstanceBytes,
+      maxTotalSize: config.maxRequestBytes,
+      maxParts: 100_000,
+      maxHeaderSize: 16 * 1024,
+    })) {
+      const bytes = partBytes(part);
+      const partType = (part.headers['content-type'] ?? 'application/dicom').split(';')[0].trim().toLowerCase();
+      const index = pending.length + 1;
+      if (partType !== 'application/dicom') {
+        pending.push(Promise.resolve(notDicom(`part ${index} has Content-Type ${partType}, not application/dicom`)));
+        continue;
+      }
+      pending.push(limit(() => storeInstance(storage, bytes, { duplicatePolicy: config.duplicatePolicy, expectedStudyInstanceUID: studyInstanceUID })));
+    }
+  } catch (e) {
+    if (e instanceof MaxFileSizeExceededError || e instanceof MaxTotalSizeExceededError) {
+      await Promise.allSettled(pending);
+      throw new HttpProblem(413, `${e.message}: the limits are ${config.maxInstanceBytes} bytes per instance and ${config.maxRequestBytes} per request`);
+    }
+    if (!(e instanceof MultipartParseError)) throw e;
+    bodyProblem = `malformed multipart body (boundary "${boundary}"): ${e.message}`;
+  }
+  const outcomes = await Promise.all(pending);
+  if (outcomes.length === 0) throw new HttpProblem(400, bodyProblem ?? 'the multipart body holds no parts');
+
+  const root = dicomWebRoot(c, config);
+  const referenced: DicomJson[] = [];
+  const failed: DicomJson[] = [];
+  const messages: string[] = bodyProblem ? [bodyProblem] : [];
+  let warnings = false;
+  const studies = new Set<string>();
+  for (const o of outcomes) {
+    if (o.status === 'failed') {
+      const item: DicomJson = { [tagToHex(Tag.FailureReason)]: us(o.failureReason) };
+      if (o.sopClassUID) item[tagToHex(Tag.ReferencedSOPClassUID)] = ui(o.sopClassUID);
+      if (o.sopInstanceUID) item[tagToHex(Tag.ReferencedSOPInstanceUID)] = ui(o.sopInstanceUID);
+      item['00000902'] = { vr: 'LO', Value: [o.message] }; // Error Comment: the reason in words
+      failed.push(item);
+      messages.push(o.message);
+      continue;
+    }
+    const { instance } = o;
+    studies.add(instance.studyInstanceUID);
+    const item: DicomJson = {
+      [tagToHex(Tag.ReferencedSOPClassUID)]: ui(instance.sopClassUID),
+      [tagToHex(Tag.ReferencedSOPInstanceUID)]: ui(instance.sopInstanceUID),
+      [tagToHex(Tag.RetrieveURL)]: { vr: 'UR', Value: [instanceUrl(root, instance.studyInstanceUID, instance.seriesInstanceUID, instance.sopInstanceUID)] },
+    };
+    if (o.warnings.length) {
+      warnings = true;
+      item[tagToHex(Tag.WarningReason)] = us(WarningReason.DataSetDoesNotMatchSOPClass);
+      item['00000902'] = { vr: 'LO', Value: [o.warnings.join('; ')] };
+      messages.push(`instance ${instance.sopInstanceUID}: ${o.warnings.join('; ')}`);
+    }
+    referenced.push(item);
+  }
+  const response: DicomJson = {};
+  const onlyStudy = studyInstanceUID ?? (studies.size === 1 ? [...studies][0] : undefined);
+  if (onlyStudy && referenced.length) response[tagToHex(Tag.RetrieveURL)] = { vr: 'UR', Value: [studyUrl(root, onlyStudy)] };
+  if (failed.length) response[tagToHex(Tag.FailedSOPSequence)] = { vr: 'SQ', Value: failed };
+  if (referenced.length) response[tagToHex(Tag.ReferencedSOPSequence)] = { vr: 'SQ', Value: referenced };
+
+  // PS3.18 Table 10.5.3-2: 200 all stored; 202 some stored or stored with warnings; 409 none stored.
+  const status = referenced.length === 0 ? 409 : failed.length || warnings || bodyProblem ? 202 : 200;
+  const headers: Record<string, string> = { 'Content-Type': 'application/dicom+json' };
+  if (messages.length) headers['Warning'] = messages.slice(0, 20).map((m) => `299 - "${m.replace(/["\r\n]/g, "'")}"`).join(', ');
+  return new Response(JSON.stringify(response), { status, headers });
+}
+
+function partBytes(part: MultipartPart): Uint8Array {
+  return part.content.length === 1 ? part.content[0] : Buffer.concat(part.content);
+}
+
+function notDicom(message: string): StoreOutcome {
+  return { status: 'failed', failureReason: FailureReason.CannotUnderstand, message };
+}

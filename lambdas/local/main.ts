@@ -1,0 +1,19 @@
+// `npm start`: a working archive on this machine, no cloud account needed.
+import { resolve } from 'node:path';
+import { configFromEnv } from '../dicomweb/config.js';
+import { startLocalArchive } from './server.js';
+
+const port = Number(process.env.PORT ?? 8080);
+const host = process.env.HOST ?? '127.0.0.1';
+const dataDir = resolve(process.env.DATA_DIR ?? 'data');
+
+const archive = await startLocalArchive({ dataDir, port, host, config: configFromEnv() });
+console.log(JSON.stringify({ level: 'info', message: 'DICOMweb archive ready', url: archive.url, dataDir }));
+console.log(`\n  DICOMweb root: ${archive.url}\n  Upload a folder: npm run upload -- <folder>\n`);
+
+const shutdown = async () => {
+  await archive.close();
+  process.exit(0);
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

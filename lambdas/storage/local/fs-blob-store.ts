@@ -1,0 +1,101 @@
+// BlobStore on the local file system. A put is durable when it resolves: the data is written to a
+// temporary file, flushed, renamed into place and the directory flushed, so a crash leaves either
+// nothing or the whole object under its key (and at most a stray temporary file, removed by sweep()).
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import type { ByteRange } from '../../dicom/frames.js';
+import type { BlobStore } from '../ports.js';
+
+const TEMP_SUFFIX = '.partial';
+
+export class FsBlobStore implements BlobStore {
+  private readonly knownDirs = new Set<string>();
+
+  constructor(private readonly root: string) {}
+
+  private path(key: string): string {
+    if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split('/').some((p) => p === '..' || p === '.' || p === '')) {
+      throw new Error(`invalid blob key: ${key}`);
+    }
+    return join(this.root, ...key.split('/'));
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    const target = this.path(key);
+    const dir = dirname(target);
+    if (!this.knownDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.knownDirs.add(dir);
+    }
+    const temp = `${target}.${randomUUID()}${TEMP_SUFFIX}`;
+    const file = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    try {
+      await file.writeFile(data);
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    await rename(temp, target);
+    const dirHandle = await open(dir, constants.O_RDONLY);
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const file = await open(this.path(key), 'r');
+      try {
+        return await file.readFile();
+      } finally {
+        await file.close();
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async getRanges(key: string, ranges: ByteRange[]): Promise<Uint8Array[]> {
+    const file = await open(this.path(key), 'r');
+    try {
+      return await Promise.all(
+        ranges.map(async (r) => {
+          const buffer = Buffer.allocUnsafe(r.length);
+          const { bytesRead } = await file.read(buffer, 0, r.length, r.offset);
+          if (bytesRead !== r.length) throw new Error(`blob ${key} is shorter than its recorded frame ranges`);
+          return buffer;
+        }),
+      );
+    } finally {
+      await file.close();
+    }
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    await Promise.all(keys.map((k) => rm(this.path(k), { force: true })));
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    const start = join(this.root, ...prefix.split('/').filter(Boolean));
+    try {
+      await stat(start);
+    } catch {
+      return;
+    }
+    for (const entry of await readdir(start, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const full = join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
+      yield relative(this.root, full).split(sep).join('/');
+    }
+  }
+
+  /** True for the leftovers of an interrupted put, which sweeps may always remove. */
+  static isTemporary(key: string): boolean {
+    return key.endsWith(TEMP_SUFFIX);
+  }
+}

@@ -1,0 +1,347 @@
+// ArchiveIndex in an embedded SQLite database (WAL, synchronous=FULL: a committed store survives a crash).
+// Columns hold what queries narrow on; the DICOM JSON of each level is kept whole so that every
+// match is decided by the one matcher in dicom/matching.ts.
+import Database from 'better-sqlite3';
+import { tagToHex } from '../../dicom/dictionary.js';
+import type { DicomJson, PersonNameJson } from '../../dicom/json-model.js';
+import { compileFilter, parseRange, type AttributeFilter } from '../../dicom/matching.js';
+import { Tag } from '../../dicom/tags.js';
+import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, QueryLevel, QueryMatch, ReferenceScope } from '../ports.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS studies (
+  study_uid TEXT PRIMARY KEY,
+  patient_id TEXT, patient_name TEXT, accession_number TEXT, study_date TEXT, study_id TEXT,
+  attrs TEXT NOT NULL,
+  modalities TEXT NOT NULL DEFAULT '', sop_classes TEXT NOT NULL DEFAULT '',
+  num_series INTEGER NOT NULL DEFAULT 0, num_instances INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS studies_patient_id ON studies(patient_id);
+CREATE INDEX IF NOT EXISTS studies_patient_name ON studies(patient_name);
+CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession_number);
+CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date);
+CREATE TABLE IF NOT EXISTS series (
+  series_uid TEXT PRIMARY KEY,
+  study_uid TEXT NOT NULL,
+  modality TEXT, series_number INTEGER,
+  attrs TEXT NOT NULL,
+  num_instances INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS series_study ON series(study_uid);
+CREATE INDEX IF NOT EXISTS series_modality ON series(modality);
+CREATE TABLE IF NOT EXISTS instances (
+  sop_uid TEXT PRIMARY KEY,
+  series_uid TEXT NOT NULL, study_uid TEXT NOT NULL,
+  sop_class_uid TEXT NOT NULL, instance_number INTEGER,
+  blob_key TEXT NOT NULL, sha256 TEXT NOT NULL,
+  record TEXT NOT NULL,
+  attrs TEXT NOT NULL,
+  metadata TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_number);
+CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
+CREATE INDEX IF NOT EXISTS instances_blob ON instances(blob_key);
+`;
+
+type Row = Record<string, unknown>;
+
+function first(json: DicomJson, tag: number): string | null {
+  const v = json[tagToHex(tag)]?.Value?.[0];
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'object') return (v as PersonNameJson).Alphabetic ?? null;
+  return String(v);
+}
+
+function personNameKey(json: DicomJson): string | null {
+  const v = json[tagToHex(Tag.PatientName)]?.Value?.[0] as PersonNameJson | null | undefined;
+  return v?.Alphabetic ? v.Alphabetic.toUpperCase() : null;
+}
+
+const withoutHeavy = (r: InstanceRecord) => {
+  const { metadata: _m, instanceAttributes: _i, studyAttributes: _s, seriesAttributes: _se, ...rest } = r;
+  return rest;
+};
+
+export class SqliteIndex implements ArchiveIndex {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  async commitInstance(record: InstanceRecord, policy: DuplicatePolicy): Promise<CommitResult> {
+    return this.db.transaction((): CommitResult => {
+      const existing = this.db.prepare('SELECT sha256, blob_key, series_uid, study_uid FROM instances WHERE sop_uid = ?').get(record.sopInstanceUID) as Row | undefined;
+      if (existing) {
+        if (existing.sha256 === record.sha256) return { outcome: 'identical' };
+        if (policy === 'reject') {
+          return { outcome: 'conflict', reason: 'an instance with this SOP Instance UID and different content is already stored' };
+        }
+      }
+      const seriesOwner = this.db.prepare('SELECT study_uid FROM series WHERE series_uid = ?').get(record.seriesInstanceUID) as Row | undefined;
+      if (seriesOwner && seriesOwner.study_uid !== record.studyInstanceUID) {
+        return { outcome: 'conflict', reason: `Series ${record.seriesInstanceUID} already belongs to study ${seriesOwner.study_uid}` };
+      }
+      if (existing) this.removeInstanceRow(record.sopInstanceUID, existing.series_uid as string, existing.study_uid as string);
+      this.db
+        .prepare(
+          `INSERT INTO studies (study_uid, patient_id, patient_name, accession_number, study_date, study_id, attrs)
+           VALUES (@uid, @pid, @pname, @acc, @date, @sid, @attrs)
+           ON CONFLICT(study_uid) DO UPDATE SET patient_id = @pid, patient_name = @pname, accession_number = @acc,
+             study_date = @date, study_id = @sid, attrs = @attrs`,
+        )
+        .run({
+          uid: record.studyInstanceUID,
+          pid: first(record.studyAttributes, Tag.PatientID),
+          pname: personNameKey(record.studyAttributes),
+          acc: first(record.studyAttributes, Tag.AccessionNumber),
+          date: first(record.studyAttributes, Tag.StudyDate),
+          sid: first(record.studyAttributes, Tag.StudyID),
+          attrs: JSON.stringify(record.studyAttributes),
+        });
+      const seriesNumber = Number(first(record.seriesAttributes, Tag.SeriesNumber));
+      this.db
+        .prepare(
+          `INSERT INTO series (series_uid, study_uid, modality, series_number, attrs) VALUES (@uid, @study, @modality, @num, @attrs)
+           ON CONFLICT(series_uid) DO UPDATE SET modality = @modality, series_number = @num, attrs = @attrs`,
+        )
+        .run({
+          uid: record.seriesInstanceUID,
+          study: record.studyInstanceUID,
+          modality: first(record.seriesAttributes, Tag.Modality),
+          num: Number.isFinite(seriesNumber) ? seriesNumber : null,
+          attrs: JSON.stringify(record.seriesAttributes),
+        });
+      const instanceNumber = Number(first(record.instanceAttributes, Tag.InstanceNumber));
+      this.db
+        .prepare(
+          `INSERT INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number, blob_key, sha256, record, attrs, metadata)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          record.sopInstanceUID,
+          record.seriesInstanceUID,
+          record.studyInstanceUID,
+          record.sopClassUID,
+          Number.isFinite(instanceNumber) ? instanceNumber : null,
+          record.blobKey,
+          record.sha256,
+          JSON.stringify(withoutHeavy(record)),
+          JSON.stringify(record.instanceAttributes),
+          JSON.stringify(record.metadata),
+        );
+      this.refreshCounts(record.studyInstanceUID, [record.seriesInstanceUID]);
+      return existing ? { outcome: 'replaced', previousBlobKey: existing.blob_key as string } : { outcome: 'stored' };
+    }).immediate();
+  }
+
+  private removeInstanceRow(sopUid: string, seriesUid: string, studyUid: string): void {
+    this.db.prepare('DELETE FROM instances WHERE sop_uid = ?').run(sopUid);
+    this.refreshCounts(studyUid, [seriesUid]);
+  }
+
+  /** Recomputes the derived attributes of a study and some of its series; drops levels left empty. */
+  private refreshCounts(studyUid: string, seriesUids: string[]): void {
+    for (const seriesUid of seriesUids) {
+      const n = (this.db.prepare('SELECT COUNT(*) AS n FROM instances WHERE series_uid = ?').get(seriesUid) as Row).n as number;
+      if (n === 0) this.db.prepare('DELETE FROM series WHERE series_uid = ?').run(seriesUid);
+      else this.db.prepare('UPDATE series SET num_instances = ? WHERE series_uid = ?').run(n, seriesUid);
+    }
+    const counts = this.db
+      .prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT series_uid) AS s FROM instances WHERE study_uid = ?')
+      .get(studyUid) as Row;
+    if ((counts.n as number) === 0) {
+      this.db.prepare('DELETE FROM studies WHERE study_uid = ?').run(studyUid);
+      return;
+    }
+    const modalities = (this.db.prepare('SELECT DISTINCT modality FROM series WHERE study_uid = ? AND modality IS NOT NULL ORDER BY modality').all(studyUid) as Row[]).map((r) => r.modality);
+    const classes = (this.db.prepare('SELECT DISTINCT sop_class_uid FROM instances WHERE study_uid = ? ORDER BY sop_class_uid').all(studyUid) as Row[]).map((r) => r.sop_class_uid);
+    this.db
+      .prepare('UPDATE studies SET num_series = ?, num_instances = ?, modalities = ?, sop_classes = ? WHERE study_uid = ?')
+      .run(counts.s, counts.n, modalities.join('\\'), classes.join('\\'), studyUid);
+  }
+
+  async listInstances(scope: ReferenceScope): Promise<InstanceRecord[]> {
+    const { where, params } = scopeWhere(scope, 'i');
+    const rows = this.db
+      .prepare(
+        `SELECT i.record, i.metadata, i.attrs FROM instances i LEFT JOIN series s ON s.series_uid = i.series_uid
+         WHERE ${where} ORDER BY s.series_number, i.series_uid, i.instance_number, i.sop_uid`,
+      )
+      .all(...params) as Row[];
+    return rows.map((r) => ({
+      ...(JSON.parse(r.record as string) as InstanceRecord),
+      metadata: JSON.parse(r.metadata as string) as DicomJson,
+      instanceAttributes: JSON.parse(r.attrs as string) as DicomJson,
+      studyAttributes: {},
+      seriesAttributes: {},
+    }));
+  }
+
+  async metadataJson(scope: ReferenceScope): Promise<Array<{ sopInstanceUID: string; seriesInstanceUID: string; json: string }>> {
+    const { where, params } = scopeWhere(scope, 'i');
+    return (this.db
+      .prepare(
+        `SELECT i.sop_uid, i.series_uid, i.metadata FROM instances i LEFT JOIN series s ON s.series_uid = i.series_uid
+         WHERE ${where} ORDER BY s.series_number, i.series_uid, i.instance_number, i.sop_uid`,
+      )
+      .all(...params) as Row[]).map((r) => ({ sopInstanceUID: r.sop_uid as string, seriesInstanceUID: r.series_uid as string, json: r.metadata as string }));
+  }
+
+  async query(q: IndexQuery): Promise<QueryMatch[]> {
+    const matchers = q.filters.map((f) => compileFilter(f, tagToHex(f.tag), q.fuzzy));
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    for (const f of q.filters) narrow(f, q.level, conditions, params);
+    if (q.studyInstanceUID) {
+      conditions.push('st.study_uid = ?');
+      params.push(q.studyInstanceUID);
+    }
+    if (q.seriesInstanceUID) {
+      conditions.push('se.series_uid = ?');
+      params.push(q.seriesInstanceUID);
+    }
+    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+    let sql: string;
+    if (q.level === 'study') {
+      sql = `SELECT st.study_uid, st.attrs AS study_attrs, st.modalities, st.sop_classes, st.num_series, st.num_instances
+             FROM studies st ${where} ORDER BY st.rowid`;
+    } else if (q.level === 'series') {
+      sql = `SELECT st.study_uid, se.series_uid, st.attrs AS study_attrs, st.modalities, st.sop_classes, st.num_series, st.num_instances,
+             se.attrs AS series_attrs, se.num_instances AS series_instances
+             FROM series se JOIN studies st ON st.study_uid = se.study_uid ${where} ORDER BY se.rowid`;
+    } else {
+      sql = `SELECT st.study_uid, se.series_uid, i.sop_uid, st.attrs AS study_attrs, st.modalities, st.sop_classes, st.num_series,
+             st.num_instances, se.attrs AS series_attrs, se.num_instances AS series_instances, i.attrs AS instance_attrs, i.record
+             FROM instances i JOIN series se ON se.series_uid = i.series_uid JOIN studies st ON st.study_uid = i.study_uid
+             ${where} ORDER BY se.rowid, i.instance_number, i.rowid`;
+    }
+    const out: QueryMatch[] = [];
+    let skipped = 0;
+    for (const row of this.db.prepare(sql).iterate(...params) as IterableIterator<Row>) {
+      const attributes = assemble(row);
+      if (!matchers.every((m) => m(attributes))) continue;
+      if (skipped < q.offset) {
+        skipped++;
+        continue;
+      }
+      out.push({
+        attributes,
+        studyInstanceUID: row.study_uid as string,
+        seriesInstanceUID: row.series_uid as string | undefined,
+        sopInstanceUID: row.sop_uid as string | undefined,
+      });
+      if (out.length >= q.limit) break;
+    }
+    return out;
+  }
+
+  async deleteInstances(scope: ReferenceScope): Promise<string[]> {
+    return this.db.transaction(() => {
+      const { where, params } = scopeWhere(scope, 'i');
+      const rows = this.db.prepare(`SELECT i.sop_uid, i.series_uid, i.blob_key FROM instances i WHERE ${where}`).all(...params) as Row[];
+      if (rows.length === 0) return [];
+      this.db.prepare(`DELETE FROM instances AS i WHERE ${where}`).run(...params);
+      this.refreshCounts(scope.studyInstanceUID, [...new Set(rows.map((r) => r.series_uid as string))]);
+      return rows.map((r) => r.blob_key as string);
+    }).immediate();
+  }
+
+  async referencesBlob(key: string): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM instances WHERE blob_key = ? LIMIT 1').get(key) !== undefined;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+function scopeWhere(scope: ReferenceScope, alias: string): { where: string; params: string[] } {
+  const parts = [`${alias}.study_uid = ?`];
+  const params = [scope.studyInstanceUID];
+  if (scope.seriesInstanceUID) {
+    parts.push(`${alias}.series_uid = ?`);
+    params.push(scope.seriesInstanceUID);
+  }
+  if (scope.sopInstanceUID) {
+    parts.push(`${alias}.sop_uid = ?`);
+    params.push(scope.sopInstanceUID);
+  }
+  return { where: parts.join(' AND '), params };
+}
+
+const cs = (values: string): DicomJson[string] => (values ? { vr: 'CS', Value: values.split('\\') } : { vr: 'CS' });
+
+function assemble(row: Row): DicomJson {
+  const attributes: DicomJson = {
+    ...(JSON.parse(row.study_attrs as string) as DicomJson),
+    [tagToHex(Tag.ModalitiesInStudy)]: cs(row.modalities as string),
+    [tagToHex(Tag.SOPClassesInStudy)]: row.sop_classes ? { vr: 'UI', Value: (row.sop_classes as string).split('\\') } : { vr: 'UI' },
+    [tagToHex(Tag.NumberOfStudyRelatedSeries)]: { vr: 'IS', Value: [row.num_series as number] },
+    [tagToHex(Tag.NumberOfStudyRelatedInstances)]: { vr: 'IS', Value: [row.num_instances as number] },
+  };
+  if (row.series_attrs) {
+    Object.assign(attributes, JSON.parse(row.series_attrs as string) as DicomJson);
+    attributes[tagToHex(Tag.NumberOfSeriesRelatedInstances)] = { vr: 'IS', Value: [row.series_instances as number] };
+  }
+  if (row.instance_attrs) Object.assign(attributes, JSON.parse(row.instance_attrs as string) as DicomJson);
+  return attributes;
+}
+
+/** Adds SQL conditions that only ever narrow (never wrongly exclude); the matcher has the final word. */
+function narrow(f: AttributeFilter, level: QueryLevel, conditions: string[], params: unknown[]): void {
+  const v = f.value;
+  if (v === '' || v === '*') return;
+  const exact = !/[*?\\]/.test(v);
+  const column: Record<number, string> = {
+    [Tag.StudyInstanceUID]: 'st.study_uid',
+    [Tag.PatientID]: 'st.patient_id',
+    [Tag.AccessionNumber]: 'st.accession_number',
+    [Tag.StudyID]: 'st.study_id',
+    [Tag.SeriesInstanceUID]: 'se.series_uid',
+    [Tag.Modality]: 'se.modality',
+    [Tag.SOPInstanceUID]: 'i.sop_uid',
+    [Tag.SOPClassUID]: 'i.sop_class_uid',
+  };
+  const available = column[f.tag]?.startsWith('st.') || (column[f.tag]?.startsWith('se.') && level !== 'study') || level === 'instance';
+  if (column[f.tag] && !available) return;
+  if (f.tag === Tag.StudyInstanceUID || f.tag === Tag.SeriesInstanceUID || f.tag === Tag.SOPInstanceUID || f.tag === Tag.SOPClassUID) {
+    const list = v.split('\\');
+    conditions.push(`${column[f.tag]} IN (${list.map(() => '?').join(',')})`);
+    params.push(...list);
+    return;
+  }
+  if (column[f.tag] && exact) {
+    conditions.push(`${column[f.tag]} = ?`);
+    params.push(v);
+    return;
+  }
+  if (f.tag === Tag.ModalitiesInStudy && exact) {
+    conditions.push('EXISTS (SELECT 1 FROM series m WHERE m.study_uid = st.study_uid AND m.modality = ?)');
+    params.push(v);
+    return;
+  }
+  if (f.tag === Tag.PatientName) {
+    // Narrow on the alphabetic group only when the pattern has a literal prefix; ideographic matches are checked by the matcher.
+    return;
+  }
+  if (f.tag === Tag.StudyDate) {
+    try {
+      const range = parseRange('DA', v, 'StudyDate');
+      if (range.from) {
+        conditions.push('st.study_date >= ?');
+        params.push(range.from);
+      }
+      if (range.to) {
+        conditions.push('st.study_date <= ?');
+        params.push(range.to);
+      }
+    } catch {
+      // invalid ranges were already refused when the query was parsed
+    }
+  }
+}

@@ -1,0 +1,104 @@
+// The narrow storage interfaces every feature depends on. Local implementations live in ./local,
+// AWS ones (S3, DynamoDB, SQS) beside them; features never import an implementation directly.
+import type { ByteRange, FrameLayout } from '../dicom/frames.js';
+import type { DicomJson } from '../dicom/json-model.js';
+import type { AttributeFilter } from '../dicom/matching.js';
+
+/** Object storage for original Part 10 files. Keys are built from validated UIDs only. */
+export interface BlobStore {
+  /** Resolves once the object is durable. */
+  put(key: string, data: Uint8Array): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Reads several ranges of one object, in order. */
+  getRanges(key: string, ranges: ByteRange[]): Promise<Uint8Array[]>;
+  delete(keys: string[]): Promise<void>;
+  /** Every key under a prefix, for recovery sweeps. */
+  list(prefix: string): AsyncIterable<string>;
+}
+
+export interface InstanceRecord {
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+  sopClassUID: string;
+  transferSyntaxUID: string;
+  blobKey: string;
+  size: number;
+  sha256: string;
+  numberOfFrames?: number;
+  frames?: FrameLayout;
+  needsFullParse: boolean;
+  studyAttributes: DicomJson;
+  seriesAttributes: DicomJson;
+  instanceAttributes: DicomJson;
+  /** Full DICOM JSON metadata; BulkDataURI values are relative to the instance URL. */
+  metadata: DicomJson;
+  storedAt: string;
+}
+
+/** What to do when a SOP Instance UID arrives again with different content. */
+export type DuplicatePolicy = 'reject' | 'replace';
+
+export type CommitResult =
+  | { outcome: 'stored' }
+  | { outcome: 'identical' }
+  | { outcome: 'replaced'; previousBlobKey: string }
+  | { outcome: 'conflict'; reason: string };
+
+export type QueryLevel = 'study' | 'series' | 'instance';
+
+export interface IndexQuery {
+  level: QueryLevel;
+  filters: AttributeFilter[];
+  /** PS3.18 fuzzymatching=true: person names match on any component prefix. */
+  fuzzy: boolean;
+  studyInstanceUID?: string;
+  seriesInstanceUID?: string;
+  limit: number;
+  offset: number;
+}
+
+/** A query match: the level's own attributes plus those of the levels above it. */
+export interface QueryMatch {
+  attributes: DicomJson;
+  studyInstanceUID: string;
+  seriesInstanceUID?: string;
+  sopInstanceUID?: string;
+}
+
+export interface ReferenceScope {
+  studyInstanceUID: string;
+  seriesInstanceUID?: string;
+  sopInstanceUID?: string;
+}
+
+/** The archive's index: the commit point of every store and delete. */
+export interface ArchiveIndex {
+  /** Atomically records an instance whose blob is already durable. */
+  commitInstance(record: InstanceRecord, policy: DuplicatePolicy): Promise<CommitResult>;
+  /** Instances under a scope (a whole study, one series, or one instance), ordered by series then instance number. */
+  listInstances(scope: ReferenceScope): Promise<InstanceRecord[]>;
+  /** Stored metadata (DICOM JSON text) of the instances under a scope, in listInstances order. */
+  metadataJson(scope: ReferenceScope): Promise<Array<{ sopInstanceUID: string; seriesInstanceUID: string; json: string }>>;
+  query(query: IndexQuery): Promise<QueryMatch[]>;
+  /** Removes the index entries under a scope and returns the blob keys they referenced. */
+  deleteInstances(scope: ReferenceScope): Promise<string[]>;
+  /** True if some instance references this blob key. */
+  referencesBlob(key: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export type ArchiveEvent =
+  | { type: 'InstanceStored'; studyInstanceUID: string; seriesInstanceUID: string; sopInstanceUID: string; sopClassUID: string; at: string }
+  | { type: 'InstancesDeleted'; studyInstanceUID: string; seriesInstanceUID?: string; sopInstanceUID?: string; at: string };
+
+/** Where archive events go (ingest notifications for the AI pipeline and other consumers). */
+export interface EventPublisher {
+  publish(events: ArchiveEvent[]): Promise<void>;
+}
+
+export interface ArchiveStorage {
+  blobs: BlobStore;
+  index: ArchiveIndex;
+  events: EventPublisher;
+}
