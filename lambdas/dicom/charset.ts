@@ -131,6 +131,8 @@ function buildCharacterSet(raw: string): CharacterSet {
   const first = normaliseTerm(parts[0]) ?? (unknownTerms.push(parts[0].trim()), { spec: SPECS[''], iso2022: false });
   if (first.spec.whole) return { decode: first.spec.whole, unknownTerms };
   const extended = parts.length > 1 || first.iso2022;
+  // Japanese systems write Shift_JIS under a plain "ISO_IR 13"; its single-byte part is JIS X 0201 anyway.
+  if (!extended && first.spec === SPECS['ISO_IR 13']) return { decode: katakana, unknownTerms };
   for (const p of parts.slice(1)) if (!normaliseTerm(p)) unknownTerms.push(p.trim());
   if (!extended) {
     const { g0 = latin1, g1 = latin1 } = first.spec;

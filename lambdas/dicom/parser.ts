@@ -272,6 +272,8 @@ function readItems(
 function readFragments(r: Reader, le: boolean, tag: number): Fragment[] {
   const fragments: Fragment[] = [];
   for (;;) {
+    // Some writers end the file right after the last fragment, without a Sequence Delimitation Item.
+    if (r.pos === r.bytes.length && fragments.length > 0) break;
     const at = r.pos;
     const itemTag = r.tag(le);
     const length = r.u32(le);
