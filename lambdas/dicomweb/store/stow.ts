@@ -33,12 +33,13 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   }
   const boundary = getMultipartBoundary(contentType);
   if (!boundary) throw new HttpProblem(400, 'the multipart/related Content-Type has no boundary parameter');
-  const declared = Number(c.req.header('content-length'));
-  if (Number.isFinite(declared) && declared > config.maxRequestBytes) {
-    throw new HttpProblem(413, `request body of ${declared} bytes exceeds the limit of ${config.maxRequestBytes} bytes; send fewer instances per request`);
-  }
   const body = c.req.raw.body;
   if (!body) throw new HttpProblem(400, 'the STOW-RS request has no body');
+  const declared = Number(c.req.header('content-length'));
+  if (Number.isFinite(declared) && declared > config.maxRequestBytes) {
+    await drain(body);
+    throw new HttpProblem(413, `request body of ${declared} bytes exceeds the limit of ${config.maxRequestBytes} bytes; send fewer instances per request`);
+  }
 
   const limit = pLimit(config.storeConcurrency);
   const pending: Array<Promise<StoreOutcome>> = [];
@@ -62,7 +63,7 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
     }
   } catch (e) {
     if (e instanceof MaxFileSizeExceededError || e instanceof MaxTotalSizeExceededError) {
-      await Promise.allSettled(pending);
+      await Promise.allSettled([...pending, drain(body)]);
       throw new HttpProblem(413, `${e.message}: the limits are ${config.maxInstanceBytes} bytes per instance and ${config.maxRequestBytes} per request`);
     }
     if (!(e instanceof MultipartParseError)) throw e;
@@ -113,6 +114,30 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   const headers: Record<string, string> = { 'Content-Type': 'application/dicom+json' };
   if (messages.length) headers['Warning'] = messages.slice(0, 20).map((m) => `299 - "${m.replace(/["\r\n]/g, "'")}"`).join(', ');
   return new Response(JSON.stringify(response), { status, headers });
+}
+
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Reads and discards what is left of a refused body (up to 64 MiB), so that HTTP clients that send the
+ * whole body before reading the response receive the 413 instead of a reset connection.
+ */
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+  let seen = 0;
+  try {
+    const reader = body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      seen += value.byteLength;
+      if (seen > DRAIN_LIMIT) {
+        await reader.cancel();
+        return;
+      }
+    }
+  } catch {
+    // the body was already consumed or the client went away: nothing left to drain
+  }
 }
 
 function partBytes(part: MultipartPart): Uint8Array {

@@ -1,0 +1,143 @@
+// Every bad input gets the standard's status and a message naming the instance and the reason;
+// nothing already stored is lost.
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BOUNDARY, getMultipart, multipartBody, startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
+import { sampleBytes } from '../helpers/samples.js';
+import { syntheticInstance, uid } from '../helpers/synthetic.js';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+type Item = Record<string, { Value?: unknown[] }>;
+const failedItems = (body: Record<string, { Value?: unknown }>) => (body['00081198']?.Value ?? []) as Item[];
+const referencedItems = (body: Record<string, { Value?: unknown }>) => (body['00081199']?.Value ?? []) as Item[];
+
+describe('bad input', () => {
+  let archive: TestArchive;
+  const study = uid();
+  const series = uid();
+  const good = syntheticInstance({ StudyInstanceUID: study, SeriesInstanceUID: series, PatientName: 'Kept^Safe', InstanceNumber: 1 });
+  const goodSop = () => {
+    const m = /2\.25\.[0-9]+/g;
+    return [...Buffer.from(good).toString('latin1').matchAll(m)].map((x) => x[0]);
+  };
+
+  const post = (body: Buffer | string, contentType: string, path = '/studies') =>
+    fetch(`${archive.url}${path}`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+  const json = async (res: Response) => {
+    const text = await res.text();
+    return text ? JSON.parse(text) : {};
+  };
+
+  beforeAll(async () => {
+    archive = await startTestArchive({ maxRequestBytes: 4 * 1024 * 1024, maxInstanceBytes: 2 * 1024 * 1024 });
+    expect((await stow(archive.url, [good])).status).toBe(200);
+  });
+  afterAll(() => archive?.dispose());
+
+  async function assertGoodStillStored() {
+    const res = await fetch(`${archive.url}/studies/${study}/metadata`);
+    expect(res.status).toBe(200);
+    const { parts } = await getMultipart(`${archive.url}/studies/${study}`, 'multipart/related; type="application/dicom"; transfer-syntax=*');
+    expect(parts.map((p) => sha(p.body))).toEqual([sha(good)]);
+  }
+
+  it('refuses a part that is not DICOM with 409 and FailureReason C000', async () => {
+    const res = await stow(archive.url, [Buffer.from('this is a text file, not a DICOM instance '.repeat(10))]);
+    expect(res.status).toBe(409);
+    const [item] = failedItems(res.body);
+    expect(item['00081197'].Value).toEqual([0xc000]);
+    expect(String(item['00000902'].Value?.[0])).toMatch(/not a DICOM file/);
+    await assertGoodStillStored();
+  });
+
+  it('refuses a truncated file and names the element that runs out', async () => {
+    const truncated = sampleBytes('pydicom-data/693_UNCI.dcm').subarray(0, 100_000);
+    const res = await stow(archive.url, [truncated]);
+    expect(res.status).toBe(409);
+    expect(String(failedItems(res.body)[0]['00000902'].Value?.[0])).toMatch(/truncated.*PixelData/);
+  });
+
+  it('refuses instances with a missing or malformed SOP Instance UID', async () => {
+    const missing = sampleBytes('dwv/leadtools-flowers-8-mono2-rle.dcm');
+    const malformed = sampleBytes('pydicom-data/bad_sequence.dcm');
+    const res = await stow(archive.url, [missing, malformed]);
+    expect(res.status).toBe(409);
+    const messages = failedItems(res.body).map((i) => String(i['00000902'].Value?.[0]));
+    expect(messages[0]).toMatch(/SOP Instance UID \(0008,0018\) is missing/);
+    expect(messages[1]).toMatch(/SOP Instance UID \(0008,0018\) ".*" is not a valid UID/);
+  });
+
+  it('refuses hostile declared sizes without allocating them', async () => {
+    const res = await stow(archive.url, [sampleBytes('dcm4che/3gb-bulk-data-truncated'), sampleBytes('fo-dicom/GH626.dcm')]);
+    expect(res.status).toBe(409);
+    expect(failedItems(res.body)).toHaveLength(2);
+  });
+
+  it('stores the good parts of a mixed request with 202', async () => {
+    const another = syntheticInstance({ StudyInstanceUID: uid(), SeriesInstanceUID: uid(), InstanceNumber: 1 });
+    const res = await stow(archive.url, [another, Buffer.from('garbage')]);
+    expect(res.status).toBe(202);
+    expect(referencedItems(res.body)).toHaveLength(1);
+    expect(failedItems(res.body)).toHaveLength(1);
+    expect(res.warning).toMatch(/not a DICOM file/);
+  });
+
+  it('refuses an instance whose study differs from the URL with A900', async () => {
+    const other = syntheticInstance({ StudyInstanceUID: uid(), SeriesInstanceUID: uid() });
+    const res = await stow(archive.url, [other], study);
+    expect(res.status).toBe(409);
+    const [item] = failedItems(res.body);
+    expect(item['00081197'].Value).toEqual([0xa900]);
+    expect(String(item['00000902'].Value?.[0])).toContain(study);
+  });
+
+  it('rejects UIDs in URLs that are not UIDs before they reach storage', async () => {
+    for (const path of ['/studies/abc/metadata', `/studies/${study}/series/..%2F..%2Fetc/metadata`, `/studies/1.2.3%2F..%2F..%2Fpasswd`, `/studies/${'1'.repeat(70)}`]) {
+      const res = await fetch(`${archive.url}${path}`);
+      expect(res.status, path).toBe(400);
+      expect((await json(res)).error, path).toMatch(/not a valid UID|longer than 64/);
+    }
+    const res = await fetch(`${archive.url}/studies/${study}/series/x.y`, { method: 'DELETE' });
+    expect(res.status).toBe(400);
+    await assertGoodStillStored();
+  });
+
+  it('needs multipart/related with a boundary', async () => {
+    expect((await post(Buffer.from(good), 'application/dicom')).status).toBe(415);
+    expect((await post(Buffer.from('{}'), 'application/json')).status).toBe(415);
+    expect((await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom+json"; boundary=' + BOUNDARY)).status).toBe(415);
+    const noBoundary = await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom"');
+    expect(noBoundary.status).toBe(400);
+    expect((await json(noBoundary)).error).toMatch(/boundary/);
+    const wrongBoundary = await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom"; boundary=other');
+    expect(wrongBoundary.status).toBe(400);
+  });
+
+  it('refuses an empty multipart body', async () => {
+    const res = await post(Buffer.from(`--${BOUNDARY}--\r\n`), `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`);
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toMatch(/no parts/);
+  });
+
+  it('refuses bodies above the configured limits with 413', async () => {
+    const big = Buffer.alloc(5 * 1024 * 1024, 1);
+    const res = await post(multipartBody([{ bytes: big }]), `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`);
+    expect(res.status).toBe(413);
+    expect((await json(res)).error).toMatch(/exceeds the limit/);
+    const oneLargePart = await post(multipartBody([{ bytes: Buffer.alloc(3 * 1024 * 1024, 1) }]), `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`);
+    expect(oneLargePart.status).toBe(413);
+    await assertGoodStillStored();
+  });
+
+  it('answers 404 for what is not stored and 406 for what it cannot serve', async () => {
+    expect((await fetch(`${archive.url}/studies/1.2.3.4.5/metadata`)).status).toBe(404);
+    const sops = goodSop();
+    const sop = sops.find((s) => s !== study && s !== series)!;
+    const inst = `${archive.url}/studies/${study}/series/${series}/instances/${sop}`;
+    expect((await fetch(`${inst}/frames/1`)).status).toBe(404); // no pixel data
+    const jpeg = await fetch(inst, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50' } });
+    expect(jpeg.status).toBe(406);
+    expect((await json(jpeg)).error).toMatch(/transcoding/);
+    expect((await fetch(`${inst}/frames/0`)).status).toBe(400);
+  });
+});
