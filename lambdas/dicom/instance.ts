@@ -4,7 +4,7 @@ import { characterSet } from './charset.js';
 import { lookupKeyword, tagToHex } from './dictionary.js';
 import { FrameLayoutError, describePixels, locateFrames, type FrameLayout } from './frames.js';
 import { datasetToJson, firstString, type DicomJson } from './json-model.js';
-import { DicomParseError, parseDicom, type ParsedDicom } from './parser.js';
+import { DicomParseError, elementText, parseDicom, type ParsedDicom } from './parser.js';
 import { Tag } from './tags.js';
 import { uidProblem } from './uid.js';
 
@@ -73,12 +73,25 @@ export class InvalidInstanceError extends Error {
 const pick = (json: DicomJson, keep: (tag: number) => boolean): DicomJson =>
   Object.fromEntries(Object.entries(json).filter(([hex]) => keep(parseInt(hex, 16))));
 
+/**
+ * The SOP Instance UID and SOP Class UID read from the start of a file only, for reporting on files
+ * that cannot be read whole (a later element is broken). Undefined when even that fails.
+ */
+export function peekSopIdentity(bytes: Uint8Array): { sopInstanceUID?: string; sopClassUID?: string } {
+  try {
+    const { dataset } = parseDicom(bytes, { untilTag: Tag.SOPInstanceUID + 1 });
+    return { sopInstanceUID: elementText(dataset, Tag.SOPInstanceUID) || undefined, sopClassUID: elementText(dataset, Tag.SOPClassUID) || undefined };
+  } catch {
+    return {};
+  }
+}
+
 export function readInstance(bytes: Uint8Array, options: { maxInflatedBytes?: number } = {}): ParsedInstance {
   let parsed: ParsedDicom;
   try {
     parsed = parseDicom(bytes, options);
   } catch (e) {
-    if (e instanceof DicomParseError) throw new InvalidInstanceError(e.message);
+    if (e instanceof DicomParseError) throw new InvalidInstanceError(e.message, peekSopIdentity(bytes));
     throw e;
   }
   const metadata = datasetToJson(parsed.dataset, { bulkDataUri: (path) => `bulkdata/${path.join('/')}` });

@@ -288,7 +288,8 @@ function readFragments(r: Reader, le: boolean, tag: number): Fragment[] {
   return fragments;
 }
 
-function readString(ds: DicomDataSet, tag: number): string | undefined {
+/** The value of a text element as raw ASCII, trimmed (for UIDs and code strings; no character set applied). */
+export function elementText(ds: DicomDataSet, tag: number): string | undefined {
   const el = ds.elements.get(tag);
   if (!el) return undefined;
   return Buffer.from(ds.bytes.buffer, ds.bytes.byteOffset + el.offset, el.length).toString('latin1').replace(/[\0 ]+$/, '').trim();
@@ -302,6 +303,20 @@ function inferEncoding(bytes: Uint8Array, pos: number): { explicitVr: boolean; l
   const littleEndian = groupLe <= 0x00ff || groupLe === 0x7fe0 ? true : view.getUint16(0, false) > 0x00ff;
   const vr = String.fromCharCode(bytes[pos + 4], bytes[pos + 5]);
   return { explicitVr: VALID_VRS.has(vr), littleEndian };
+}
+
+// Groups a data set written without File Meta Information plausibly starts with.
+const FIRST_GROUPS = new Set([0x0000, 0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028]);
+
+function startsWithDataElement(bytes: Uint8Array, offset: number, littleEndian: boolean): boolean {
+  if (bytes.length - offset < 8) return false;
+  return FIRST_GROUPS.has(new DataView(bytes.buffer, bytes.byteOffset + offset, 2).getUint16(0, littleEndian));
+}
+
+/** A cheap check, from the first bytes only, that a file is DICOM (Part 10, or a bare data set). */
+export function looksLikeDicom(head: Uint8Array): boolean {
+  if (head.length >= 132 && Buffer.from(head.subarray(128, 132)).toString('latin1') === 'DICM') return true;
+  return startsWithDataElement(head, 0, true) || startsWithDataElement(head, 0, false);
 }
 
 export function syntaxForEncoding(e: { explicitVr: boolean; littleEndian: boolean }): string {
@@ -335,7 +350,7 @@ export function parseDicom(input: Uint8Array, options: ParseOptions = {}): Parse
   } else if (hasPreamble) {
     throw new DicomParseError('not a DICOM file: "DICM" is not followed by the File Meta Information group (0002)');
   }
-  let transferSyntaxUID = meta ? readString(meta, Tag.TransferSyntaxUID) : undefined;
+  let transferSyntaxUID = meta ? elementText(meta, Tag.TransferSyntaxUID) : undefined;
   let transferSyntaxInferred = false;
   const datasetStart = r.pos;
   if (!transferSyntaxUID) {
@@ -356,13 +371,8 @@ export function parseDicom(input: Uint8Array, options: ParseOptions = {}): Parse
     datasetOffset = undefined;
     start = 0;
   }
-  if (!meta && !hasPreamble) {
-    // Without a meta group, the first element must look like a real data element, not arbitrary bytes.
-    const probe = new DataView(datasetBytes.buffer, datasetBytes.byteOffset + start, 4);
-    const group = probe.getUint16(0, ts.littleEndian);
-    if (group !== 0x0008 && group !== 0x0000 && group !== 0x0010 && group !== 0x0020 && group !== 0x0018 && group !== 0x0028) {
-      throw new DicomParseError('not a DICOM file: no "DICM" marker and the data does not start with a DICOM data element');
-    }
+  if (!meta && !hasPreamble && !startsWithDataElement(datasetBytes, start, ts.littleEndian)) {
+    throw new DicomParseError('not a DICOM file: no "DICM" marker and the data does not start with a DICOM data element');
   }
   const dataset = newDataSet(datasetBytes, ts.littleEndian, ts.explicitVr);
   const dr = new Reader(datasetBytes, start);

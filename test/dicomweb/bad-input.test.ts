@@ -21,8 +21,8 @@ describe('bad input', () => {
     return [...Buffer.from(good).toString('latin1').matchAll(m)].map((x) => x[0]);
   };
 
-  const post = (body: Buffer | string, contentType: string, path = '/studies') =>
-    fetch(`${archive.url}${path}`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+  const post = (body: Uint8Array | string, contentType: string, path = '/studies') =>
+    fetch(`${archive.url}${path}`, { method: 'POST', headers: { 'Content-Type': contentType }, body: typeof body === 'string' ? body : new Uint8Array(body) });
   const json = async (res: Response) => {
     const text = await res.text();
     return text ? JSON.parse(text) : {};

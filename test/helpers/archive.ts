@@ -35,7 +35,7 @@ export async function startTestArchive(overrides: Partial<DicomWebConfig> = {}, 
 
 export const BOUNDARY = 'test-boundary-7d1f0c';
 
-export function multipartBody(parts: Array<{ bytes: Uint8Array; contentType?: string }>, boundary = BOUNDARY): Buffer {
+export function multipartBody(parts: Array<{ bytes: Uint8Array; contentType?: string }>, boundary = BOUNDARY): Uint8Array<ArrayBuffer> {
   const chunks: Buffer[] = [];
   for (const p of parts) {
     chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${p.contentType ?? 'application/dicom'}\r\n\r\n`));
@@ -43,7 +43,7 @@ export function multipartBody(parts: Array<{ bytes: Uint8Array; contentType?: st
     chunks.push(Buffer.from('\r\n'));
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return Buffer.concat(chunks);
+  return new Uint8Array(Buffer.concat(chunks));
 }
 
 export interface StowResult {
