@@ -1,5 +1,4 @@
 // One stored SOP instance as the archive sees it: identity, metadata (DICOM JSON), frame layout.
-import { createHash } from 'node:crypto';
 import { characterSet } from './charset.js';
 import { lookupKeyword, tagToHex } from './dictionary.js';
 import { FrameLayoutError, describePixels, locateFrames, type FrameLayout } from './frames.js';
@@ -44,7 +43,6 @@ export interface InstanceIdentity {
 
 export interface ParsedInstance extends InstanceIdentity {
   transferSyntaxUID: string;
-  sha256: string;
   size: number;
   /** Full metadata with BulkDataURI values relative to the instance ("bulkdata/..."). */
   metadata: DicomJson;
@@ -131,7 +129,6 @@ export function readInstance(bytes: Uint8Array, options: { maxInflatedBytes?: nu
   return {
     ...(identity as InstanceIdentity),
     transferSyntaxUID: parsed.transferSyntaxUID,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
     size: bytes.length,
     metadata,
     studyAttributes,

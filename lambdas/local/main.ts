@@ -1,4 +1,5 @@
 // `npm start`: a working archive on this machine, no cloud account needed.
+import './threadpool.js';
 import { resolve } from 'node:path';
 import { configFromEnv } from '../dicomweb/config.js';
 import { startLocalArchive } from './server.js';

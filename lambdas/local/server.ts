@@ -29,6 +29,7 @@ export async function startLocalArchive(options: { dataDir: string; port: number
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await storage.index.close();
+      await storage.blobs.close();
     },
   };
 }

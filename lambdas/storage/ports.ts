@@ -14,6 +14,7 @@ export interface BlobStore {
   delete(keys: string[]): Promise<void>;
   /** Every key under a prefix, for recovery sweeps. */
   list(prefix: string): AsyncIterable<string>;
+  close(): Promise<void>;
 }
 
 export interface InstanceRecord {

@@ -24,10 +24,17 @@ export interface StoreOptions {
 
 export function blobKeyFor(sha256: string): string {
   // Content-addressed: retries of the same bytes land on the same key; the hash prefix spreads keys for S3.
-  return `originals/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}.dcm`;
+  return `originals/${sha256.slice(0, 2)}/${sha256}.dcm`;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  // WebCrypto hashes on the thread pool, so hashing overlaps with parsing on the main thread.
+  return Buffer.from(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)).toString('hex');
 }
 
 export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, options: StoreOptions): Promise<StoreOutcome> {
+  const hashing = sha256Hex(bytes);
+  hashing.catch(() => undefined); // awaited below unless the instance is refused first
   let instance: ParsedInstance;
   try {
     instance = readInstance(bytes);
@@ -54,7 +61,8 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
       `Study Instance UID ${instance.studyInstanceUID} of instance ${instance.sopInstanceUID} differs from ${options.expectedStudyInstanceUID} in the request URL`,
     );
   }
-  const blobKey = blobKeyFor(instance.sha256);
+  const sha256 = await hashing;
+  const blobKey = blobKeyFor(sha256);
   await storage.blobs.put(blobKey, bytes);
   const record: InstanceRecord = {
     studyInstanceUID: instance.studyInstanceUID,
@@ -64,7 +72,7 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
     transferSyntaxUID: instance.transferSyntaxUID,
     blobKey,
     size: instance.size,
-    sha256: instance.sha256,
+    sha256,
     numberOfFrames: instance.numberOfFrames,
     frames: instance.frames,
     needsFullParse: instance.needsFullParse,

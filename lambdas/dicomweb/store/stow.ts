@@ -3,11 +3,13 @@ import {
   MaxFileSizeExceededError,
   MaxTotalSizeExceededError,
   MultipartParseError,
+  MultipartParser,
   getMultipartBoundary,
-  parseMultipartStream,
+  type MultipartParserOptions,
   type MultipartPart,
 } from '@remix-run/multipart-parser';
 import type { Context } from 'hono';
+import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { tagToHex } from '../../dicom/dictionary.js';
 import type { DicomJson } from '../../dicom/json-model.js';
@@ -33,7 +35,7 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   }
   const boundary = getMultipartBoundary(contentType);
   if (!boundary) throw new HttpProblem(400, 'the multipart/related Content-Type has no boundary parameter');
-  const body = c.req.raw.body;
+  const body = requestBody(c);
   if (!body) throw new HttpProblem(400, 'the STOW-RS request has no body');
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > config.maxRequestBytes) {
@@ -45,8 +47,7 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   const pending: Array<Promise<StoreOutcome>> = [];
   let bodyProblem: string | undefined;
   try {
-    for await (const part of parseMultipartStream(body, {
-      boundary,
+    for await (const part of multipartParts(body, boundary, {
       maxFileSize: config.maxInstanceBytes,
       maxTotalSize: config.maxRequestBytes,
       maxParts: 100_000,
@@ -116,24 +117,36 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   return new Response(JSON.stringify(response), { status, headers });
 }
 
+/**
+ * The request body as chunks. Behind the Node server this is the IncomingMessage itself, which saves
+ * the copy into a web ReadableStream on the hottest path; elsewhere (Lambda) the standard body.
+ */
+function requestBody(c: Context): AsyncIterable<Uint8Array> | undefined {
+  // Early exits (a refused part) must not destroy the body: what is left is drained so the client reads our answer.
+  const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming;
+  if (incoming) return incoming.iterator({ destroyOnReturn: false });
+  const body = c.req.raw.body as (ReadableStream<Uint8Array> & { values(o: { preventCancel: boolean }): AsyncIterable<Uint8Array> }) | null;
+  return body?.values({ preventCancel: true });
+}
+
+async function* multipartParts(body: AsyncIterable<Uint8Array>, boundary: string, options: MultipartParserOptions): AsyncGenerator<MultipartPart> {
+  const parser = new MultipartParser(boundary, options);
+  for await (const chunk of body) yield* parser.write(chunk);
+  parser.finish();
+}
+
 const DRAIN_LIMIT = 64 * 1024 * 1024;
 
 /**
  * Reads and discards what is left of a refused body (up to 64 MiB), so that HTTP clients that send the
  * whole body before reading the response receive the 413 instead of a reset connection.
  */
-async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
   let seen = 0;
   try {
-    const reader = body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      seen += value.byteLength;
-      if (seen > DRAIN_LIMIT) {
-        await reader.cancel();
-        return;
-      }
+    for await (const chunk of body) {
+      seen += chunk.byteLength;
+      if (seen > DRAIN_LIMIT) return;
     }
   } catch {
     // the body was already consumed or the client went away: nothing left to drain

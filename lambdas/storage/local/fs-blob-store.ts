@@ -7,11 +7,13 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ByteRange } from '../../dicom/frames.js';
 import type { BlobStore } from '../ports.js';
+import { GroupFsync } from './group-fsync.js';
 
 const TEMP_SUFFIX = '.partial';
 
 export class FsBlobStore implements BlobStore {
   private readonly knownDirs = new Set<string>();
+  private readonly dirSyncs = new Map<string, GroupFsync>();
 
   constructor(private readonly root: string) {}
 
@@ -26,7 +28,9 @@ export class FsBlobStore implements BlobStore {
     const target = this.path(key);
     const dir = dirname(target);
     if (!this.knownDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      const created = await mkdir(dir, { recursive: true });
+      // A new directory is durable once its parent is synced, up to the first one that existed.
+      for (let d = dir; created && d.length >= created.length; d = dirname(d)) await this.dirSync(dirname(d)).sync();
       this.knownDirs.add(dir);
     }
     const temp = `${target}.${randomUUID()}${TEMP_SUFFIX}`;
@@ -38,12 +42,17 @@ export class FsBlobStore implements BlobStore {
       await file.close();
     }
     await rename(temp, target);
-    const dirHandle = await open(dir, constants.O_RDONLY);
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
+    await this.dirSync(dir).sync();
+  }
+
+  /** Renames into a directory become durable with a directory fsync, shared by concurrent puts. */
+  private dirSync(dir: string): GroupFsync {
+    let s = this.dirSyncs.get(dir);
+    if (!s) {
+      s = new GroupFsync(dir);
+      this.dirSyncs.set(dir, s);
     }
+    return s;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -92,6 +101,11 @@ export class FsBlobStore implements BlobStore {
       const full = join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
       yield relative(this.root, full).split(sep).join('/');
     }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.dirSyncs.values()].map((s) => s.close()));
+    this.dirSyncs.clear();
   }
 
   /** True for the leftovers of an interrupted put, which sweeps may always remove. */

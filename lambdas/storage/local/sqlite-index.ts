@@ -1,4 +1,5 @@
-// ArchiveIndex in an embedded SQLite database (WAL, synchronous=FULL: a committed store survives a crash).
+// ArchiveIndex in an embedded SQLite database. Durability: the write-ahead log is flushed with a group
+// fsync off the event loop before any commit is reported, so a reported store survives a crash.
 // Columns hold what queries narrow on; the DICOM JSON of each level is kept whole so that every
 // match is decided by the one matcher in dicom/matching.ts.
 import Database from 'better-sqlite3';
@@ -6,6 +7,7 @@ import { tagToHex } from '../../dicom/dictionary.js';
 import type { DicomJson, PersonNameJson } from '../../dicom/json-model.js';
 import { compileFilter, parseRange, type AttributeFilter } from '../../dicom/matching.js';
 import { Tag } from '../../dicom/tags.js';
+import { GroupFsync } from './group-fsync.js';
 import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, QueryLevel, QueryMatch, ReferenceScope } from '../ports.js';
 
 const SCHEMA = `
@@ -57,6 +59,14 @@ function personNameKey(json: DicomJson): string | null {
   return v?.Alphabetic ? v.Alphabetic.toUpperCase() : null;
 }
 
+/** Adds a value to a sorted, backslash-separated set. */
+function addToSet(values: string, value: string | null): string {
+  if (!value) return values;
+  const set = new Set(values ? values.split('\\') : []);
+  set.add(value);
+  return [...set].sort().join('\\');
+}
+
 const withoutHeavy = (r: InstanceRecord) => {
   const { metadata: _m, instanceAttributes: _i, studyAttributes: _s, seriesAttributes: _se, ...rest } = r;
   return rest;
@@ -65,83 +75,137 @@ const withoutHeavy = (r: InstanceRecord) => {
 export class SqliteIndex implements ArchiveIndex {
   private readonly db: Database.Database;
 
+  private readonly walSync: GroupFsync;
+
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    // NORMAL: SQLite itself does not fsync at commit (which would block the event loop); walSync does, before we answer.
+    this.db.pragma('synchronous = NORMAL');
+    this.walSync = new GroupFsync(`${file}-wal`);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
   }
 
-  async commitInstance(record: InstanceRecord, policy: DuplicatePolicy): Promise<CommitResult> {
-    return this.db.transaction((): CommitResult => {
-      const existing = this.db.prepare('SELECT sha256, blob_key, series_uid, study_uid FROM instances WHERE sop_uid = ?').get(record.sopInstanceUID) as Row | undefined;
-      if (existing) {
-        if (existing.sha256 === record.sha256) return { outcome: 'identical' };
-        if (policy === 'reject') {
-          return { outcome: 'conflict', reason: 'an instance with this SOP Instance UID and different content is already stored' };
-        }
+  private readonly pending: Array<{ record: InstanceRecord; policy: DuplicatePolicy; done: (r: CommitResult) => void; fail: (e: unknown) => void }> = [];
+  private flushScheduled = false;
+
+  /**
+   * Group commit: the commits that arrive within one turn of the event loop share one transaction,
+   * and so one fsync of the write-ahead log. Each still gets its own outcome.
+   */
+  commitInstance(record: InstanceRecord, policy: DuplicatePolicy): Promise<CommitResult> {
+    return new Promise((done, fail) => {
+      this.pending.push({ record, policy, done, fail });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
       }
-      const seriesOwner = this.db.prepare('SELECT study_uid FROM series WHERE series_uid = ?').get(record.seriesInstanceUID) as Row | undefined;
-      if (seriesOwner && seriesOwner.study_uid !== record.studyInstanceUID) {
-        return { outcome: 'conflict', reason: `Series ${record.seriesInstanceUID} already belongs to study ${seriesOwner.study_uid}` };
-      }
-      if (existing) this.removeInstanceRow(record.sopInstanceUID, existing.series_uid as string, existing.study_uid as string);
-      this.db
-        .prepare(
-          `INSERT INTO studies (study_uid, patient_id, patient_name, accession_number, study_date, study_id, attrs)
-           VALUES (@uid, @pid, @pname, @acc, @date, @sid, @attrs)
-           ON CONFLICT(study_uid) DO UPDATE SET patient_id = @pid, patient_name = @pname, accession_number = @acc,
-             study_date = @date, study_id = @sid, attrs = @attrs`,
-        )
-        .run({
-          uid: record.studyInstanceUID,
-          pid: first(record.studyAttributes, Tag.PatientID),
-          pname: personNameKey(record.studyAttributes),
-          acc: first(record.studyAttributes, Tag.AccessionNumber),
-          date: first(record.studyAttributes, Tag.StudyDate),
-          sid: first(record.studyAttributes, Tag.StudyID),
-          attrs: JSON.stringify(record.studyAttributes),
-        });
-      const seriesNumber = Number(first(record.seriesAttributes, Tag.SeriesNumber));
-      this.db
-        .prepare(
-          `INSERT INTO series (series_uid, study_uid, modality, series_number, attrs) VALUES (@uid, @study, @modality, @num, @attrs)
-           ON CONFLICT(series_uid) DO UPDATE SET modality = @modality, series_number = @num, attrs = @attrs`,
-        )
-        .run({
-          uid: record.seriesInstanceUID,
-          study: record.studyInstanceUID,
-          modality: first(record.seriesAttributes, Tag.Modality),
-          num: Number.isFinite(seriesNumber) ? seriesNumber : null,
-          attrs: JSON.stringify(record.seriesAttributes),
-        });
-      const instanceNumber = Number(first(record.instanceAttributes, Tag.InstanceNumber));
-      this.db
-        .prepare(
-          `INSERT INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number, blob_key, sha256, record, attrs, metadata)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          record.sopInstanceUID,
-          record.seriesInstanceUID,
-          record.studyInstanceUID,
-          record.sopClassUID,
-          Number.isFinite(instanceNumber) ? instanceNumber : null,
-          record.blobKey,
-          record.sha256,
-          JSON.stringify(withoutHeavy(record)),
-          JSON.stringify(record.instanceAttributes),
-          JSON.stringify(record.metadata),
-        );
-      this.refreshCounts(record.studyInstanceUID, [record.seriesInstanceUID]);
-      return existing ? { outcome: 'replaced', previousBlobKey: existing.blob_key as string } : { outcome: 'stored' };
-    }).immediate();
+    });
   }
 
-  private removeInstanceRow(sopUid: string, seriesUid: string, studyUid: string): void {
-    this.db.prepare('DELETE FROM instances WHERE sop_uid = ?').run(sopUid);
-    this.refreshCounts(studyUid, [seriesUid]);
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0);
+    const outcomes: Array<{ ok: true; result: CommitResult } | { ok: false; error: unknown }> = [];
+    try {
+      const results = this.db.transaction(() => batch.map((p) => this.commitOne(p.record, p.policy))).immediate();
+      results.forEach((result) => outcomes.push({ ok: true, result }));
+    } catch {
+      // One commit failed and rolled the batch back: commit each alone, so only the faulty one fails.
+      outcomes.length = 0;
+      for (const p of batch) {
+        try {
+          outcomes.push({ ok: true, result: this.db.transaction(() => this.commitOne(p.record, p.policy)).immediate() });
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+        }
+      }
+    }
+    this.walSync.sync().then(
+      () => batch.forEach((p, i) => { const o = outcomes[i]; if (o.ok) p.done(o.result); else p.fail(o.error); }),
+      (error: unknown) => batch.forEach((p) => p.fail(error)),
+    );
+  }
+
+  private commitOne(record: InstanceRecord, policy: DuplicatePolicy): CommitResult {
+    const existing = this.stmt('SELECT sha256, blob_key, series_uid, study_uid FROM instances WHERE sop_uid = ?').get(record.sopInstanceUID) as Row | undefined;
+    if (existing) {
+      if (existing.sha256 === record.sha256) return { outcome: 'identical' };
+      if (policy === 'reject') return { outcome: 'conflict', reason: 'an instance with this SOP Instance UID and different content is already stored' };
+    }
+    const seriesOwner = this.stmt('SELECT study_uid FROM series WHERE series_uid = ?').get(record.seriesInstanceUID) as Row | undefined;
+    if (seriesOwner && seriesOwner.study_uid !== record.studyInstanceUID) {
+      return { outcome: 'conflict', reason: `Series ${record.seriesInstanceUID} already belongs to study ${seriesOwner.study_uid}` };
+    }
+    if (existing) {
+      this.stmt('DELETE FROM instances WHERE sop_uid = ?').run(record.sopInstanceUID);
+      this.refreshCounts(existing.study_uid as string, [existing.series_uid as string]);
+    }
+    const study = record.studyAttributes;
+    this.stmt(
+      `INSERT INTO studies (study_uid, patient_id, patient_name, accession_number, study_date, study_id, attrs)
+       VALUES (@uid, @pid, @pname, @acc, @date, @sid, @attrs)
+       ON CONFLICT(study_uid) DO UPDATE SET patient_id = @pid, patient_name = @pname, accession_number = @acc,
+         study_date = @date, study_id = @sid, attrs = @attrs`,
+    ).run({
+      uid: record.studyInstanceUID,
+      pid: first(study, Tag.PatientID),
+      pname: personNameKey(study),
+      acc: first(study, Tag.AccessionNumber),
+      date: first(study, Tag.StudyDate),
+      sid: first(study, Tag.StudyID),
+      attrs: JSON.stringify(study),
+    });
+    const seriesNumber = Number(first(record.seriesAttributes, Tag.SeriesNumber));
+    const modality = first(record.seriesAttributes, Tag.Modality);
+    const newSeries = !this.stmt('SELECT 1 FROM series WHERE series_uid = ?').get(record.seriesInstanceUID);
+    this.stmt(
+      `INSERT INTO series (series_uid, study_uid, modality, series_number, attrs) VALUES (@uid, @study, @modality, @num, @attrs)
+       ON CONFLICT(series_uid) DO UPDATE SET modality = @modality, series_number = @num, attrs = @attrs`,
+    ).run({
+      uid: record.seriesInstanceUID,
+      study: record.studyInstanceUID,
+      modality,
+      num: Number.isFinite(seriesNumber) ? seriesNumber : null,
+      attrs: JSON.stringify(record.seriesAttributes),
+    });
+    const instanceNumber = Number(first(record.instanceAttributes, Tag.InstanceNumber));
+    this.stmt(
+      `INSERT INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number, blob_key, sha256, record, attrs, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      record.sopInstanceUID,
+      record.seriesInstanceUID,
+      record.studyInstanceUID,
+      record.sopClassUID,
+      Number.isFinite(instanceNumber) ? instanceNumber : null,
+      record.blobKey,
+      record.sha256,
+      JSON.stringify(withoutHeavy(record)),
+      JSON.stringify(record.instanceAttributes),
+      JSON.stringify(record.metadata),
+    );
+    // Derived attributes are kept up to date incrementally; only removals recompute them.
+    this.stmt('UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?').run(record.seriesInstanceUID);
+    const counts = this.stmt('SELECT modalities, sop_classes FROM studies WHERE study_uid = ?').get(record.studyInstanceUID) as Row;
+    this.stmt('UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?, modalities = ?, sop_classes = ? WHERE study_uid = ?').run(
+      newSeries ? 1 : 0,
+      addToSet(counts.modalities as string, modality),
+      addToSet(counts.sop_classes as string, record.sopClassUID),
+      record.studyInstanceUID,
+    );
+    return existing ? { outcome: 'replaced', previousBlobKey: existing.blob_key as string } : { outcome: 'stored' };
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
   }
 
   /** Recomputes the derived attributes of a study and some of its series; drops levels left empty. */
@@ -241,7 +305,7 @@ export class SqliteIndex implements ArchiveIndex {
   }
 
   async deleteInstances(scope: ReferenceScope): Promise<string[]> {
-    return this.db.transaction(() => {
+    const removed = this.db.transaction(() => {
       const { where, params } = scopeWhere(scope, 'i');
       const rows = this.db.prepare(`SELECT i.sop_uid, i.series_uid, i.blob_key FROM instances i WHERE ${where}`).all(...params) as Row[];
       if (rows.length === 0) return [];
@@ -249,6 +313,8 @@ export class SqliteIndex implements ArchiveIndex {
       this.refreshCounts(scope.studyInstanceUID, [...new Set(rows.map((r) => r.series_uid as string))]);
       return rows.map((r) => r.blob_key as string);
     }).immediate();
+    if (removed.length) await this.walSync.sync();
+    return removed;
   }
 
   async referencesBlob(key: string): Promise<boolean> {
@@ -256,6 +322,7 @@ export class SqliteIndex implements ArchiveIndex {
   }
 
   async close(): Promise<void> {
+    await this.walSync.close();
     this.db.close();
   }
 }
