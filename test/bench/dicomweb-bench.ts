@@ -6,6 +6,7 @@
 // 512x512 16-bit (about 0.5 MB each), plus 2,200 small two-instance studies, so queries run over
 // 10,000+ instances and 2,200+ studies.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,7 +18,7 @@ const CT_STUDIES = Math.max(1, Math.round(20 * scale));
 const SERIES_PER_STUDY = 3;
 const IMAGES_PER_SERIES = Math.max(2, Math.round(100 * Math.min(1, scale * 2)));
 const SMALL_STUDIES = Math.max(10, Math.round(2200 * scale));
-const PER_REQUEST = 10;
+const PER_REQUEST = Number(process.env.BENCH_PER_REQUEST ?? 10);
 const repoRoot = resolve(import.meta.dirname, '../..');
 
 // ---- workload --------------------------------------------------------------------------------
@@ -153,11 +154,29 @@ function peakRssMiB(pid: number): number {
 // ---- measurements ------------------------------------------------------------------------------
 
 const BOUNDARY = 'benchBoundary0123456789';
-function multipart(items: Item[]): Uint8Array<ArrayBuffer> {
+function multipart(items: Item[]): Buffer {
   const chunks: Buffer[] = [];
   for (const it of items) chunks.push(Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), Buffer.from(it.bytes), Buffer.from('\r\n'));
   chunks.push(Buffer.from(`--${BOUNDARY}--\r\n`));
-  return new Uint8Array(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
+}
+
+// Uploads go through node:http, the leanest client here, so that the client takes as little as
+// possible of the two cores it shares with the server under test.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+function post(url: string, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: 'POST', agent, headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, 'Content-Length': body.length, Accept: 'application/dicom+json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 async function stowAll(server: Server, items: Item[], clients: number): Promise<{ instancesPerSecond: number; mbPerSecond: number }> {
@@ -169,14 +188,8 @@ async function stowAll(server: Server, items: Item[], clients: number): Promise<
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (next < bodies.length) {
-        const body = bodies[next++];
-        const res = await fetch(`${server.root}/studies`, {
-          method: 'POST',
-          headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, Accept: 'application/dicom+json' },
-          body,
-        });
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`${server.name}: STOW answered ${res.status}`);
+        const status = await post(`${server.root}/studies`, bodies[next++]);
+        if (status !== 200) throw new Error(`${server.name}: STOW answered ${status}`);
       }
     }),
   );
