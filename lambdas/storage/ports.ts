@@ -6,7 +6,7 @@ import type { AttributeFilter } from '../dicom/matching.js';
 
 /** Object storage for original Part 10 files. Keys are built from validated UIDs only. */
 export interface BlobStore {
-  /** Resolves once the object is durable. */
+  /** Resolves once the object is durable. Objects are immutable: a key always names the same bytes. */
   put(key: string, data: Uint8Array): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
   /** Reads several ranges of one object, in order. */

@@ -3,6 +3,7 @@
 // a crash in between leaves only unreferenced files, which the next start sweeps away.
 import type { ArchiveStorage, ReferenceScope } from '../../storage/ports.js';
 import { HttpProblem } from '../http/problem.js';
+import { removeIfUnreferenced } from '../store/blob-lifecycle.js';
 
 export async function deleteScope(storage: ArchiveStorage, scope: ReferenceScope): Promise<Response> {
   const blobKeys = await storage.index.deleteInstances(scope);
@@ -10,8 +11,7 @@ export async function deleteScope(storage: ArchiveStorage, scope: ReferenceScope
     const what = scope.sopInstanceUID ? `instance ${scope.sopInstanceUID}` : scope.seriesInstanceUID ? `series ${scope.seriesInstanceUID}` : `study ${scope.studyInstanceUID}`;
     throw new HttpProblem(404, `no ${what} is stored under study ${scope.studyInstanceUID}`);
   }
-  const stillUsed = await Promise.all(blobKeys.map((k) => storage.index.referencesBlob(k)));
-  await storage.blobs.delete(blobKeys.filter((_, i) => !stillUsed[i]));
+  await Promise.all(blobKeys.map((key) => removeIfUnreferenced(storage, key)));
   await storage.events.publish([{ type: 'InstancesDeleted', ...scope, at: new Date().toISOString() }]);
   return new Response(null, { status: 204 });
 }

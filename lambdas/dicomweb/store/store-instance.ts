@@ -2,6 +2,7 @@
 // A crash before the commit leaves only an unreferenced blob, which sweepOrphans() removes.
 import { InvalidInstanceError, readInstance, type ParsedInstance } from '../../dicom/instance.js';
 import type { ArchiveStorage, DuplicatePolicy, InstanceRecord } from '../../storage/ports.js';
+import { removeIfUnreferenced, whileWritingBlob } from './blob-lifecycle.js';
 
 export const FailureReason = {
   ProcessingFailure: 0x0110,
@@ -63,7 +64,6 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
   }
   const sha256 = await hashing;
   const blobKey = blobKeyFor(sha256);
-  await storage.blobs.put(blobKey, bytes);
   const record: InstanceRecord = {
     studyInstanceUID: instance.studyInstanceUID,
     seriesInstanceUID: instance.seriesInstanceUID,
@@ -84,7 +84,10 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
   };
   let result;
   try {
-    result = await storage.index.commitInstance(record, options.duplicatePolicy);
+    result = await whileWritingBlob(blobKey, async () => {
+      await storage.blobs.put(blobKey, bytes);
+      return storage.index.commitInstance(record, options.duplicatePolicy);
+    });
   } catch (e) {
     await removeIfUnreferenced(storage, blobKey);
     throw e;
@@ -110,10 +113,6 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
     },
   ]);
   return { status: result.outcome, instance, warnings: instance.warnings };
-}
-
-async function removeIfUnreferenced(storage: ArchiveStorage, key: string): Promise<void> {
-  if (!(await storage.index.referencesBlob(key))) await storage.blobs.delete([key]);
 }
 
 /** Removes blobs that no index entry references: the leftovers of stores interrupted before their commit. */

@@ -1,18 +1,15 @@
-// BlobStore on the local file system. A put is durable when it resolves: the data is written to a
-// temporary file, flushed, renamed into place and the directory flushed, so a crash leaves either
-// nothing or the whole object under its key (and at most a stray temporary file, removed by sweep()).
-import { randomUUID } from 'node:crypto';
+// BlobStore on the local file system. A put is durable when it resolves: the file is written, flushed
+// (fdatasync) and its directory flushed (shared between concurrent puts).
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ByteRange } from '../../dicom/frames.js';
 import type { BlobStore } from '../ports.js';
 import { GroupFsync } from './group-fsync.js';
 
-const TEMP_SUFFIX = '.partial';
-
 export class FsBlobStore implements BlobStore {
   private readonly knownDirs = new Set<string>();
+  private readonly inFlight = new Map<string, Promise<void>>();
   private readonly dirSyncs = new Map<string, GroupFsync>();
 
   constructor(private readonly root: string) {}
@@ -24,7 +21,22 @@ export class FsBlobStore implements BlobStore {
     return join(this.root, ...key.split('/'));
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  /**
+   * Objects are immutable and keys name their content, so a key that exists already holds these bytes:
+   * written by an earlier put of this process (durable, or still in flight and joined here). A file
+   * left half-written by a crash is never referenced by the index and is removed by the start-up sweep
+   * before anything is served, so writing straight to the final name is safe.
+   */
+  put(key: string, data: Uint8Array): Promise<void> {
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.write(key, data).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async write(key: string, data: Uint8Array): Promise<void> {
     const target = this.path(key);
     const dir = dirname(target);
     if (!this.knownDirs.has(dir)) {
@@ -33,15 +45,19 @@ export class FsBlobStore implements BlobStore {
       for (let d = dir; created && d.length >= created.length; d = dirname(d)) await this.dirSync(dirname(d)).sync();
       this.knownDirs.add(dir);
     }
-    const temp = `${target}.${randomUUID()}${TEMP_SUFFIX}`;
-    const file = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    let file;
+    try {
+      file = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+      throw e;
+    }
     try {
       await file.writeFile(data);
       await file.datasync();
     } finally {
       await file.close();
     }
-    await rename(temp, target);
     await this.dirSync(dir).sync();
   }
 
@@ -106,10 +122,5 @@ export class FsBlobStore implements BlobStore {
   async close(): Promise<void> {
     await Promise.all([...this.dirSyncs.values()].map((s) => s.close()));
     this.dirSyncs.clear();
-  }
-
-  /** True for the leftovers of an interrupted put, which sweeps may always remove. */
-  static isTemporary(key: string): boolean {
-    return key.endsWith(TEMP_SUFFIX);
   }
 }
