@@ -7,7 +7,7 @@
 // 10,000+ instances and 2,200+ studies.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -120,7 +120,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 async function startOurs(dir: string, port: number): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
     env: { ...process.env, DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: 'ignore',
+    stdio: ['ignore', openSync(join(repoRoot, '.tmp/bench-server.log'), 'w'), openSync(join(repoRoot, '.tmp/bench-server.log'), 'a')],
   });
   const root = `http://127.0.0.1:${port}/dicomweb`;
   await waitFor(`${root}/studies?limit=1`);
@@ -182,13 +182,15 @@ function post(url: string, body: Buffer): Promise<number> {
 async function stowAll(server: Server, items: Item[], clients: number): Promise<{ instancesPerSecond: number; mbPerSecond: number }> {
   const batches: Item[][] = [];
   for (let i = 0; i < items.length; i += PER_REQUEST) batches.push(items.slice(i, i + PER_REQUEST));
-  const bodies = batches.map(multipart);
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      while (next < bodies.length) {
-        const status = await post(`${server.root}/studies`, bodies[next++]);
+      while (next < batches.length) {
+        const n = next++;
+        const status = await post(`${server.root}/studies`, multipart(batches[n])).catch((e: Error) => {
+          throw new Error(`${server.name}: STOW request ${n + 1} of ${batches.length} failed: ${e.message}`);
+        });
         if (status !== 200) throw new Error(`${server.name}: STOW answered ${status}`);
       }
     }),
@@ -257,6 +259,7 @@ const only = process.env.BENCH_ONLY; // "ours" or "orthanc" to run one side
 console.log(`generating ${CT_STUDIES * SERIES_PER_STUDY * IMAGES_PER_SERIES} CT instances and ${SMALL_STUDIES * 2} small ones…`);
 const ct = ctWorkload();
 const small = smallWorkload();
+mkdirSync(join(repoRoot, '.tmp'), { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'pacs-bench-'));
 const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
 try {

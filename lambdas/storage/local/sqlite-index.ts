@@ -54,9 +54,11 @@ function first(json: DicomJson, tag: number): string | null {
   return String(v);
 }
 
+/** Every component group of the patient's names, upper-cased, each after an "=": "=DOE^JOHN=..." (for LIKE narrowing). */
 function personNameKey(json: DicomJson): string | null {
-  const v = json[tagToHex(Tag.PatientName)]?.Value?.[0] as PersonNameJson | null | undefined;
-  return v?.Alphabetic ? v.Alphabetic.toUpperCase() : null;
+  const values = (json[tagToHex(Tag.PatientName)]?.Value ?? []) as Array<PersonNameJson | null>;
+  const groups = values.flatMap((v) => (v ? [v.Alphabetic, v.Ideographic, v.Phonetic] : [])).filter((g): g is string => !!g);
+  return groups.length ? groups.map((g) => `=${g.toUpperCase()}`).join('') : null;
 }
 
 /** Adds a value to a sorted, backslash-separated set. */
@@ -260,7 +262,7 @@ export class SqliteIndex implements ArchiveIndex {
     const matchers = q.filters.map((f) => compileFilter(f, tagToHex(f.tag), q.fuzzy));
     const conditions: string[] = [];
     const params: unknown[] = [];
-    for (const f of q.filters) narrow(f, q.level, conditions, params);
+    for (const f of q.filters) narrow(f, q.level, q.fuzzy, conditions, params);
     if (q.studyInstanceUID) {
       conditions.push('st.study_uid = ?');
       params.push(q.studyInstanceUID);
@@ -360,7 +362,7 @@ function assemble(row: Row): DicomJson {
 }
 
 /** Adds SQL conditions that only ever narrow (never wrongly exclude); the matcher has the final word. */
-function narrow(f: AttributeFilter, level: QueryLevel, conditions: string[], params: unknown[]): void {
+function narrow(f: AttributeFilter, level: QueryLevel, fuzzy: boolean, conditions: string[], params: unknown[]): void {
   const v = f.value;
   if (v === '' || v === '*') return;
   const exact = !/[*?\\]/.test(v);
@@ -388,12 +390,17 @@ function narrow(f: AttributeFilter, level: QueryLevel, conditions: string[], par
     return;
   }
   if (f.tag === Tag.ModalitiesInStudy && exact) {
-    conditions.push('EXISTS (SELECT 1 FROM series m WHERE m.study_uid = st.study_uid AND m.modality = ?)');
+    conditions.push('st.study_uid IN (SELECT m.study_uid FROM series m WHERE m.modality = ?)');
     params.push(v);
     return;
   }
-  if (f.tag === Tag.PatientName) {
-    // Narrow on the alphabetic group only when the pattern has a literal prefix; ideographic matches are checked by the matcher.
+  if (f.tag === Tag.PatientName && !fuzzy) {
+    // Some group of some name must start with the literal prefix of the pattern (case-insensitive).
+    const prefix = /^[^*?]*/.exec(v)![0].toUpperCase();
+    if (prefix) {
+      conditions.push(`st.patient_name LIKE ? ESCAPE '!'`);
+      params.push(`%=${prefix.replace(/[!%_]/g, '!$&')}%`);
+    }
     return;
   }
   if (f.tag === Tag.StudyDate) {
