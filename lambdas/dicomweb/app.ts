@@ -8,6 +8,7 @@ import type { DicomWebConfig } from './config.js';
 import { deleteScope } from './delete/delete.js';
 import { HttpProblem, problemBody } from './http/problem.js';
 import { handleQido } from './query/qido.js';
+import { retrieveRendered, retrieveThumbnail } from './retrieve/rendered.js';
 import { retrieveBulkData, retrieveFrames, retrieveInstances, retrieveMetadata } from './retrieve/wado.js';
 import { handleStow } from './store/stow.js';
 
@@ -77,6 +78,15 @@ export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfi
     const path = c.req.path.split('/bulkdata/')[1]?.split('/').filter(Boolean) ?? [];
     return retrieveBulkData(c, storage, scope, path);
   });
+
+  // Rendered and thumbnails
+  const inst = '/studies/:study/series/:series/instances/:instance';
+  dw.get(`${inst}/rendered`, (c) => retrieveRendered(c, storage, full(scopeOf(c))));
+  dw.get(`${inst}/frames/:frames/rendered`, (c) => retrieveRendered(c, storage, full(scopeOf(c)), c.req.param('frames')));
+  dw.get(`${inst}/thumbnail`, (c) => retrieveThumbnail(c, storage, scopeOf(c)));
+  dw.get(`${inst}/frames/:frames/thumbnail`, (c) => retrieveThumbnail(c, storage, scopeOf(c), c.req.param('frames')));
+  dw.get('/studies/:study/series/:series/thumbnail', (c) => retrieveThumbnail(c, storage, scopeOf(c)));
+  dw.get('/studies/:study/thumbnail', (c) => retrieveThumbnail(c, storage, scopeOf(c)));
 
   // Delete
   dw.delete('/studies/:study', (c) => deleteScope(storage, scopeOf(c)));

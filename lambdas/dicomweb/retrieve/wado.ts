@@ -15,7 +15,7 @@ import { HttpProblem } from '../http/problem.js';
 import { dicomWebRoot, instanceUrl } from '../http/urls.js';
 
 const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
-const IMMUTABLE = 'public, max-age=86400, immutable';
+export const IMMUTABLE = 'public, max-age=86400, immutable';
 const REVALIDATE = 'public, max-age=0, must-revalidate';
 
 function scopeName(scope: ReferenceScope): string {
@@ -24,19 +24,19 @@ function scopeName(scope: ReferenceScope): string {
   return `study ${scope.studyInstanceUID}`;
 }
 
-async function instancesIn(storage: ArchiveStorage, scope: ReferenceScope): Promise<InstanceRecord[]> {
+export async function instancesIn(storage: ArchiveStorage, scope: ReferenceScope): Promise<InstanceRecord[]> {
   const records = await storage.index.listInstances(scope);
   if (records.length === 0) throw new HttpProblem(404, `no ${scopeName(scope)} is stored`);
   return records;
 }
 
 /** A strong validator for what the scope holds: the content hashes of its instances. */
-function etagOf(records: Array<{ sha256: string }>, suffix = ''): string {
+export function etagOf(records: Array<{ sha256: string }>, suffix = ''): string {
   const hash = records.length === 1 ? records[0].sha256 : createHash('sha256').update(records.map((r) => r.sha256).join(',')).digest('hex');
   return `"${hash.slice(0, 40)}${suffix}"`;
 }
 
-function notModified(c: Context, etag: string, cacheControl: string): Response | undefined {
+export function notModified(c: Context, etag: string, cacheControl: string): Response | undefined {
   const inm = c.req.header('if-none-match');
   if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
     return new Response(null, { status: 304, headers: { ETag: etag, 'Cache-Control': cacheControl } });
@@ -93,7 +93,7 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
   });
 }
 
-async function readBlob(storage: ArchiveStorage, r: InstanceRecord): Promise<Uint8Array> {
+export async function readBlob(storage: ArchiveStorage, r: InstanceRecord): Promise<Uint8Array> {
   const bytes = await storage.blobs.get(r.blobKey);
   if (!bytes) throw new HttpProblem(500, `the stored file of instance ${r.sopInstanceUID} is missing from the object store`);
   return bytes;
@@ -132,13 +132,13 @@ export function parseFrameList(text: string, numberOfFrames: number | undefined,
   return numbers;
 }
 
-interface FrameSource {
+export interface FrameSource {
   layout: FrameLayout;
   read: (ranges: ByteRange[]) => Promise<Uint8Array[]>;
 }
 
 /** Frames are cut from the stored file; deflated files are inflated first since their offsets refer to the inflated data set. */
-async function frameSource(storage: ArchiveStorage, record: InstanceRecord): Promise<FrameSource> {
+export async function frameSource(storage: ArchiveStorage, record: InstanceRecord): Promise<FrameSource> {
   if (!record.frames) throw new HttpProblem(404, `instance ${record.sopInstanceUID} has no frames that can be served (no or inconsistent Pixel Data)`);
   if (!record.needsFullParse) {
     return { layout: record.frames, read: (ranges) => storage.blobs.getRanges(record.blobKey, ranges) };
@@ -149,7 +149,7 @@ async function frameSource(storage: ArchiveStorage, record: InstanceRecord): Pro
   return { layout, read: async (ranges) => ranges.map((r) => bytes.subarray(r.offset, r.offset + r.length)) };
 }
 
-async function readFrame(source: FrameSource, index: number): Promise<Uint8Array> {
+export async function readFrame(source: FrameSource, index: number): Promise<Uint8Array> {
   const ranges = source.layout.frames[index];
   const chunks = await source.read(ranges);
   const byRange = new Map(ranges.map((r, i) => [r, chunks[i]]));

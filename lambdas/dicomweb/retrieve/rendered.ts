@@ -1,0 +1,120 @@
+// WADO-RS rendered resources and thumbnails (PS3.18 8.3.5, 10.4.1.1.3): consumer-ready JPEG or PNG of a
+// frame, with the window, viewport and quality the request asks for.
+import type { Context } from 'hono';
+import { tagToHex, lookupKeyword } from '../../dicom/dictionary.js';
+import { toLittleEndian } from '../../dicom/json-model.js';
+import { parseDicom } from '../../dicom/parser.js';
+import { UnsupportedEncodingError, decodeFrame } from '../../imaging/codecs.js';
+import { pixelModuleOf, type PaletteLut } from '../../imaging/pixels.js';
+import { RenderError, encodePicture, fit, toPicture, type Viewport, type Window } from '../../imaging/render.js';
+import type { ArchiveStorage, InstanceRecord, ReferenceScope } from '../../storage/ports.js';
+import { parseAccept } from '../http/accept.js';
+import { HttpProblem } from '../http/problem.js';
+import { IMMUTABLE, etagOf, frameSource, instancesIn, notModified, parseFrameList, readBlob, readFrame } from './wado.js';
+
+const THUMBNAIL_SIZE = 200;
+
+function mediaTypeFor(c: Context): 'image/jpeg' | 'image/png' {
+  for (const a of parseAccept(c.req.header('accept'))) {
+    if (a.type === 'image/png') return 'image/png';
+    if (['image/jpeg', 'image/*', '*/*'].includes(a.type)) return 'image/jpeg';
+  }
+  throw new HttpProblem(406, `rendered images are served as image/jpeg or image/png; Accept was "${c.req.header('accept')}"`);
+}
+
+function parseWindow(text: string | undefined): Window | undefined {
+  if (text === undefined) return undefined;
+  const [center, width, fn = 'linear'] = text.split(',').map((s) => s.trim());
+  const c = Number(center);
+  const w = Number(width);
+  if (!Number.isFinite(c) || !Number.isFinite(w) || w <= 0 || !['linear', 'linear-exact', 'sigmoid'].includes(fn.toLowerCase())) {
+    throw new HttpProblem(400, `window must be "center,width[,linear|linear-exact|sigmoid]" with a positive width, got "${text}"`);
+  }
+  return { center: c, width: w, fn: fn.toUpperCase().replace('-', '_') };
+}
+
+function parseViewport(text: string | undefined, warnings: string[]): Viewport | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(',').map((s) => s.trim());
+  const [vw, vh] = parts.map(Number);
+  if (!Number.isInteger(vw) || !Number.isInteger(vh) || vw <= 0 || vh <= 0 || vw > 4096 || vh > 4096) {
+    throw new HttpProblem(400, `viewport must be "width,height" in pixels (1 to 4096), got "${text}"`);
+  }
+  if (parts.length > 2) warnings.push('viewport source region (sx,sy,sw,sh) is not supported; the whole frame is shown');
+  return { width: vw, height: vh };
+}
+
+function parseQuality(text: string | undefined): number {
+  if (text === undefined) return 90;
+  const q = Number(text);
+  if (!Number.isInteger(q) || q < 1 || q > 100) throw new HttpProblem(400, `quality must be an integer from 1 to 100, got "${text}"`);
+  return q;
+}
+
+/** Palette colour tables, read from the stored file (they are bulk data in the metadata). */
+async function paletteFor(storage: ArchiveStorage, record: InstanceRecord): Promise<PaletteLut | undefined> {
+  const { dataset } = parseDicom(await readBlob(storage, record));
+  const read = (keyword: string): Uint8Array | undefined => {
+    const el = dataset.elements.get(lookupKeyword(keyword)!.tag);
+    return el ? toLittleEndian(dataset.bytes.subarray(el.offset, el.offset + el.length), 'OW', dataset.littleEndian) : undefined;
+  };
+  if (read('SegmentedRedPaletteColorLookupTableData')) throw new UnsupportedEncodingError('segmented palette colour tables are not supported');
+  const descriptor = record.metadata[tagToHex(lookupKeyword('RedPaletteColorLookupTableDescriptor')!.tag)]?.Value as number[] | undefined;
+  const red = read('RedPaletteColorLookupTableData');
+  if (!descriptor || !red) return undefined;
+  const entries = descriptor[0] === 0 ? 65536 : descriptor[0];
+  const table = (bytes: Uint8Array | undefined): Uint16Array => {
+    if (!bytes) return new Uint16Array(entries);
+    if (bytes.length === entries) return Uint16Array.from(bytes); // 8-bit entries, one byte each
+    const copy = new Uint8Array(bytes);
+    return new Uint16Array(copy.buffer, 0, copy.length >> 1);
+  };
+  return { red: table(red), green: table(read('GreenPaletteColorLookupTableData')), blue: table(read('BluePaletteColorLookupTableData')), firstValue: descriptor[1], bits: descriptor[2] };
+}
+
+async function render(c: Context, storage: ArchiveStorage, record: InstanceRecord, frameNumber: number, thumbnail: boolean): Promise<Response> {
+  const warnings: string[] = [];
+  const mediaType = mediaTypeFor(c);
+  const window = parseWindow(c.req.query('window'));
+  const viewport = parseViewport(c.req.query('viewport'), warnings) ?? (thumbnail ? { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE } : undefined);
+  const quality = parseQuality(c.req.query('quality'));
+  if (c.req.query('annotation') !== undefined) warnings.push('annotation is not supported and was ignored');
+  const etag = etagOf([record], `-r${frameNumber}-${mediaType}-${c.req.query('window') ?? ''}-${viewport?.width ?? ''}x${viewport?.height ?? ''}-${quality}`);
+  const cached = notModified(c, etag, IMMUTABLE);
+  if (cached) return cached;
+  const pm = pixelModuleOf(record.metadata);
+  try {
+    const source = await frameSource(storage, record);
+    const frame = await decodeFrame(await readFrame(source, frameNumber - 1), record.transferSyntaxUID, pm);
+    const palette = frame.photometricInterpretation === 'PALETTE COLOR' ? await paletteFor(storage, record) : undefined;
+    const picture = fit(toPicture(frame, pm, window, palette), viewport);
+    const body = encodePicture(picture, mediaType, quality);
+    const headers: Record<string, string> = { 'Content-Type': mediaType, ETag: etag, 'Cache-Control': IMMUTABLE };
+    if (warnings.length) headers.Warning = warnings.map((w) => `299 - "${w}"`).join(', ');
+    return new Response(body as Uint8Array<ArrayBuffer>, { headers });
+  } catch (e) {
+    if (e instanceof UnsupportedEncodingError || e instanceof RenderError) {
+      throw new HttpProblem(406, `instance ${record.sopInstanceUID} cannot be rendered: ${e.message}; retrieve its frames or the instance instead`);
+    }
+    throw e;
+  }
+}
+
+export async function retrieveRendered(c: Context, storage: ArchiveStorage, scope: Required<ReferenceScope>, frameList?: string): Promise<Response> {
+  const [record] = await instancesIn(storage, scope);
+  const frames = frameList ? parseFrameList(frameList, record.numberOfFrames, record.sopInstanceUID) : [1];
+  if (frames.length > 1) throw new HttpProblem(400, `rendered frames are served one at a time; ask for one frame, not "${frameList}"`);
+  if (!record.frames) throw new HttpProblem(404, `instance ${record.sopInstanceUID} has no image to render (no or inconsistent Pixel Data)`);
+  return render(c, storage, record, frames[0], false);
+}
+
+/** A thumbnail of an instance, or of the middle image of a series or study (its first series with images). */
+export async function retrieveThumbnail(c: Context, storage: ArchiveStorage, scope: ReferenceScope, frameList?: string): Promise<Response> {
+  const records = (await instancesIn(storage, scope)).filter((r) => r.frames);
+  if (records.length === 0) throw new HttpProblem(404, `no image to make a thumbnail of in ${scope.sopInstanceUID ?? scope.seriesInstanceUID ?? scope.studyInstanceUID}`);
+  const series = records[0].seriesInstanceUID;
+  const inSeries = records.filter((r) => r.seriesInstanceUID === series);
+  const record = inSeries[Math.floor(inSeries.length / 2)];
+  const frames = frameList ? parseFrameList(frameList, record.numberOfFrames, record.sopInstanceUID) : [Math.ceil((record.numberOfFrames ?? 1) / 2)];
+  return render(c, storage, record, frames[0], true);
+}

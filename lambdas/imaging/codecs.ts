@@ -1,0 +1,165 @@
+// Frame decoding for every transfer syntax the archive can render, with maintained codec packages:
+// the cornerstone WASM builds of libjpeg-turbo, CharLS, OpenJPEG and OpenJPH, jpeg-lossless-decoder-js,
+// and our own RLE (PS3.5 Annex G). Codecs load on first use, so functions that never render never pay.
+import { createRequire } from 'node:module';
+import { inflateRawSync } from 'node:zlib';
+import { Decoder } from 'jpeg-lossless-decoder-js';
+import type { PixelModule } from './pixels.js';
+import { decodeRle } from './rle.js';
+
+const require = createRequire(import.meta.url);
+
+export interface DecodedFrame {
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  /** Photometric interpretation of `values` (a JPEG decoder may already have turned YBR into RGB). */
+  photometricInterpretation: string;
+  /** Colour samples plane by plane instead of pixel by pixel. */
+  planar: boolean;
+  values: Int32Array | Float32Array | Float64Array | Uint8Array | Uint16Array | Int16Array | Int8Array | Uint32Array;
+}
+
+export class UnsupportedEncodingError extends Error {}
+
+interface WasmDecoder {
+  getEncodedBuffer(length: number): Uint8Array;
+  getDecodedBuffer(): Uint8Array;
+  decode(): void;
+  getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned?: boolean };
+  delete?(): void;
+}
+type WasmModule = Record<string, new () => WasmDecoder>;
+
+const modules = new Map<string, Promise<WasmModule>>();
+function wasm(pkg: string): Promise<WasmModule> {
+  let m = modules.get(pkg);
+  if (!m) {
+    const factory = require(pkg) as (options?: object) => Promise<WasmModule>;
+    m = factory({ print: () => undefined, printErr: () => undefined }); // OpenJPEG logs every header otherwise
+    modules.set(pkg, m);
+  }
+  return m;
+}
+
+async function decodeWith(pkg: string, decoderName: string, bytes: Uint8Array) {
+  const module = await wasm(pkg);
+  const decoder = new module[decoderName]();
+  try {
+    decoder.getEncodedBuffer(bytes.length).set(bytes);
+    decoder.decode();
+    const info = decoder.getFrameInfo();
+    // Copy out of WASM memory before the decoder is freed.
+    return { info, data: new Uint8Array(decoder.getDecodedBuffer()) };
+  } finally {
+    decoder.delete?.();
+  }
+}
+
+/** Typed sample values from little endian native bytes. */
+function samplesFrom(bytes: Uint8Array, bitsAllocated: number, bitsStored: number, signed: boolean, float: boolean): DecodedFrame['values'] {
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
+  const buffer = aligned.buffer;
+  const offset = aligned.byteOffset;
+  if (float) return bitsAllocated === 64 ? new Float64Array(buffer, offset, aligned.length / 8) : new Float32Array(buffer, offset, aligned.length / 4);
+  if (bitsAllocated <= 8) {
+    const out = signed ? new Int8Array(buffer, offset, aligned.length) : aligned;
+    return bitsStored < 8 && !signed ? out.map((x) => x & ((1 << bitsStored) - 1)) : out;
+  }
+  const raw = bitsAllocated === 16 ? new Uint16Array(buffer, offset, aligned.length >> 1) : new Uint32Array(buffer, offset, aligned.length >> 2);
+  const values = new Int32Array(raw.length);
+  const mask = bitsStored >= 32 ? 0xffffffff : (2 ** bitsStored) - 1;
+  const signBit = 2 ** (bitsStored - 1);
+  for (let i = 0; i < raw.length; i++) {
+    const v = raw[i] & mask;
+    values[i] = signed && v >= signBit ? v - 2 ** bitsStored : v;
+  }
+  return values;
+}
+
+function unpackBits(bytes: Uint8Array, count: number): Uint8Array {
+  const out = new Uint8Array(count);
+  for (let i = 0; i < count; i++) out[i] = (bytes[i >> 3] >> (i & 7)) & 1;
+  return out;
+}
+
+/** YBR_FULL_422 native data: Y1 Y2 Cb Cr per pair of pixels; expanded to YBR_FULL pixel by pixel. */
+function expand422(bytes: Uint8Array, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels * 3);
+  for (let p = 0, i = 0; p + 1 < pixels + 1 && i + 3 < bytes.length; p += 2, i += 4) {
+    out.set([bytes[i], bytes[i + 2], bytes[i + 3]], p * 3);
+    if (p + 1 < pixels) out.set([bytes[i + 1], bytes[i + 2], bytes[i + 3]], (p + 1) * 3);
+  }
+  return out;
+}
+
+function fromNative(bytes: Uint8Array, pm: PixelModule, photometric = pm.photometricInterpretation, planar = pm.planarConfiguration === 1): DecodedFrame {
+  const base = { rows: pm.rows, columns: pm.columns, samplesPerPixel: pm.samplesPerPixel, photometricInterpretation: photometric, planar };
+  const pixels = pm.rows * pm.columns;
+  if (pm.bitsAllocated === 1) return { ...base, values: unpackBits(bytes, pixels * pm.samplesPerPixel) };
+  if (photometric === 'YBR_FULL_422' && pm.bitsAllocated === 8) {
+    return { ...base, photometricInterpretation: 'YBR_FULL', planar: false, values: expand422(bytes, pixels) };
+  }
+  return { ...base, values: samplesFrom(bytes, pm.bitsAllocated, pm.bitsStored, pm.pixelRepresentation === 1, pm.floatPixels) };
+}
+
+async function fromCodec(pkg: string, decoderName: string, bytes: Uint8Array, pm: PixelModule, colourOut: (photometric: string) => string): Promise<DecodedFrame> {
+  const { info, data } = await decodeWith(pkg, decoderName, bytes);
+  const bits = info.bitsPerSample > 8 ? 16 : 8;
+  const values = samplesFrom(data, bits, Math.min(info.bitsPerSample, bits), pm.pixelRepresentation === 1 || !!info.isSigned, false);
+  return {
+    rows: info.height,
+    columns: info.width,
+    samplesPerPixel: info.componentCount,
+    photometricInterpretation: info.componentCount === 3 ? colourOut(pm.photometricInterpretation) : pm.photometricInterpretation,
+    planar: false,
+    values,
+  };
+}
+
+export async function decodeFrame(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<DecodedFrame> {
+  switch (transferSyntaxUID) {
+    case '1.2.840.10008.1.2':
+    case '1.2.840.10008.1.2.1':
+    case '1.2.840.10008.1.2.2': // frames are served little endian whatever the stored byte order
+    case '1.2.840.10008.1.2.1.99':
+    case '1.2.840.10008.1.2.1.98':
+      return fromNative(bytes, pm);
+    case '1.2.840.10008.1.2.8.1':
+      return fromNative(new Uint8Array(inflateRawSync(bytes)), pm);
+    case '1.2.840.10008.1.2.5':
+      // RLE segments come out sample by sample and are interleaved by the decoder.
+      return fromNative(decodeRle(bytes, pm.rows, pm.columns, pm.samplesPerPixel, pm.bitsAllocated), pm, pm.photometricInterpretation, false);
+    case '1.2.840.10008.1.2.4.50':
+    case '1.2.840.10008.1.2.4.51':
+    case '1.2.840.10008.1.2.4.53':
+    case '1.2.840.10008.1.2.4.55':
+      if (pm.bitsStored > 8) throw new UnsupportedEncodingError(`JPEG with ${pm.bitsStored} bits per sample cannot be rendered yet (the libjpeg-turbo build in use is 8-bit)`);
+      // libjpeg-turbo converts YCbCr to RGB itself.
+      return fromCodec('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder', bytes, pm, () => 'RGB');
+    case '1.2.840.10008.1.2.4.57':
+    case '1.2.840.10008.1.2.4.70':
+      return decodeJpegLossless(bytes, pm);
+    case '1.2.840.10008.1.2.4.80':
+    case '1.2.840.10008.1.2.4.81':
+      return fromCodec('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder', bytes, pm, (p) => p);
+    case '1.2.840.10008.1.2.4.90':
+    case '1.2.840.10008.1.2.4.91':
+      // OpenJPEG undoes the multiple-component transform: YBR_ICT / YBR_RCT come out as RGB.
+      return fromCodec('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder', bytes, pm, (p) => (p.startsWith('YBR_R') || p.startsWith('YBR_I') ? 'RGB' : p));
+    case '1.2.840.10008.1.2.4.201':
+    case '1.2.840.10008.1.2.4.202':
+    case '1.2.840.10008.1.2.4.203':
+      return fromCodec('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder', bytes, pm, (p) => (p.startsWith('YBR_R') || p.startsWith('YBR_I') ? 'RGB' : p));
+    default:
+      throw new UnsupportedEncodingError(`frames in transfer syntax ${transferSyntaxUID} cannot be decoded for rendering`);
+  }
+}
+
+async function decodeJpegLossless(bytes: Uint8Array, pm: PixelModule): Promise<DecodedFrame> {
+  const bytesPerSample = pm.bitsAllocated > 8 ? 2 : 1;
+  const copy = new Uint8Array(bytes); // the decoder reads through a DataView over the whole buffer
+  const decoded = new Decoder().decode(copy.buffer, 0, copy.length, bytesPerSample);
+  const bytesOut = ArrayBuffer.isView(decoded) ? new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength) : new Uint8Array(decoded);
+  return fromNative(bytesOut, pm, pm.samplesPerPixel === 3 ? 'RGB' : pm.photometricInterpretation, false);
+}
