@@ -32,8 +32,32 @@ export interface PixelModule {
   floatPixels: boolean;
 }
 
-export function pixelModuleOf(metadata: DicomJson): PixelModule {
-  const n = (keyword: string) => firstNumber(metadata, tagOf(keyword));
+type Item = DicomJson | undefined;
+const item = (ds: Item, keyword: string, index = 0): Item => (ds?.[tagToHex(tagOf(keyword))]?.Value?.[index] ?? undefined) as Item;
+
+/**
+ * Enhanced multi-frame objects keep rescale and window in functional groups (PS3.3 C.7.6.16): the
+ * frame's own group first, then the shared one, then the top level.
+ */
+function functionalGroupValue(metadata: DicomJson, frameIndex: number, macro: string, keyword: string): number | undefined {
+  for (const group of [item(metadata, 'PerFrameFunctionalGroupsSequence', frameIndex), item(metadata, 'SharedFunctionalGroupsSequence')]) {
+    const v = item(group, macro);
+    const n = v ? firstNumber(v, tagOf(keyword)) : undefined;
+    if (n !== undefined) return n;
+  }
+  return undefined;
+}
+
+export function pixelModuleOf(metadata: DicomJson, frameIndex = 0): PixelModule {
+  const top = (keyword: string) => firstNumber(metadata, tagOf(keyword));
+  const fromGroups: Record<string, [string, string]> = {
+    RescaleSlope: ['PixelValueTransformationSequence', 'RescaleSlope'],
+    RescaleIntercept: ['PixelValueTransformationSequence', 'RescaleIntercept'],
+    WindowCenter: ['FrameVOILUTSequence', 'WindowCenter'],
+    WindowWidth: ['FrameVOILUTSequence', 'WindowWidth'],
+  };
+  const n = (keyword: string) =>
+    fromGroups[keyword] ? (functionalGroupValue(metadata, frameIndex, ...fromGroups[keyword]) ?? top(keyword)) : top(keyword);
   const bitsAllocated = n('BitsAllocated') ?? (metadata[tagToHex(0x7fe00008)] ? 32 : metadata[tagToHex(0x7fe00009)] ? 64 : 8);
   return {
     rows: n('Rows') ?? 0,
@@ -52,19 +76,4 @@ export function pixelModuleOf(metadata: DicomJson): PixelModule {
     voiLutFunction: (firstString(metadata, tagOf('VOILUTFunction')) ?? 'LINEAR').trim().toUpperCase(),
     floatPixels: !!(metadata[tagToHex(0x7fe00008)] || metadata[tagToHex(0x7fe00009)]),
   };
-}
-
-/** Reads the palette colour tables from the stored file's InlineBinary (or bulk data the caller resolved). */
-export function paletteOf(metadata: DicomJson, readBinary: (keyword: string) => Uint8Array | undefined): PaletteLut | undefined {
-  const descriptor = metadata[tagToHex(tagOf('RedPaletteColorLookupTableDescriptor'))]?.Value as number[] | undefined;
-  if (!descriptor) return undefined;
-  const [entries0, firstValue, bits] = descriptor;
-  const entries = entries0 === 0 ? 65536 : entries0;
-  const table = (color: string): Uint16Array => {
-    const bytes = readBinary(`${color}PaletteColorLookupTableData`);
-    if (!bytes) return new Uint16Array(entries);
-    if (bits === 8 && bytes.length === entries) return Uint16Array.from(bytes);
-    return new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + Math.floor(bytes.byteLength / 2) * 2));
-  };
-  return { red: table('Red'), green: table('Green'), blue: table('Blue'), firstValue, bits };
 }

@@ -82,7 +82,7 @@ async function render(c: Context, storage: ArchiveStorage, record: InstanceRecor
   const etag = etagOf([record], `-r${frameNumber}-${mediaType}-${c.req.query('window') ?? ''}-${viewport?.width ?? ''}x${viewport?.height ?? ''}-${quality}`);
   const cached = notModified(c, etag, IMMUTABLE);
   if (cached) return cached;
-  const pm = pixelModuleOf(record.metadata);
+  const pm = pixelModuleOf(record.metadata, frameNumber - 1);
   try {
     const source = await frameSource(storage, record);
     const frame = await decodeFrame(await readFrame(source, frameNumber - 1), record.transferSyntaxUID, pm);

@@ -1,0 +1,108 @@
+// Rendered images against dcmtk's renderer (dcmj2pnm / dcml2pnm): same window, same pixels.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readInstance } from '../../lambdas/dicom/instance.js';
+import { startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
+import { SAMPLES_DIR, sampleBytes } from '../helpers/samples.js';
+
+// file, window (center,width) or undefined for a colour image, dcmtk tool
+const CASES: Array<[string, [number, number] | undefined, string]> = [
+  ['pydicom-data/693_UNCI.dcm', [40, 400], 'dcmj2pnm'], // CT, explicit VR
+  ['pydicom-data/MR2_UNCR.dcm', [600, 1200], 'dcmj2pnm'], // MR
+  ['fo-dicom/CR-MONO1-10-chest', [512, 1024], 'dcmj2pnm'], // MONOCHROME1, no file meta, implicit VR
+  ['pydicom-data/emri_small_big_endian.dcm', [300, 600], 'dcmj2pnm'], // big endian
+  ['dicomParser/CT0012.not_fragmented_bot_rle.dcm', [40, 400], 'dcmj2pnm'], // RLE, multi-frame enhanced CT
+  ['cornerstone/CTImage.dcm_JPEGProcess14TransferSyntax_1.2.840.10008.1.2.4.57.dcm', [40, 400], 'dcmj2pnm'], // JPEG lossless
+  ['dicomParser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm', [40, 400], 'dcml2pnm'], // JPEG-LS in fragments
+  ['dcm4che/NM-MONO2-16-13x-heart', [100, 200], 'dcmj2pnm'], // multi-frame NM
+  ['pydicom/examples_ybr_color.dcm', undefined, 'dcmj2pnm'], // JPEG baseline YBR colour
+  ['cornerstone/US-YBR_FULL_422-EVRLE.dcm', undefined, 'dcmj2pnm'], // native YBR_FULL_422
+  ['pydicom-data/SC_rgb_expb_16bit.dcm', undefined, 'dcmj2pnm'], // 16-bit RGB, big endian
+  ['orthanc-tests/2023-04-21-RLEPlanarConfigurationYBR_FULL.dcm', undefined, 'dcmj2pnm'], // RLE YBR_FULL
+];
+
+function pixels(png: Buffer): { width: number; height: number; rgb: number[] } {
+  const p = PNG.sync.read(png);
+  const rgb: number[] = [];
+  for (let i = 0; i < p.width * p.height; i++) rgb.push(p.data[i * 4], p.data[i * 4 + 1], p.data[i * 4 + 2]);
+  return { width: p.width, height: p.height, rgb };
+}
+
+describe('rendered', () => {
+  let archive: TestArchive;
+  let work: string;
+  const urls = new Map<string, string>();
+  beforeAll(async () => {
+    archive = await startTestArchive();
+    work = mkdtempSync(join(tmpdir(), 'rendered-'));
+    for (const [file] of CASES) {
+      const bytes = sampleBytes(file);
+      const res = await stow(archive.url, [bytes]);
+      expect([200, 202], file).toContain(res.status); // 202: stored with a warning (no file meta)
+      const i = readInstance(bytes);
+      urls.set(file, `${archive.url}/studies/${i.studyInstanceUID}/series/${i.seriesInstanceUID}/instances/${i.sopInstanceUID}`);
+    }
+  });
+  afterAll(async () => {
+    await archive?.dispose();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  for (const [file, window, tool] of CASES) {
+    it(`${file} matches ${tool}`, async () => {
+      const query = window ? `?window=${window[0]},${window[1]},linear` : '';
+      const res = await fetch(`${urls.get(file)}/rendered${query}`, { headers: { Accept: 'image/png' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('image/png');
+      const ours = pixels(Buffer.from(await res.arrayBuffer()));
+      const out = join(work, `${file.replace(/\//g, '_')}.png`);
+      const windowArgs = window ? ['+Ww', String(window[0]), String(window[1])] : [];
+      execFileSync(tool, ['--write-png', ...windowArgs, join(SAMPLES_DIR, file), out], { stdio: 'pipe' });
+      const theirs = pixels(readFileSync(out));
+      expect([ours.width, ours.height]).toEqual([theirs.width, theirs.height]);
+      let total = 0;
+      let large = 0;
+      for (let i = 0; i < ours.rgb.length; i++) {
+        const d = Math.abs(ours.rgb[i] - theirs.rgb[i]);
+        total += d;
+        if (d > 8) large++;
+      }
+      // Rounding and colour conversion differ by a level or two; anything structural shows as large differences.
+      expect(total / ours.rgb.length).toBeLessThan(2);
+      expect(large / ours.rgb.length).toBeLessThan(0.01);
+    });
+  }
+
+  it('serves JPEG, scales to the viewport and makes thumbnails', async () => {
+    const url = urls.get('pydicom-data/693_UNCI.dcm')!;
+    const jpeg = await fetch(`${url}/rendered?viewport=128,128&quality=80`, { headers: { Accept: 'image/jpeg' } });
+    expect(jpeg.status).toBe(200);
+    const bytes = Buffer.from(await jpeg.arrayBuffer());
+    expect([bytes[0], bytes[1]]).toEqual([0xff, 0xd8]);
+    const thumb = await fetch(`${url}/thumbnail`, { headers: { Accept: 'image/png' } });
+    const t = PNG.sync.read(Buffer.from(await thumb.arrayBuffer()));
+    expect(Math.max(t.width, t.height)).toBe(200);
+    const series = url.split('/instances/')[0];
+    expect((await fetch(`${series}/thumbnail`)).status).toBe(200);
+    const nm = urls.get('dcm4che/NM-MONO2-16-13x-heart')!;
+    expect((await fetch(`${nm}/frames/13/rendered`)).status).toBe(200);
+    expect((await fetch(`${nm}/frames/14/rendered`)).status).toBe(404);
+  });
+
+  it('refuses what it cannot render with a reason', async () => {
+    const url = urls.get('pydicom-data/693_UNCI.dcm')!;
+    expect((await fetch(`${url}/rendered?window=40`)).status).toBe(400);
+    expect((await fetch(`${url}/rendered?viewport=0,10`)).status).toBe(400);
+    expect((await fetch(`${url}/rendered?quality=101`)).status).toBe(400);
+    expect((await fetch(`${url}/rendered`, { headers: { Accept: 'image/gif' } })).status).toBe(406);
+    const jxl = readInstance(sampleBytes('dcm4che/will-jxl.dcm'));
+    await stow(archive.url, [sampleBytes('dcm4che/will-jxl.dcm')]);
+    const res = await fetch(`${archive.url}/studies/${jxl.studyInstanceUID}/series/${jxl.seriesInstanceUID}/instances/${jxl.sopInstanceUID}/rendered`);
+    expect(res.status).toBe(406);
+    expect(((await res.json()) as { error: string }).error).toMatch(/1\.2\.840\.10008\.1\.2\.4\.111 cannot be decoded/);
+  });
+});
