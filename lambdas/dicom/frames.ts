@@ -2,6 +2,7 @@
 // Locations are computed once at ingest, so a frame request reads only the bytes it needs.
 import type { DicomDataSet, DicomElement, ParsedDicom } from './parser.js';
 import { Tag } from './tags.js';
+import { swapWords } from './json-model.js';
 import { transferSyntaxInfo } from './transfer-syntax.js';
 
 /** A byte range of the stored file; a frame is one range (native) or several fragments (encapsulated). */
@@ -173,11 +174,5 @@ function extractBits(all: Uint8Array, startBit: number, bitCount: number): Uint8
     const src = startBit + i;
     if ((all[src >> 3] >> (src & 7)) & 1) out[i >> 3] |= 1 << (i & 7);
   }
-  return out;
-}
-
-function swapWords(bytes: Uint8Array, size: number): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i + size <= bytes.length; i += size) for (let k = 0; k < size; k++) out[i + k] = bytes[i + size - 1 - k];
   return out;
 }

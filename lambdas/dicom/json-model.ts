@@ -76,7 +76,11 @@ export function elementToJson(ds: DicomDataSet, el: DicomElement, cs: CharacterS
 /** Bulk data is always served little endian (PS3.18 8.7.3.3.2); big endian words are swapped. */
 export function toLittleEndian(bytes: Uint8Array, vr: string, littleEndian: boolean): Uint8Array {
   const size = WORD_SIZE[vr];
-  if (littleEndian || !size) return bytes;
+  return littleEndian || !size ? bytes : swapWords(bytes, size);
+}
+
+/** Reverses the byte order of each `size`-byte word. */
+export function swapWords(bytes: Uint8Array, size: number): Uint8Array {
   const out = new Uint8Array(bytes.length);
   for (let i = 0; i + size <= bytes.length; i += size) for (let k = 0; k < size; k++) out[i + k] = bytes[i + size - 1 - k];
   return out;

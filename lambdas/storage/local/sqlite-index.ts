@@ -4,7 +4,7 @@
 // match is decided by the one matcher in dicom/matching.ts.
 import Database from 'better-sqlite3';
 import { tagToHex } from '../../dicom/dictionary.js';
-import type { DicomJson, PersonNameJson } from '../../dicom/json-model.js';
+import { firstString, type DicomJson, type PersonNameJson } from '../../dicom/json-model.js';
 import { compileFilter, parseRange, type AttributeFilter } from '../../dicom/matching.js';
 import { Tag } from '../../dicom/tags.js';
 import { GroupFsync } from './group-fsync.js';
@@ -47,12 +47,8 @@ CREATE INDEX IF NOT EXISTS instances_blob ON instances(blob_key);
 
 type Row = Record<string, unknown>;
 
-function first(json: DicomJson, tag: number): string | null {
-  const v = json[tagToHex(tag)]?.Value?.[0];
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'object') return (v as PersonNameJson).Alphabetic ?? null;
-  return String(v);
-}
+/** First value as text (a person name's alphabetic group), or null for the database. */
+const first = (json: DicomJson, tag: number): string | null => firstString(json, tag) ?? null;
 
 /** Every component group of the patient's names, upper-cased, each after an "=": "=DOE^JOHN=..." (for LIKE narrowing). */
 function personNameKey(json: DicomJson): string | null {
