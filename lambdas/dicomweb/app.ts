@@ -2,6 +2,7 @@
 // behind API Gateway/Lambda. It depends only on the storage interfaces it is given.
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
+import { logger } from 'hono/logger';
 import { uidProblem } from '../dicom/uid.js';
 import type { ArchiveStorage, QueryLevel, ReferenceScope } from '../storage/ports.js';
 import type { DicomWebConfig } from './config.js';
@@ -29,6 +30,7 @@ const full = (s: ReferenceScope) => s as Required<ReferenceScope>;
 
 export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfig): Hono {
   const app = new Hono();
+  if (process.env.LOG_REQUESTS === '1') app.use('*', logger());
   app.use(
     '*',
     cors({

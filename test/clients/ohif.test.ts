@@ -1,0 +1,66 @@
+// OHIF Viewer, unchanged, against the archive in headless Chromium: the study list (QIDO-RS) and the
+// viewer (series metadata and frames over WADO-RS) work as a radiologist would use them.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readInstance } from '../../lambdas/dicom/instance.js';
+import { startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
+import { chromium, serveOhif } from '../helpers/ohif.js';
+import { sampleBytes } from '../helpers/samples.js';
+
+const FILES = ['dicomParser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm', 'pydicom-data/693_UNCI.dcm', 'orthanc-tests/SCSH32'];
+
+/** Share of the viewport (the right-hand pane) that is not near-black. */
+function litShare(png: Buffer): number {
+  const p = PNG.sync.read(png);
+  let lit = 0;
+  let total = 0;
+  for (let y = Math.floor(p.height * 0.2); y < p.height * 0.8; y += 2) {
+    for (let x = Math.floor(p.width * 0.35); x < p.width * 0.9; x += 2) {
+      const i = (y * p.width + x) * 4;
+      total++;
+      if (p.data[i] + p.data[i + 1] + p.data[i + 2] > 120) lit++;
+    }
+  }
+  return lit / total;
+}
+
+describe('OHIF Viewer as a client', () => {
+  let archive: TestArchive;
+  let ohif: Awaited<ReturnType<typeof serveOhif>>;
+  let work: string;
+  beforeAll(async () => {
+    archive = await startTestArchive();
+    expect((await stow(archive.url, FILES.map(sampleBytes))).status).toBe(200);
+    ohif = await serveOhif(archive.url);
+    work = mkdtempSync(join(tmpdir(), 'ohif-'));
+  }, 180_000);
+  afterAll(async () => {
+    await ohif?.close();
+    await archive?.dispose();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('lists every study, names in every character set included', async () => {
+    const dom = await chromium(['--dump-dom', `${ohif.url}/`]);
+    expect(dom).toContain('CQ500-CT-310');
+    expect(dom).toContain('ﾔﾏﾀﾞ, ﾀﾛｳ'); // OHIF shows "Family, Given"
+    expect(dom).toMatch(/1CT1|CT1/);
+  }, 180_000);
+
+  for (const file of FILES.slice(0, 2)) {
+    it(`shows the image of ${file}`, async () => {
+      const { studyInstanceUID } = readInstance(sampleBytes(file));
+      let share = 0;
+      // The first page load compiles the viewer's WebAssembly decoders; give it a second chance.
+      for (let attempt = 0; attempt < 3 && share < 0.05; attempt++) {
+        const shot = join(work, `${attempt}.png`);
+        await chromium([`--screenshot=${shot}`, `${ohif.url}/viewer?StudyInstanceUIDs=${studyInstanceUID}`]);
+        share = litShare(readFileSync(shot));
+      }
+      expect(share).toBeGreaterThan(0.05);
+    }, 400_000);
+  }
+});
