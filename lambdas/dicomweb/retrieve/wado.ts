@@ -49,17 +49,19 @@ export function notModified(c: Context, etag: string, cacheControl: string): Res
 export async function retrieveInstances(c: Context, storage: ArchiveStorage, config: DicomWebConfig, scope: ReferenceScope): Promise<Response> {
   const records = await instancesIn(storage, scope);
   const accepted = parseAccept(c.req.header('accept'));
-  let chosen: { multipart: boolean; transferSyntax?: string } | undefined;
+  // Instances are served as stored: an entry is acceptable if it asks for no syntax, any, or the stored one.
+  let multipart: boolean | undefined;
   for (const a of accepted) {
     const p = partType(a);
-    if (!['application/dicom', '*/*'].includes(p.type) && !(a.type === '*/*')) continue;
-    if (!p.multipart && a.type !== '*/*' && records.length > 1) continue; // a bare application/dicom holds one instance
+    if (!['application/dicom', '*/*'].includes(p.type)) continue;
+    const bare = !p.multipart && a.type !== '*/*';
+    if (bare && records.length > 1) continue; // a bare application/dicom holds one instance
     const ts = p.transferSyntax;
     if (ts && ts !== '*' && records.some((r) => r.transferSyntaxUID !== ts)) continue;
-    chosen = { multipart: p.multipart || a.type === '*/*', transferSyntax: ts };
+    multipart = !bare;
     break;
   }
-  if (!chosen) {
+  if (multipart === undefined) {
     const stored = [...new Set(records.map((r) => r.transferSyntaxUID))].join(', ');
     throw new HttpProblem(
       406,
@@ -70,7 +72,7 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
   const cacheControl = scope.sopInstanceUID ? IMMUTABLE : REVALIDATE;
   const cached = notModified(c, etag, cacheControl);
   if (cached) return cached;
-  if (!chosen.multipart) {
+  if (!multipart) {
     const bytes = await readBlob(storage, records[0]);
     return new Response(bytes as Uint8Array<ArrayBuffer>, {
       headers: { 'Content-Type': `application/dicom; transfer-syntax=${records[0].transferSyntaxUID}`, ETag: etag, 'Cache-Control': cacheControl },
