@@ -1,0 +1,71 @@
+// BlobStore on Amazon S3. A put resolves once S3 has acknowledged the object (durable across AZs);
+// large objects go up in parts. Keys are content-addressed, so writing one again is harmless.
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  NoSuchKey,
+  S3Client,
+  paginateListObjectsV2,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { ByteRange } from '../../dicom/frames.js';
+import type { BlobStore } from '../ports.js';
+
+/** Objects above this size are uploaded in parts (S3 allows 5 GiB in one PUT; parts keep memory and retries small). */
+const PART_SIZE = 8 * 1024 * 1024;
+
+export class S3BlobStore implements BlobStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    await new Upload({
+      client: this.s3,
+      params: { Bucket: this.bucket, Key: key, Body: data, ContentType: 'application/dicom' },
+      partSize: PART_SIZE,
+      queueSize: 4,
+    }).done();
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return await res.Body!.transformToByteArray();
+    } catch (e) {
+      if (e instanceof NoSuchKey || (e as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw e;
+    }
+  }
+
+  async getRanges(key: string, ranges: ByteRange[]): Promise<Uint8Array[]> {
+    return Promise.all(
+      ranges.map(async (r) => {
+        const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${r.offset}-${r.offset + r.length - 1}` }));
+        const bytes = await res.Body!.transformToByteArray();
+        if (bytes.length !== r.length) throw new Error(`object ${key} is shorter than its recorded frame ranges`);
+        return bytes;
+      }),
+    );
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const res = await this.s3.send(
+        new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+      );
+      if (res.Errors?.length) throw new Error(`S3 could not delete ${res.Errors.length} object(s), first ${res.Errors[0].Key}: ${res.Errors[0].Message}`);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    for await (const page of paginateListObjectsV2({ client: this.s3 }, { Bucket: this.bucket, Prefix: prefix })) {
+      for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
+    }
+  }
+
+  async close(): Promise<void> {
+    // The client is shared with the process (Lambda reuses it across invocations); nothing to release here.
+  }
+}
