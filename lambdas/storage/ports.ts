@@ -37,6 +37,9 @@ export interface InstanceRecord {
   storedAt: string;
 }
 
+/** An instance as retrieval needs it: where its bytes and frames are, without its (possibly large) JSON. */
+export type StoredInstance = Omit<InstanceRecord, 'metadata' | 'studyAttributes' | 'seriesAttributes' | 'instanceAttributes'>;
+
 /** What to do when a SOP Instance UID arrives again with different content. */
 export type DuplicatePolicy = 'reject' | 'replace';
 
@@ -78,7 +81,7 @@ export interface ArchiveIndex {
   /** Atomically records an instance whose blob is already durable. */
   commitInstance(record: InstanceRecord, policy: DuplicatePolicy): Promise<CommitResult>;
   /** Instances under a scope (a whole study, one series, or one instance), ordered by series then instance number. */
-  listInstances(scope: ReferenceScope): Promise<InstanceRecord[]>;
+  listInstances(scope: ReferenceScope): Promise<StoredInstance[]>;
   /** Stored metadata (DICOM JSON text) of the instances under a scope, in listInstances order. */
   metadataJson(scope: ReferenceScope): Promise<Array<{ sopInstanceUID: string; seriesInstanceUID: string; json: string }>>;
   query(query: IndexQuery): Promise<QueryMatch[]>;

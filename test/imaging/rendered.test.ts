@@ -23,6 +23,8 @@ const CASES: Array<[string, [number, number] | undefined, string]> = [
   ['cornerstone/US-YBR_FULL_422-EVRLE.dcm', undefined, 'dcmj2pnm'], // native YBR_FULL_422
   ['pydicom-data/SC_rgb_expb_16bit.dcm', undefined, 'dcmj2pnm'], // 16-bit RGB, big endian
   ['orthanc-tests/2023-04-21-RLEPlanarConfigurationYBR_FULL.dcm', undefined, 'dcmj2pnm'], // RLE YBR_FULL
+  ['pydicom/examples_palette.dcm', undefined, 'dcmj2pnm'], // PALETTE COLOR, 8-bit
+  ['cornerstone/TestPattern_Palette_16.dcm', undefined, 'dcmj2pnm'], // PALETTE COLOR, 16-bit entries
 ];
 
 function pixels(png: Buffer): { width: number; height: number; rgb: number[] } {

@@ -7,7 +7,8 @@ import { parseDicom } from '../../dicom/parser.js';
 import { UnsupportedEncodingError, decodeFrame } from '../../imaging/codecs.js';
 import { pixelModuleOf, type PaletteLut } from '../../imaging/pixels.js';
 import { RenderError, encodePicture, fit, toPicture, type Viewport, type Window } from '../../imaging/render.js';
-import type { ArchiveStorage, InstanceRecord, ReferenceScope } from '../../storage/ports.js';
+import type { DicomJson } from '../../dicom/json-model.js';
+import type { ArchiveStorage, ReferenceScope, StoredInstance } from '../../storage/ports.js';
 import { parseAccept } from '../http/accept.js';
 import { HttpProblem } from '../http/problem.js';
 import { IMMUTABLE, etagOf, frameSource, instancesIn, notModified, parseFrameList, readBlob, readFrame } from './wado.js';
@@ -52,14 +53,14 @@ function parseQuality(text: string | undefined): number {
 }
 
 /** Palette colour tables, read from the stored file (they are bulk data in the metadata). */
-async function paletteFor(storage: ArchiveStorage, record: InstanceRecord): Promise<PaletteLut | undefined> {
+async function paletteFor(storage: ArchiveStorage, record: StoredInstance, metadata: DicomJson): Promise<PaletteLut | undefined> {
   const { dataset } = parseDicom(await readBlob(storage, record));
   const read = (keyword: string): Uint8Array | undefined => {
     const el = dataset.elements.get(lookupKeyword(keyword)!.tag);
     return el ? toLittleEndian(dataset.bytes.subarray(el.offset, el.offset + el.length), 'OW', dataset.littleEndian) : undefined;
   };
   if (read('SegmentedRedPaletteColorLookupTableData')) throw new UnsupportedEncodingError('segmented palette colour tables are not supported');
-  const descriptor = record.metadata[tagToHex(lookupKeyword('RedPaletteColorLookupTableDescriptor')!.tag)]?.Value as number[] | undefined;
+  const descriptor = metadata[tagToHex(lookupKeyword('RedPaletteColorLookupTableDescriptor')!.tag)]?.Value as number[] | undefined;
   const red = read('RedPaletteColorLookupTableData');
   if (!descriptor || !red) return undefined;
   const entries = descriptor[0] === 0 ? 65536 : descriptor[0];
@@ -72,7 +73,7 @@ async function paletteFor(storage: ArchiveStorage, record: InstanceRecord): Prom
   return { red: table(red), green: table(read('GreenPaletteColorLookupTableData')), blue: table(read('BluePaletteColorLookupTableData')), firstValue: descriptor[1], bits: descriptor[2] };
 }
 
-async function render(c: Context, storage: ArchiveStorage, record: InstanceRecord, frameNumber: number, thumbnail: boolean): Promise<Response> {
+async function render(c: Context, storage: ArchiveStorage, record: StoredInstance, frameNumber: number, thumbnail: boolean): Promise<Response> {
   const warnings: string[] = [];
   const mediaType = mediaTypeFor(c);
   const window = parseWindow(c.req.query('window'));
@@ -82,11 +83,17 @@ async function render(c: Context, storage: ArchiveStorage, record: InstanceRecor
   const etag = etagOf([record], `-r${frameNumber}-${mediaType}-${c.req.query('window') ?? ''}-${viewport?.width ?? ''}x${viewport?.height ?? ''}-${quality}`);
   const cached = notModified(c, etag, IMMUTABLE);
   if (cached) return cached;
-  const pm = pixelModuleOf(record.metadata, frameNumber - 1);
+  const [stored] = await storage.index.metadataJson({
+    studyInstanceUID: record.studyInstanceUID,
+    seriesInstanceUID: record.seriesInstanceUID,
+    sopInstanceUID: record.sopInstanceUID,
+  });
+  const metadata = JSON.parse(stored.json) as DicomJson;
+  const pm = pixelModuleOf(metadata, frameNumber - 1);
   try {
     const source = await frameSource(storage, record);
     const frame = await decodeFrame(await readFrame(source, frameNumber - 1), record.transferSyntaxUID, pm);
-    const palette = frame.photometricInterpretation === 'PALETTE COLOR' ? await paletteFor(storage, record) : undefined;
+    const palette = frame.photometricInterpretation === 'PALETTE COLOR' ? await paletteFor(storage, record, metadata) : undefined;
     const picture = fit(toPicture(frame, pm, window, palette), viewport);
     const body = encodePicture(picture, mediaType, quality);
     const headers: Record<string, string> = { 'Content-Type': mediaType, ETag: etag, 'Cache-Control': IMMUTABLE };

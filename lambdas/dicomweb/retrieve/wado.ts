@@ -7,7 +7,7 @@ import { toLittleEndian } from '../../dicom/json-model.js';
 import { parseDicom, type DicomDataSet, type DicomElement } from '../../dicom/parser.js';
 import { Tag } from '../../dicom/tags.js';
 import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
-import type { ArchiveStorage, InstanceRecord, ReferenceScope } from '../../storage/ports.js';
+import type { ArchiveStorage, ReferenceScope, StoredInstance } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
 import { parseAccept, partType } from '../http/accept.js';
 import { multipartBoundary, multipartContentType, multipartStream, type ResponsePart } from '../http/multipart.js';
@@ -24,7 +24,7 @@ function scopeName(scope: ReferenceScope): string {
   return `study ${scope.studyInstanceUID}`;
 }
 
-export async function instancesIn(storage: ArchiveStorage, scope: ReferenceScope): Promise<InstanceRecord[]> {
+export async function instancesIn(storage: ArchiveStorage, scope: ReferenceScope): Promise<StoredInstance[]> {
   const records = await storage.index.listInstances(scope);
   if (records.length === 0) throw new HttpProblem(404, `no ${scopeName(scope)} is stored`);
   return records;
@@ -95,7 +95,7 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
   });
 }
 
-export async function readBlob(storage: ArchiveStorage, r: InstanceRecord): Promise<Uint8Array> {
+export async function readBlob(storage: ArchiveStorage, r: StoredInstance): Promise<Uint8Array> {
   const bytes = await storage.blobs.get(r.blobKey);
   if (!bytes) throw new HttpProblem(500, `the stored file of instance ${r.sopInstanceUID} is missing from the object store`);
   return bytes;
@@ -140,7 +140,7 @@ export interface FrameSource {
 }
 
 /** Frames are cut from the stored file; deflated files are inflated first since their offsets refer to the inflated data set. */
-export async function frameSource(storage: ArchiveStorage, record: InstanceRecord): Promise<FrameSource> {
+export async function frameSource(storage: ArchiveStorage, record: StoredInstance): Promise<FrameSource> {
   if (!record.frames) throw new HttpProblem(404, `instance ${record.sopInstanceUID} has no frames that can be served (no or inconsistent Pixel Data)`);
   if (!record.needsFullParse) {
     return { layout: record.frames, read: (ranges) => storage.blobs.getRanges(record.blobKey, ranges) };

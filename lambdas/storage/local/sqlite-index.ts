@@ -8,7 +8,7 @@ import { firstString, type DicomJson, type PersonNameJson } from '../../dicom/js
 import { compileFilter, parseRange, type AttributeFilter } from '../../dicom/matching.js';
 import { Tag } from '../../dicom/tags.js';
 import { GroupFsync } from './group-fsync.js';
-import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, QueryLevel, QueryMatch, ReferenceScope } from '../ports.js';
+import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, QueryLevel, QueryMatch, ReferenceScope, StoredInstance } from '../ports.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS studies (
@@ -65,7 +65,7 @@ function addToSet(values: string, value: string | null): string {
   return [...set].sort().join('\\');
 }
 
-const withoutHeavy = (r: InstanceRecord) => {
+const withoutHeavy = (r: InstanceRecord): StoredInstance => {
   const { metadata: _m, instanceAttributes: _i, studyAttributes: _s, seriesAttributes: _se, ...rest } = r;
   return rest;
 };
@@ -227,21 +227,15 @@ export class SqliteIndex implements ArchiveIndex {
       .run(counts.s, counts.n, modalities.join('\\'), classes.join('\\'), studyUid);
   }
 
-  async listInstances(scope: ReferenceScope): Promise<InstanceRecord[]> {
+  async listInstances(scope: ReferenceScope): Promise<StoredInstance[]> {
     const { where, params } = scopeWhere(scope, 'i');
     const rows = this.db
       .prepare(
-        `SELECT i.record, i.metadata, i.attrs FROM instances i LEFT JOIN series s ON s.series_uid = i.series_uid
+        `SELECT i.record FROM instances i LEFT JOIN series s ON s.series_uid = i.series_uid
          WHERE ${where} ORDER BY s.series_number, i.series_uid, i.instance_number, i.sop_uid`,
       )
       .all(...params) as Row[];
-    return rows.map((r) => ({
-      ...(JSON.parse(r.record as string) as InstanceRecord),
-      metadata: JSON.parse(r.metadata as string) as DicomJson,
-      instanceAttributes: JSON.parse(r.attrs as string) as DicomJson,
-      studyAttributes: {},
-      seriesAttributes: {},
-    }));
+    return rows.map((r) => JSON.parse(r.record as string) as StoredInstance);
   }
 
   async metadataJson(scope: ReferenceScope): Promise<Array<{ sopInstanceUID: string; seriesInstanceUID: string; json: string }>> {
