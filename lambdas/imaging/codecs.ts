@@ -134,12 +134,9 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUID: string, 
     case '1.2.840.10008.1.2.4.51':
     case '1.2.840.10008.1.2.4.53':
     case '1.2.840.10008.1.2.4.55':
-      if (pm.bitsStored > 8) throw new UnsupportedEncodingError(`JPEG with ${pm.bitsStored} bits per sample cannot be rendered yet (the libjpeg-turbo build in use is 8-bit)`);
-      // libjpeg-turbo converts YCbCr to RGB itself.
-      return fromCodec('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder', bytes, pm, () => 'RGB');
     case '1.2.840.10008.1.2.4.57':
     case '1.2.840.10008.1.2.4.70':
-      return decodeJpegLossless(bytes, pm);
+      return decodeJpeg(bytes, pm);
     case '1.2.840.10008.1.2.4.80':
     case '1.2.840.10008.1.2.4.81':
       return fromCodec('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder', bytes, pm, (p) => p);
@@ -154,6 +151,28 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUID: string, 
     default:
       throw new UnsupportedEncodingError(`frames in transfer syntax ${transferSyntaxUID} cannot be decoded for rendering`);
   }
+}
+
+/** The codestream's own start-of-frame marker decides the decoder: writers do label DCT JPEG as lossless. */
+function jpegFrameType(bytes: Uint8Array): { lossless: boolean; precision: number } | undefined {
+  for (let i = 2; i + 9 < bytes.length; ) {
+    if (bytes[i] !== 0xff) return undefined;
+    const marker = bytes[i + 1];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { lossless: marker === 0xc3 || marker === 0xc7 || marker === 0xcb || marker === 0xcf, precision: bytes[i + 4] };
+    }
+    i += 2 + ((bytes[i + 2] << 8) | bytes[i + 3]);
+  }
+  return undefined;
+}
+
+async function decodeJpeg(bytes: Uint8Array, pm: PixelModule): Promise<DecodedFrame> {
+  const frame = jpegFrameType(bytes);
+  if (!frame) throw new UnsupportedEncodingError('the JPEG codestream has no start-of-frame marker');
+  if (frame.lossless) return decodeJpegLossless(bytes, pm);
+  if (frame.precision > 8) throw new UnsupportedEncodingError(`JPEG with ${frame.precision}-bit samples cannot be rendered yet (the libjpeg-turbo build in use is 8-bit)`);
+  // libjpeg-turbo converts YCbCr to RGB itself.
+  return fromCodec('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder', bytes, pm, () => 'RGB');
 }
 
 async function decodeJpegLossless(bytes: Uint8Array, pm: PixelModule): Promise<DecodedFrame> {

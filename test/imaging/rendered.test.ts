@@ -17,6 +17,7 @@ const CASES: Array<[string, [number, number] | undefined, string]> = [
   ['pydicom-data/emri_small_big_endian.dcm', [300, 600], 'dcmj2pnm'], // big endian
   ['dicomParser/CT0012.not_fragmented_bot_rle.dcm', [40, 400], 'dcmj2pnm'], // RLE, multi-frame enhanced CT
   ['cornerstone/CTImage.dcm_JPEGProcess14TransferSyntax_1.2.840.10008.1.2.4.57.dcm', [40, 400], 'dcmj2pnm'], // JPEG lossless
+  ['dcmjs/sample-op.dcm', [128, 256], 'dcmj2pnm'], // labelled JPEG lossless, actually a baseline JPEG codestream
   ['dicomParser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm', [40, 400], 'dcml2pnm'], // JPEG-LS in fragments
   ['dcm4che/NM-MONO2-16-13x-heart', [100, 200], 'dcmj2pnm'], // multi-frame NM
   ['pydicom/examples_ybr_color.dcm', undefined, 'dcmj2pnm'], // JPEG baseline YBR colour
