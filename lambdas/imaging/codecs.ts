@@ -1,7 +1,8 @@
 // Frame decoding for every transfer syntax the archive can render, with maintained codec packages:
-// the cornerstone WASM builds of libjpeg-turbo, CharLS, OpenJPEG and OpenJPH, jpeg-lossless-decoder-js,
+// the cornerstone WASM builds of libjpeg-turbo, CharLS, OpenJPEG, OpenJPH and libjxl, jpeg-lossless-decoder-js,
 // and our own RLE (PS3.5 Annex G). Codecs load on first use, so functions that never render never pay.
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { Decoder } from 'jpeg-lossless-decoder-js';
 import type { PixelModule } from './pixels.js';
@@ -32,18 +33,22 @@ interface WasmDecoder {
 type WasmModule = Record<string, new () => WasmDecoder>;
 
 const modules = new Map<string, Promise<WasmModule>>();
-function wasm(pkg: string): Promise<WasmModule> {
+function wasm(pkg: string, wasmFile?: string): Promise<WasmModule> {
   let m = modules.get(pkg);
   if (!m) {
-    const factory = require(pkg) as (options?: object) => Promise<WasmModule>;
-    m = factory({ print: () => undefined, printErr: () => undefined }); // OpenJPEG logs every header otherwise
+    type Factory = (options?: object) => Promise<WasmModule>;
+    const loaded = require(pkg) as Factory | { default: Factory }; // CommonJS builds, and the ES module of libjxl
+    const factory = typeof loaded === 'function' ? loaded : loaded.default;
+    // Builds made for browsers fetch their .wasm by URL; in Node we hand them its bytes.
+    const wasmBinary = wasmFile ? readFileSync(require.resolve(wasmFile)) : undefined;
+    m = factory({ print: () => undefined, printErr: () => undefined, wasmBinary }); // OpenJPEG logs every header otherwise
     modules.set(pkg, m);
   }
   return m;
 }
 
-async function decodeWith(pkg: string, decoderName: string, bytes: Uint8Array) {
-  const module = await wasm(pkg);
+async function decodeWith(pkg: string, decoderName: string, bytes: Uint8Array, wasmFile?: string) {
+  const module = await wasm(pkg, wasmFile);
   const decoder = new module[decoderName]();
   try {
     decoder.getEncodedBuffer(bytes.length).set(bytes);
@@ -103,8 +108,15 @@ function fromNative(bytes: Uint8Array, pm: PixelModule, photometric = pm.photome
   return { ...base, values: samplesFrom(bytes, pm.bitsAllocated, pm.bitsStored, pm.pixelRepresentation === 1, pm.floatPixels) };
 }
 
-async function fromCodec(pkg: string, decoderName: string, bytes: Uint8Array, pm: PixelModule, colourOut: (photometric: string) => string): Promise<DecodedFrame> {
-  const { info, data } = await decodeWith(pkg, decoderName, bytes);
+async function fromCodec(
+  pkg: string,
+  decoderName: string,
+  bytes: Uint8Array,
+  pm: PixelModule,
+  colourOut: (photometric: string) => string,
+  wasmFile?: string,
+): Promise<DecodedFrame> {
+  const { info, data } = await decodeWith(pkg, decoderName, bytes, wasmFile);
   const bits = info.bitsPerSample > 8 ? 16 : 8;
   const values = samplesFrom(data, bits, Math.min(info.bitsPerSample, bits), pm.pixelRepresentation === 1 || !!info.isSigned, false);
   return {
@@ -148,6 +160,11 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUID: string, 
     case '1.2.840.10008.1.2.4.202':
     case '1.2.840.10008.1.2.4.203':
       return fromCodec('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder', bytes, pm, (p) => (p.startsWith('YBR_R') || p.startsWith('YBR_I') ? 'RGB' : p));
+    case '1.2.840.10008.1.2.4.110':
+    case '1.2.840.10008.1.2.4.111':
+    case '1.2.840.10008.1.2.4.112':
+      // JPEG XL (including losslessly recompressed JPEG, which libjxl decodes to the original's pixels, RGB for colour).
+      return fromCodec('@cornerstonejs/codec-libjxl/decodewasmjs', 'JpegXLDecoder', bytes, pm, () => 'RGB', '@cornerstonejs/codec-libjxl/decodewasm');
     default:
       throw new UnsupportedEncodingError(`frames in transfer syntax ${transferSyntaxUID} cannot be decoded for rendering`);
   }

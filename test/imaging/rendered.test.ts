@@ -102,10 +102,24 @@ describe('rendered', () => {
     expect((await fetch(`${url}/rendered?viewport=0,10`)).status).toBe(400);
     expect((await fetch(`${url}/rendered?quality=101`)).status).toBe(400);
     expect((await fetch(`${url}/rendered`, { headers: { Accept: 'image/gif' } })).status).toBe(406);
-    const jxl = readInstance(sampleBytes('dcm4che/will-jxl.dcm'));
-    await stow(archive.url, [sampleBytes('dcm4che/will-jxl.dcm')]);
-    const res = await fetch(`${archive.url}/studies/${jxl.studyInstanceUID}/series/${jxl.seriesInstanceUID}/instances/${jxl.sopInstanceUID}/rendered`);
+    const jpeg12 = 'cornerstone/CTImage.dcm_JPEGProcess2_4TransferSyntax_1.2.840.10008.1.2.4.51.dcm';
+    const i = readInstance(sampleBytes(jpeg12));
+    await stow(archive.url, [sampleBytes(jpeg12)]);
+    const res = await fetch(`${archive.url}/studies/${i.studyInstanceUID}/series/${i.seriesInstanceUID}/instances/${i.sopInstanceUID}/rendered`);
     expect(res.status).toBe(406);
-    expect(((await res.json()) as { error: string }).error).toMatch(/1\.2\.840\.10008\.1\.2\.4\.111 cannot be decoded/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/12-bit samples cannot be rendered/);
+  });
+
+  it('renders JPEG XL frames (no dcmtk reference: checks size and content)', async () => {
+    const jxl = readInstance(sampleBytes('dcm4che/will-jxl.dcm'));
+    expect((await stow(archive.url, [sampleBytes('dcm4che/will-jxl.dcm')])).status).toBe(200);
+    const res = await fetch(`${archive.url}/studies/${jxl.studyInstanceUID}/series/${jxl.seriesInstanceUID}/instances/${jxl.sopInstanceUID}/frames/6/rendered`, {
+      headers: { Accept: 'image/png' },
+    });
+    expect(res.status).toBe(200);
+    const { width, height, rgb } = pixels(Buffer.from(await res.arrayBuffer()));
+    expect([width, height]).toEqual([1016, 708]);
+    const coloured = rgb.filter((_, k) => k % 3 === 0).filter((r, k) => Math.abs(r - rgb[k * 3 + 2]) > 60).length;
+    expect(coloured).toBeGreaterThan(1000); // the colour Doppler overlay survives decoding
   });
 });
