@@ -1,13 +1,11 @@
 // OHIF Viewer, unchanged, against the archive in headless Chromium: the study list (QIDO-RS) and the
 // viewer (series metadata and frames over WADO-RS) work as a radiologist would use them.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readInstance } from '../../lambdas/dicom/instance.js';
 import { startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
-import { chromium, serveOhif } from '../helpers/ohif.js';
+import type { Browser } from 'playwright-core';
+import { chromium, launchBrowser, screenshotWhen, serveOhif } from '../helpers/ohif.js';
 import { sampleBytes } from '../helpers/samples.js';
 
 const FILES = ['dicomParser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm', 'pydicom-data/693_UNCI.dcm', 'orthanc-tests/SCSH32'];
@@ -30,17 +28,17 @@ function litShare(png: Buffer): number {
 describe('OHIF Viewer as a client', () => {
   let archive: TestArchive;
   let ohif: Awaited<ReturnType<typeof serveOhif>>;
-  let work: string;
+  let browser: Browser;
   beforeAll(async () => {
     archive = await startTestArchive();
     expect((await stow(archive.url, FILES.map(sampleBytes))).status).toBe(200);
     ohif = await serveOhif(archive.url);
-    work = mkdtempSync(join(tmpdir(), 'ohif-'));
+    browser = await launchBrowser();
   }, 180_000);
   afterAll(async () => {
+    await browser?.close();
     await ohif?.close();
     await archive?.dispose();
-    rmSync(work, { recursive: true, force: true });
   });
 
   it('lists every study, names in every character set included', async () => {
@@ -53,13 +51,8 @@ describe('OHIF Viewer as a client', () => {
   for (const file of FILES.slice(0, 2)) {
     it(`shows the image of ${file}`, async () => {
       const { studyInstanceUID } = readInstance(sampleBytes(file));
-      let share = 0;
-      // The first page load compiles the viewer's WebAssembly decoders; give it a second chance.
-      for (let attempt = 0; attempt < 4 && share < 0.05; attempt++) {
-        const shot = join(work, `${attempt}.png`);
-        await chromium([`--screenshot=${shot}`, `${ohif.url}/viewer?StudyInstanceUIDs=${studyInstanceUID}`]);
-        share = litShare(readFileSync(shot));
-      }
+      const shot = await screenshotWhen(browser, `${ohif.url}/viewer?StudyInstanceUIDs=${studyInstanceUID}`, (png) => litShare(png) > 0.05);
+      const share = litShare(shot);
       expect(share).toBeGreaterThan(0.05);
     }, 400_000);
   }

@@ -2,6 +2,7 @@
 // archive, and headless Chromium (Debian's chromium) to drive it: a real DICOMweb client.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { chromium as playwrightChromium, type Browser } from 'playwright-core';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -74,4 +75,32 @@ export async function chromium(args: string[]): Promise<string> {
     timeout: 120_000,
   });
   return stdout;
+}
+
+/**
+ * Debian's Chromium driven by playwright-core (no browser download): waits in real time, so a page
+ * whose decoders compile in workers is judged once it has drawn, not when a time budget runs out.
+ */
+export async function launchBrowser(): Promise<Browser> {
+  return playwrightChromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_FLAGS.filter((f) => !f.startsWith('--headless') && !f.startsWith('--virtual-time') && !f.startsWith('--window-size')),
+  });
+}
+
+/** Opens a page and takes screenshots until `done` accepts one, or the time runs out; returns the last. */
+export async function screenshotWhen(browser: Browser, url: string, done: (png: Buffer) => boolean, seconds = 90): Promise<Buffer> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  try {
+    await page.goto(url, { waitUntil: 'load' });
+    const deadline = Date.now() + seconds * 1000;
+    let shot = await page.screenshot();
+    while (!done(shot) && Date.now() < deadline) {
+      await page.waitForTimeout(1000);
+      shot = await page.screenshot();
+    }
+    return shot;
+  } finally {
+    await page.close();
+  }
 }
