@@ -319,7 +319,7 @@ export function looksLikeDicom(head: Uint8Array): boolean {
   return startsWithDataElement(head, 0, true) || startsWithDataElement(head, 0, false);
 }
 
-export function syntaxForEncoding(e: { explicitVr: boolean; littleEndian: boolean }): string {
+function syntaxForEncoding(e: { explicitVr: boolean; littleEndian: boolean }): string {
   if (!e.littleEndian) return TransferSyntax.ExplicitVRBigEndian;
   return e.explicitVr ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian;
 }

@@ -77,7 +77,3 @@ const known: Record<string, TransferSyntaxInfo> = {
 export function transferSyntaxInfo(uid: string): TransferSyntaxInfo {
   return known[uid] ?? encapsulated('application/octet-stream');
 }
-
-export function isKnownTransferSyntax(uid: string): boolean {
-  return uid in known;
-}

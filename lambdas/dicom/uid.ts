@@ -2,10 +2,6 @@
 // can reach a storage key or a file path.
 const UID_PATTERN = /^[0-9]+(\.[0-9]+)*$/;
 
-export function isValidUid(value: string | undefined): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= 64 && UID_PATTERN.test(value);
-}
-
 /** Describes why a UID is invalid, for error messages. */
 export function uidProblem(value: string | undefined, name: string): string | undefined {
   if (value === undefined || value === '') return `${name} is missing`;

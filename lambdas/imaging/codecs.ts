@@ -129,7 +129,17 @@ async function fromCodec(
   };
 }
 
+/** Decodes one frame; any failure of a decoder (corrupt or truncated data) becomes an UnsupportedEncodingError naming it. */
 export async function decodeFrame(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<DecodedFrame> {
+  try {
+    return await decodeWithSyntax(bytes, transferSyntaxUID, pm);
+  } catch (e) {
+    if (e instanceof UnsupportedEncodingError) throw e;
+    throw new UnsupportedEncodingError(`the frame could not be decoded as ${transferSyntaxUID}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+async function decodeWithSyntax(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<DecodedFrame> {
   switch (transferSyntaxUID) {
     case '1.2.840.10008.1.2':
     case '1.2.840.10008.1.2.1':
