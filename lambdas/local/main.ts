@@ -1,6 +1,7 @@
 // `npm start`: a working archive on this machine, no cloud account needed.
 import './threadpool.js';
 import { resolve } from 'node:path';
+import { aiConfigFromEnv } from '../ai/config.js';
 import { configFromEnv } from '../dicomweb/config.js';
 import { startLocalArchive } from './server.js';
 
@@ -8,9 +9,9 @@ const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 const dataDir = resolve(process.env.DATA_DIR ?? 'data');
 
-const archive = await startLocalArchive({ dataDir, port, host, config: configFromEnv() });
-console.log(JSON.stringify({ level: 'info', message: 'DICOMweb archive ready', url: archive.url, dataDir }));
-console.log(`\n  DICOMweb root: ${archive.url}\n  Upload a folder: npm run upload -- <folder>\n`);
+const archive = await startLocalArchive({ dataDir, port, host, config: configFromEnv(), ai: aiConfigFromEnv() });
+console.log(JSON.stringify({ level: 'info', message: 'DICOMweb archive ready', url: archive.url, aiUrl: archive.aiUrl, dataDir }));
+console.log(`\n  DICOMweb root: ${archive.url}\n  AI worklist:   ${archive.aiUrl ? `${archive.aiUrl}/worklist` : 'off (AI_ENABLED=false)'}\n  Upload a folder: npm run upload -- <folder>\n`);
 
 const shutdown = async () => {
   await archive.close();

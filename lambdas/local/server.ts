@@ -1,33 +1,56 @@
-// Local mode: the DICOMweb app on a Node HTTP server over local storage. Used by `npm start` and tests.
+// Local mode: the DICOMweb app (and the AI pipeline's API under /ai) on a Node HTTP server over local
+// storage. Used by `npm start` and tests.
 import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
+import type { AiConfig } from '../ai/config.js';
 import { createDicomWebApp } from '../dicomweb/app.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import { sweepOrphans } from '../dicomweb/store/store-instance.js';
 import { createLocalStorage, type LocalStorage } from '../storage/local/create.js';
+import { startLocalAi, type LocalAi } from './ai.js';
 
 export interface LocalArchive {
   url: string;
+  /** Root of the AI pipeline's API, when the pipeline runs. */
+  aiUrl?: string;
   storage: LocalStorage;
+  ai?: LocalAi;
   close(): Promise<void>;
 }
 
-export async function startLocalArchive(options: { dataDir: string; port: number; host: string; config: DicomWebConfig }): Promise<LocalArchive> {
+export interface LocalArchiveOptions {
+  dataDir: string;
+  port: number;
+  host: string;
+  config: DicomWebConfig;
+  ai?: AiConfig;
+  /** For tests: replace or extend the built-in analysers, or fix the clock. */
+  aiOptions?: Parameters<typeof startLocalAi>[3];
+}
+
+export async function startLocalArchive(options: LocalArchiveOptions): Promise<LocalArchive> {
   const storage = createLocalStorage(options.dataDir);
   // Stores interrupted by a crash left files that no index entry names: remove them before serving.
   const orphans = await sweepOrphans(storage);
   if (orphans) console.log(JSON.stringify({ level: 'info', message: 'removed files of interrupted stores', count: orphans }));
-  const app = createDicomWebApp(storage, options.config);
+  const dicomweb = createDicomWebApp(storage, options.config);
+  const ai = options.ai?.enabled ? await startLocalAi(storage, options.dataDir, options.ai, options.aiOptions) : undefined;
+  const aiRoot = ai ? new Hono().route('/ai', ai.app) : undefined;
+  const fetch = (request: Request, env: unknown) =>
+    aiRoot && new URL(request.url).pathname.startsWith('/ai/') ? aiRoot.fetch(request, env) : dicomweb.fetch(request, env);
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, () => resolve(s));
+    const s = serve({ fetch, port: options.port, hostname: options.host }, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}${options.config.basePath}`;
+  const origin = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}`;
   return {
-    url,
+    url: `${origin}${options.config.basePath}`,
+    ...(ai ? { aiUrl: `${origin}/ai`, ai } : {}),
     storage,
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ai?.close();
       await storage.index.close();
       await storage.blobs.close();
     },

@@ -93,7 +93,16 @@ export interface ArchiveIndex {
 }
 
 export type ArchiveEvent =
-  | { type: 'InstanceStored'; studyInstanceUID: string; seriesInstanceUID: string; sopInstanceUID: string; sopClassUID: string; at: string }
+  | {
+      type: 'InstanceStored';
+      studyInstanceUID: string;
+      seriesInstanceUID: string;
+      sopInstanceUID: string;
+      sopClassUID: string;
+      at: string;
+      /** Set when the archive wrote the instance itself (an AI result): names the analysis that produced it. */
+      producedBy?: string;
+    }
   | { type: 'InstancesDeleted'; studyInstanceUID: string; seriesInstanceUID?: string; sopInstanceUID?: string; at: string };
 
 /** Where archive events go (ingest notifications for the AI pipeline and other consumers). */

@@ -119,7 +119,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 
 async function startOurs(dir: string, port: number): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
-    env: { ...process.env, DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1' },
+    env: { ...process.env, DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', AI_ENABLED: process.env.AI_ENABLED ?? 'false' },
     stdio: ['ignore', openSync(join(repoRoot, '.tmp/bench-server.log'), 'w'), openSync(join(repoRoot, '.tmp/bench-server.log'), 'a')],
   });
   const root = `http://127.0.0.1:${port}/dicomweb`;

@@ -92,7 +92,7 @@ describe('durability', () => {
         expect(sha(parts[0].body)).toBe(sha(inst.bytes));
       }
       // The restart swept the files of interrupted stores: one file per indexed instance, no temporaries.
-      expect(countFiles(join(dataDir, 'blobs'))).toBe(listedSops.length);
+      expect(countFiles(join(dataDir, 'blobs', 'originals'))).toBe(listedSops.length);
       // Sending everything again completes the study.
       for (let i = 0; i < instances.length; i += 40) {
         const res = await stow(server.url, instances.slice(i, i + 40).map((x) => x.bytes));
@@ -100,7 +100,7 @@ describe('durability', () => {
       }
       const after = (await (await fetch(`${server.url}/studies/${study}/instances?limit=1000`)).json()) as unknown[];
       expect(after).toHaveLength(instances.length);
-      expect(countFiles(join(dataDir, 'blobs'))).toBe(instances.length);
+      expect(countFiles(join(dataDir, 'blobs', 'originals'))).toBe(instances.length);
     } finally {
       server.child.kill('SIGTERM');
     }
@@ -115,7 +115,7 @@ describe('durability', () => {
       expect(results.map((r) => r.status)).toEqual(Array(24).fill(200));
       const listed = (await (await fetch(`${archive.url}/studies/${study}/instances`)).json()) as unknown[];
       expect(listed).toHaveLength(1);
-      expect(countFiles(join(archive.dataDir, 'blobs'))).toBe(1);
+      expect(countFiles(join(archive.dataDir, 'blobs', 'originals'))).toBe(1);
     } finally {
       await archive.dispose();
     }
@@ -134,7 +134,7 @@ describe('durability', () => {
       expect(results.filter((r) => r.status === 409)).toHaveLength(11);
       const { parts } = await getMultipart(`${archive.url}/studies/${study}/series/${series}/instances/${sop}`, ALL);
       expect(sha(parts[0].body)).toBe(sha(variants[winners[0]]));
-      expect(countFiles(join(archive.dataDir, 'blobs'))).toBe(1);
+      expect(countFiles(join(archive.dataDir, 'blobs', 'originals'))).toBe(1);
     } finally {
       await archive.dispose();
     }

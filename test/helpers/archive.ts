@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DicomWebConfig } from '../../lambdas/dicomweb/config.js';
-import { startLocalArchive, type LocalArchive } from '../../lambdas/local/server.js';
+import { startLocalArchive, type LocalArchive, type LocalArchiveOptions } from '../../lambdas/local/server.js';
 
 export const testConfig = (overrides: Partial<DicomWebConfig> = {}): DicomWebConfig => ({
   basePath: '/dicomweb',
@@ -20,9 +20,13 @@ export interface TestArchive extends LocalArchive {
   dispose(): Promise<void>;
 }
 
-export async function startTestArchive(overrides: Partial<DicomWebConfig> = {}, dataDir?: string): Promise<TestArchive> {
+export async function startTestArchive(
+  overrides: Partial<DicomWebConfig> = {},
+  dataDir?: string,
+  ai?: Pick<LocalArchiveOptions, 'ai' | 'aiOptions'>,
+): Promise<TestArchive> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'pacs-test-'));
-  const archive = await startLocalArchive({ dataDir: dir, port: 0, host: '127.0.0.1', config: testConfig(overrides) });
+  const archive = await startLocalArchive({ dataDir: dir, port: 0, host: '127.0.0.1', config: testConfig(overrides), ...ai });
   return {
     ...archive,
     dataDir: dir,

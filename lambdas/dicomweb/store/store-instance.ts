@@ -21,6 +21,8 @@ export interface StoreOptions {
   duplicatePolicy: DuplicatePolicy;
   /** When storing to /studies/{uid}, the instance must belong to that study. */
   expectedStudyInstanceUID?: string;
+  /** For instances the archive produces itself: the analysis that made it (carried on the InstanceStored event). */
+  producedBy?: string;
 }
 
 export function blobKeyFor(sha256: string): string {
@@ -110,6 +112,7 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
       sopInstanceUID: instance.sopInstanceUID,
       sopClassUID: instance.sopClassUID,
       at: record.storedAt,
+      ...(options.producedBy ? { producedBy: options.producedBy } : {}),
     },
   ]);
   return { status: result.outcome, instance, warnings: instance.warnings };
