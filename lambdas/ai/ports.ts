@@ -102,8 +102,8 @@ export interface ModelRecord {
 
 /** Durable state of the pipeline: readiness, dispatch, results, worklist, registry and feedback. */
 export interface AiStateStore {
-  /** Records a change to a study; returns the revision the change belongs to. */
-  recordChange(studyInstanceUID: string, at: string): Promise<number>;
+  /** Records changes to studies (the latest time per study) in one write; returns each study's revision. */
+  recordChanges(changes: Map<string, string>): Promise<Map<string, number>>;
   /** Studies that have been quiet since `before` and are not yet dispatched. */
   quietStudies(before: string, limit: number): Promise<StudyActivity[]>;
   /** Marks a revision dispatched with the analysers it went to; false if it changed meanwhile. */

@@ -233,3 +233,24 @@ describe('governance APIs', () => {
     expect((await ai('/worklist?state=done')).status).toBe(400);
   });
 });
+
+describe('priors in cold storage', () => {
+  it('flags a study whose latest prior has aged into the archive tier', async () => {
+    // The clock runs 120 days ahead, so what is stored now counts as stored 120 days ago.
+    const ahead = 120 * 86_400_000;
+    const cold = await startTestArchive({}, undefined, { ai: aiConfig, aiOptions: { now: () => new Date(Date.now() + ahead) } });
+    try {
+      const prior = syntheticCt({ patientID: 'AI-COLD', studyDate: '20230101', studyDescription: 'CT CHEST', slices: 3 });
+      const current = syntheticCt({ patientID: 'AI-COLD', studyDate: '20260101', studyDescription: 'CT CHEST', slices: 3 });
+      expect((await stow(cold.url, prior.files)).status).toBe(200);
+      expect((await stow(cold.url, current.files)).status).toBe(200);
+      const results = await until('priors of the current study', async () => {
+        const r = (await (await fetch(`${cold.aiUrl}/studies/${current.studyInstanceUID}/results`)).json()) as AnalysisResult[];
+        return r.find((x) => x.analyserId === 'missing-priors');
+      });
+      expect(results).toMatchObject({ positive: true, summary: 'latest prior (20230101) is in the archive storage tier' });
+    } finally {
+      await cold.dispose();
+    }
+  });
+});

@@ -35,6 +35,9 @@ export interface PipelineDeps {
   now?: () => Date;
 }
 
+/** How long arrival events are gathered before they are written. */
+const CHANGE_BATCH_MS = 50;
+
 const log = (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}) =>
   console[level === 'info' ? 'log' : level](JSON.stringify({ level, message, service: 'ai-pipeline', ...fields }));
 
@@ -55,6 +58,8 @@ export class AiPipeline {
   private readonly now: () => Date;
   /** Revisions whose worklist entry was already opened by this process (saves a write per instance). */
   private readonly openedRevisions = new Map<string, number>();
+  private pendingChanges = new Map<string, string>();
+  private flushing: Promise<void> | undefined;
 
   constructor(private readonly deps: PipelineDeps) {
     this.byId = new Map(deps.analysers.map((analyser, index) => [analyser.id, { analyser, index }]));
@@ -76,6 +81,7 @@ export class AiPipeline {
 
   async stop(): Promise<void> {
     this.running = false;
+    await this.flushing;
     await Promise.allSettled(this.loops); // each loop notices within one poll interval
     await this.deps.queue.close();
   }
@@ -107,14 +113,31 @@ export class AiPipeline {
   async handleEvent(event: ArchiveEvent): Promise<void> {
     if (event.type === 'InstanceStored' && event.producedBy) return; // our own results do not make a study change
     if (event.type === 'InstancesDeleted' && !event.seriesInstanceUID) {
+      this.pendingChanges.delete(event.studyInstanceUID);
       await this.deps.state.forgetStudy(event.studyInstanceUID);
       this.openedRevisions.delete(event.studyInstanceUID);
       return;
     }
-    const revision = await this.deps.state.recordChange(event.studyInstanceUID, event.at);
-    if (this.openedRevisions.get(event.studyInstanceUID) === revision) return;
-    this.openedRevisions.set(event.studyInstanceUID, revision);
-    await this.updateWorklist(event.studyInstanceUID, revision, 'collecting');
+    // Changes are gathered briefly and written in one transaction: a busy upload makes one write per
+    // batch, not one synchronous write per instance on the event loop.
+    const previous = this.pendingChanges.get(event.studyInstanceUID);
+    if (!previous || previous < event.at) this.pendingChanges.set(event.studyInstanceUID, event.at);
+    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, CHANGE_BATCH_MS)).then(() => this.flushChanges());
+    await this.flushing;
+  }
+
+  /** Writes the gathered changes and opens worklist entries for new revisions. */
+  async flushChanges(): Promise<void> {
+    const changes = this.pendingChanges;
+    this.pendingChanges = new Map();
+    this.flushing = undefined;
+    if (!changes.size) return;
+    const revisions = await this.deps.state.recordChanges(changes);
+    for (const [study, revision] of revisions) {
+      if (this.openedRevisions.get(study) === revision) continue;
+      this.openedRevisions.set(study, revision);
+      await this.updateWorklist(study, revision, 'collecting');
+    }
   }
 
   /** Dispatches every study that has been quiet for the quiet period; returns how many. */
@@ -141,6 +164,7 @@ export class AiPipeline {
         if (!skip) jobs.push({ studyInstanceUID, revision, analyserId: a.id, analyserVersion: a.version });
       }
       if (!(await this.deps.state.markDispatched(studyInstanceUID, revision, jobs))) continue; // changed meanwhile
+      this.openedRevisions.delete(studyInstanceUID); // only studies still collecting are remembered
       dispatched++;
       log('info', 'study ready', { studyInstanceUID, revision, analysers: jobs.map((j) => j.analyserId) });
       await this.enqueueIfDue(studyInstanceUID, revision);

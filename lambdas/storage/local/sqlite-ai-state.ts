@@ -57,19 +57,23 @@ export class SqliteAiState implements AiStateStore {
     this.db.exec(SCHEMA);
   }
 
-  async recordChange(studyInstanceUID: string, at: string): Promise<number> {
+  async recordChanges(changes: Map<string, string>): Promise<Map<string, number>> {
+    const read = this.db.prepare('SELECT revision, state FROM study_activity WHERE study_uid = ?');
+    const write = this.db.prepare(
+      `INSERT INTO study_activity (study_uid, revision, state, last_change_at) VALUES (?, ?, 'collecting', ?)
+       ON CONFLICT(study_uid) DO UPDATE SET revision = excluded.revision, state = 'collecting',
+         last_change_at = max(last_change_at, excluded.last_change_at)`,
+    );
     return this.db.transaction(() => {
-      const row = this.db.prepare('SELECT revision, state FROM study_activity WHERE study_uid = ?').get(studyInstanceUID) as Row | undefined;
-      // A change after dispatch opens a new revision; during collection it only restarts the quiet period.
-      const revision = !row ? 1 : row.state === 'dispatched' ? Number(row.revision) + 1 : Number(row.revision);
-      this.db
-        .prepare(
-          `INSERT INTO study_activity (study_uid, revision, state, last_change_at) VALUES (?, ?, 'collecting', ?)
-           ON CONFLICT(study_uid) DO UPDATE SET revision = excluded.revision, state = 'collecting',
-             last_change_at = max(last_change_at, excluded.last_change_at)`,
-        )
-        .run(studyInstanceUID, revision, at);
-      return revision;
+      const revisions = new Map<string, number>();
+      for (const [study, at] of changes) {
+        const row = read.get(study) as Row | undefined;
+        // A change after dispatch opens a new revision; during collection it only restarts the quiet period.
+        const revision = !row ? 1 : row.state === 'dispatched' ? Number(row.revision) + 1 : Number(row.revision);
+        write.run(study, revision, at);
+        revisions.set(study, revision);
+      }
+      return revisions;
     })();
   }
 
