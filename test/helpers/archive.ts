@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DicomWebConfig } from '../../lambdas/dicomweb/config.js';
+import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { startLocalArchive, type LocalArchive, type LocalArchiveOptions } from '../../lambdas/local/server.js';
 
 export const testConfig = (overrides: Partial<DicomWebConfig> = {}): DicomWebConfig => ({
@@ -15,16 +16,26 @@ export const testConfig = (overrides: Partial<DicomWebConfig> = {}): DicomWebCon
   ...overrides,
 });
 
-export interface TestArchive extends LocalArchive {
+export interface TestArchive extends Omit<LocalArchive, 'storage'> {
+  storage: ArchiveStorage;
   dataDir: string;
   dispose(): Promise<void>;
 }
+
+/** ARCHIVE_TARGET=lambda runs the same suites through the Lambda handler over the AWS emulators. */
+const target = process.env.ARCHIVE_TARGET ?? 'local';
 
 export async function startTestArchive(
   overrides: Partial<DicomWebConfig> = {},
   dataDir?: string,
   ai?: Pick<LocalArchiveOptions, 'ai' | 'aiOptions'>,
 ): Promise<TestArchive> {
+  if (target === 'lambda') {
+    if (dataDir || ai) throw new Error('a Lambda-backed test archive has no data directory or local AI pipeline');
+    const { startLambdaArchive } = await import('./lambda-archive.js');
+    const archive = await startLambdaArchive(testConfig(overrides));
+    return { ...archive, dataDir: '', dispose: archive.close };
+  }
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'pacs-test-'));
   const archive = await startLocalArchive({ dataDir: dir, port: 0, host: '127.0.0.1', config: testConfig(overrides), ...ai });
   return {

@@ -1,0 +1,18 @@
+// Creates the archive's index table in DynamoDB Local with the schema the CDK app deploys.
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
+
+let tables = 0;
+export async function createIndexTable(client: DynamoDBClient): Promise<string> {
+  const name = `archive-index-${process.pid}-${++tables}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: INDEX_TABLE_SCHEMA.keySchema,
+      AttributeDefinitions: INDEX_TABLE_SCHEMA.attributes,
+      GlobalSecondaryIndexes: INDEX_TABLE_SCHEMA.indexes,
+    }),
+  );
+  return name;
+}
