@@ -1,0 +1,48 @@
+// Settings of a deployment, read from CDK context (`cdk deploy -c key=value` or cdk.json). Every value
+// has a default that makes a working, locked-down deployment.
+import type { Node } from 'constructs';
+
+export interface PacsConfig {
+  /** Days after which originals move to S3 Standard-IA, and then to Glacier Instant Retrieval. */
+  infrequentAccessAfterDays: number;
+  archiveAfterDays: number;
+  /** A second region for disaster recovery (S3 replication, a DynamoDB replica); none when unset. */
+  drRegion?: string;
+  /** Reserved concurrency of the API function: a ceiling on cost and on load put on the index. */
+  apiReservedConcurrency: number;
+  /** Where OHIF (or another browser viewer) runs: its sign-in callback URLs. */
+  viewerCallbackUrls: string[];
+  /** Who receives alarm notifications (an email address); alarms still show in CloudWatch without it. */
+  alarmEmail?: string;
+}
+
+export const DEFAULT_CONFIG: PacsConfig = {
+  infrequentAccessAfterDays: 30,
+  archiveAfterDays: 90,
+  apiReservedConcurrency: 100,
+  viewerCallbackUrls: ['http://localhost:3000/callback'],
+};
+
+export function configFromContext(node: Node): PacsConfig {
+  const get = (key: string) => node.tryGetContext(key) as unknown;
+  const num = (key: string, fallback: number, min: number) => {
+    const v = get(key);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`context value ${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const config: PacsConfig = {
+    infrequentAccessAfterDays: num('infrequentAccessAfterDays', DEFAULT_CONFIG.infrequentAccessAfterDays, 30),
+    archiveAfterDays: num('archiveAfterDays', DEFAULT_CONFIG.archiveAfterDays, 1),
+    apiReservedConcurrency: num('apiReservedConcurrency', DEFAULT_CONFIG.apiReservedConcurrency, 1),
+    viewerCallbackUrls: get('viewerCallbackUrls') ? String(get('viewerCallbackUrls')).split(',').map((s) => s.trim()) : DEFAULT_CONFIG.viewerCallbackUrls,
+    ...(get('drRegion') ? { drRegion: String(get('drRegion')) } : {}),
+    ...(get('alarmEmail') ? { alarmEmail: String(get('alarmEmail')) } : {}),
+  };
+  // S3 needs 30 days in Standard-IA before an object may move on.
+  if (config.archiveAfterDays < config.infrequentAccessAfterDays + 30) {
+    throw new Error(`archiveAfterDays (${config.archiveAfterDays}) must be at least infrequentAccessAfterDays + 30 (${config.infrequentAccessAfterDays + 30})`);
+  }
+  return config;
+}

@@ -1,0 +1,173 @@
+// Where the archive keeps its data: originals in a KMS-encrypted, versioned S3 bucket that tiers to
+// Standard-IA and Glacier Instant Retrieval (retrieval stays instant, so clients never notice); the index
+// in DynamoDB with point-in-time recovery and deletion protection; archive events in SQS with a
+// dead-letter queue.
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
+import { replicaNames } from './replica.js';
+
+export interface ArchiveStorageProps {
+  infrequentAccessAfterDays: number;
+  archiveAfterDays: number;
+  /** Region of the DynamoDB replica for disaster recovery. */
+  drRegion?: string;
+}
+
+export class ArchiveStorage extends Construct {
+  readonly key: kms.Key;
+  readonly archive: s3.Bucket;
+  readonly accessLogs: s3.Bucket;
+  readonly index: dynamodb.TableV2;
+  readonly events: sqs.Queue;
+  readonly eventsDeadLetters: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: ArchiveStorageProps) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'Encrypts the PACS archive: originals, events',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // CloudWatch Logs encrypts the archive's log groups with this key too (they can hold patient identifiers).
+    const here = Stack.of(this);
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(`logs.${here.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${here.partition}:logs:${here.region}:${here.account}:log-group:*` } },
+      }),
+    );
+
+    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      // S3 server access logs can only be delivered to SSE-S3 buckets.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.accessLogs).acknowledge(
+      { id: 'AwsSolutions-S1', reason: 'This is the access-log bucket; logging it into itself would loop.' },
+      { id: 'HIPAA.Security-S3BucketLoggingEnabled', reason: 'This is the access-log bucket; logging it into itself would loop.' },
+      { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: 'Access logs are kept in the home region; the archive bucket itself is replicated when a DR region is set.' },
+      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: 'S3 delivers server access logs only to buckets encrypted with SSE-S3.' },
+    );
+
+    const stack = Stack.of(this);
+    const replica = props.drRegion ? replicaNames(stack.account, props.drRegion) : undefined;
+    // Replication runs as its own role with exactly the permissions S3 replication needs.
+    const replicationRole = replica
+      ? new iam.Role(this, 'ReplicationRole', { assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'), description: 'Replicates the archive to the DR region' })
+      : undefined;
+    this.archive = new s3.Bucket(this, 'Archive', {
+      ...(replica && replicationRole
+        ? {
+            replicationRole: replicationRole.withoutPolicyUpdates(),
+            replicationRules: [
+              {
+                destination: s3.Bucket.fromBucketName(this, 'Replica', replica.bucket),
+                kmsKey: kms.Key.fromKeyArn(this, 'ReplicaKey', replica.keyAliasArn),
+                sseKmsEncryptedObjects: true,
+                deleteMarkerReplication: true,
+                priority: 1,
+              },
+            ],
+          }
+        : {}),
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'archive/',
+      lifecycleRules: [
+        {
+          id: 'tiering',
+          prefix: 'originals/',
+          transitions: [
+            { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(props.infrequentAccessAfterDays) },
+            { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(props.archiveAfterDays) },
+          ],
+        },
+        // Deleted or replaced originals stay recoverable for 30 days, then go.
+        { id: 'noncurrent', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(2) },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    if (replica && replicationRole) {
+      const replicaBucketArn = `arn:${stack.partition}:s3:::${replica.bucket}`;
+      // Attached from the policy's side: the role must not depend on the policy, which names the bucket,
+      // which names the role.
+      const policy = new iam.ManagedPolicy(this, 'ReplicationPolicy', {
+        roles: [replicationRole],
+        statements: [
+          new iam.PolicyStatement({ actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [this.archive.bucketArn] }),
+          new iam.PolicyStatement({
+            actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging'],
+            resources: [this.archive.arnForObjects('*')],
+          }),
+          new iam.PolicyStatement({ actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'], resources: [`${replicaBucketArn}/*`] }),
+          new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }),
+          new iam.PolicyStatement({ actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [`arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:key/*`], conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/serverless-pacs-replica' } } }),
+        ],
+      });
+      Validations.of(policy).acknowledge(
+        { id: 'AwsSolutions-IAM5[Resource::<StorageArchiveEF4C9845.Arn>/*]', reason: 'Replication reads every object version of the archive bucket.' },
+        { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${replica.bucket}/*]`, reason: 'Replication writes every object into the replica bucket.' },
+        { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${props.drRegion}:${Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account}:key/*]`, reason: 'The replica key is named by its alias (condition kms:ResourceAliases); its key id is only known in the DR region.' },
+      );
+    } else {
+      Validations.of(this.archive).acknowledge({
+        id: 'HIPAA.Security-S3BucketReplicationEnabled',
+        reason: 'Replication is configured when the drRegion context value names a second region; this deployment has none.',
+      });
+    }
+
+    const attribute = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
+    this.index = new dynamodb.TableV2(this, 'Index', {
+      partitionKey: attribute('pk'),
+      sortKey: attribute('sk'),
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      // A table with replicas in other regions needs a key there too: the AWS-owned DynamoDB key keeps
+      // encryption at rest without managing keys per region.
+      encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
+      globalSecondaryIndexes: INDEX_TABLE_SCHEMA.indexes.map((index) => ({
+        indexName: index.IndexName!,
+        partitionKey: attribute(index.KeySchema![0].AttributeName!),
+        sortKey: attribute(index.KeySchema![1].AttributeName!),
+        projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      })),
+      replicas: props.drRegion ? [{ region: props.drRegion, deletionProtection: true }] : [],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.eventsDeadLetters = new sqs.Queue(this, 'EventsDeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.events = new sqs.Queue(this, 'Events', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      visibilityTimeout: Duration.minutes(5),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.eventsDeadLetters, maxReceiveCount: 5 },
+    });
+    Validations.of(this.eventsDeadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This is the dead-letter queue of the events queue.' });
+  }
+}

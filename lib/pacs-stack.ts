@@ -1,0 +1,32 @@
+// The whole deployment in one stack, composed from the constructs in lib/constructs.
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { PacsConfig } from './config.js';
+import { ArchiveStorage } from './constructs/archive-storage.js';
+import { Auth } from './constructs/auth.js';
+import { DICOMWEB_BASE_PATH, DicomWebApi } from './constructs/dicomweb-api.js';
+
+export interface PacsStackProps extends StackProps {
+  config: PacsConfig;
+}
+
+export class PacsStack extends Stack {
+  readonly storage: ArchiveStorage;
+  readonly auth: Auth;
+  readonly dicomweb: DicomWebApi;
+
+  constructor(scope: Construct, id: string, props: PacsStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    this.storage = new ArchiveStorage(this, 'Storage', {
+      infrequentAccessAfterDays: config.infrequentAccessAfterDays,
+      archiveAfterDays: config.archiveAfterDays,
+      ...(config.drRegion ? { drRegion: config.drRegion } : {}),
+    });
+    this.auth = new Auth(this, 'Auth', { viewerCallbackUrls: config.viewerCallbackUrls });
+    this.dicomweb = new DicomWebApi(this, 'DicomWeb', { storage: this.storage, auth: this.auth, reservedConcurrency: config.apiReservedConcurrency });
+    new CfnOutput(this, 'DicomWebUrl', { value: `${this.dicomweb.api.url.replace(/\/$/, '')}${DICOMWEB_BASE_PATH}` });
+    new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
+    new CfnOutput(this, 'ViewerClientId', { value: this.auth.viewerClient.userPoolClientId });
+  }
+}

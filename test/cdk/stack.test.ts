@@ -1,0 +1,131 @@
+// The CDK app, synthesized offline (no credentials, no Docker): cdk-nag's AWS Solutions and HIPAA
+// Security packs find nothing unacknowledged, the template holds the protections the design promises
+// (including those cdk-nag cannot see, such as the TableV2 settings), and the bundled API function loads
+// and answers.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../lib/app.js';
+import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
+import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
+
+const env = { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' };
+Object.assign(process.env, env);
+const work = mkdtempSync(join(tmpdir(), 'cdk-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const resourcesOf = (t: Template, type: string) => Object.values(t.findResources(type)) as Array<{ Properties: Record<string, unknown> }>;
+
+describe('the deployed stack (default settings, with bundling)', () => {
+  let template: Template;
+  let outdir: string;
+  beforeAll(() => {
+    outdir = join(work, 'default');
+    const { stack } = buildApp(new App({ outdir }), { ...DEFAULT_CONFIG, infrequentAccessAfterDays: 45, archiveAfterDays: 120 });
+    // Synthesis runs the cdk-nag plugins and throws on any unacknowledged finding.
+    template = Template.fromStack(stack);
+  }, 120_000);
+
+  it('keeps originals in a KMS-encrypted, versioned, private, TLS-only bucket that tiers as configured', () => {
+    const archive = resourcesOf(template, 'AWS::S3::Bucket').find((b) => JSON.stringify(b.Properties.LifecycleConfiguration ?? '').includes('GLACIER_IR'))!;
+    expect(archive).toBeDefined();
+    expect(JSON.stringify(archive.Properties.BucketEncryption)).toContain('aws:kms');
+    expect(archive.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(archive.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(archive.Properties.LoggingConfiguration).toBeDefined();
+    const rules = (archive.Properties.LifecycleConfiguration as { Rules: Array<{ Transitions?: Array<{ StorageClass: string; TransitionInDays: number }> }> }).Rules;
+    expect(rules.flatMap((r) => r.Transitions ?? [])).toEqual([
+      { StorageClass: 'STANDARD_IA', TransitionInDays: 45 },
+      { StorageClass: 'GLACIER_IR', TransitionInDays: 120 },
+    ]);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('protects the index table: point-in-time recovery, deletion protection, encryption, the six keys-only indexes', () => {
+    const [table] = resourcesOf(template, 'AWS::DynamoDB::GlobalTable');
+    const p = table.Properties as { Replicas: Array<Record<string, unknown>>; SSESpecification: Record<string, unknown>; GlobalSecondaryIndexes: Array<{ IndexName: string; Projection: unknown }>; BillingMode: string };
+    expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(p.SSESpecification).toMatchObject({ SSEEnabled: true });
+    for (const replica of p.Replicas) {
+      expect(replica.DeletionProtectionEnabled).toBe(true);
+      expect(replica.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    }
+    expect(p.GlobalSecondaryIndexes.map((i) => i.IndexName).sort()).toEqual(INDEX_TABLE_SCHEMA.indexes.map((i) => i.IndexName).sort());
+    for (const index of p.GlobalSecondaryIndexes) expect(index.Projection).toEqual({ ProjectionType: 'KEYS_ONLY' });
+    template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain' });
+  });
+
+  it('queues events with KMS, TLS only and a dead-letter queue', () => {
+    const queues = resourcesOf(template, 'AWS::SQS::Queue');
+    expect(queues).toHaveLength(2);
+    for (const q of queues) expect(q.Properties.KmsMasterKeyId).toBeDefined();
+    expect(queues.some((q) => (q.Properties.RedrivePolicy as { maxReceiveCount?: number } | undefined)?.maxReceiveCount === 5)).toBe(true);
+  });
+
+  it('runs the API on an arm64 function behind a binary-capable REST API with a scoped token on every method', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { Architectures: ['arm64'], Runtime: 'nodejs24.x', TracingConfig: { Mode: 'Active' } });
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
+    const methods = resourcesOf(template, 'AWS::ApiGateway::Method');
+    const guarded = methods.filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
+    expect(guarded.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST']);
+    const scopeOf = (m: { Properties: Record<string, unknown> }) => m.Properties.AuthorizationScopes as string[];
+    for (const m of guarded) expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
+    expect(Object.fromEntries(guarded.map((m) => [m.Properties.HttpMethod, scopeOf(m)]))).toEqual({
+      GET: ['dicomweb/read'],
+      HEAD: ['dicomweb/read'],
+      POST: ['dicomweb/write'],
+      DELETE: ['dicomweb/delete'],
+    });
+    template.hasResourceProperties('AWS::Cognito::UserPool', { MfaConfiguration: 'ON' });
+  });
+
+  it('grants the function no wildcard actions and no inline policy', () => {
+    expect(resourcesOf(template, 'AWS::IAM::Policy')).toEqual([]);
+    const policies = resourcesOf(template, 'AWS::IAM::ManagedPolicy');
+    const actions = policies.flatMap((p) => (p.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[] }> }).Statement.flatMap((s) => s.Action));
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+  });
+
+  it('bundles an API function under 1 MB that loads and answers', async () => {
+    const asset = readdirSync(outdir).find((d) => d.startsWith('asset.') && readdirSync(join(outdir, d)).includes('index.mjs'))!;
+    const file = join(outdir, asset, 'index.mjs');
+    const { size } = await import('node:fs').then((fs) => fs.statSync(file));
+    expect(size).toBeLessThan(1024 * 1024);
+    Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' });
+    const { handler } = (await import(file)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };
+    const res = await handler(
+      { resource: '/{proxy+}', path: '/dicomweb/studies/x/series', httpMethod: 'GET', headers: { Host: 'h' }, multiValueHeaders: {}, body: null, isBase64Encoded: false, requestContext: { path: '/prod/dicomweb/studies/x/series', stage: 'prod', httpMethod: 'GET', identity: {} } },
+      {},
+    );
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatch(/not a valid UID/);
+  });
+});
+
+describe('settings', () => {
+  it('replicates the archive bucket and the index to the disaster-recovery region', () => {
+    const app = new App({ outdir: join(work, 'dr'), context: { 'aws:cdk:bundling-stacks': [] } });
+    const { stack } = buildApp(app, { ...DEFAULT_CONFIG, drRegion: 'eu-central-1' });
+    const template = Template.fromStack(stack);
+    const [table] = resourcesOf(template, 'AWS::DynamoDB::GlobalTable');
+    expect((table.Properties.Replicas as Array<{ Region: string }>).map((r) => r.Region).sort()).toEqual(['eu-central-1', 'eu-west-1']);
+    const archive = resourcesOf(template, 'AWS::S3::Bucket').find((b) => b.Properties.ReplicationConfiguration)!;
+    const replication = JSON.stringify(archive.Properties.ReplicationConfiguration);
+    expect(replication).toContain(':s3:::serverless-pacs-replica-123456789012-eu-central-1');
+    expect(replication).toContain('"ReplicaKmsKeyID":"arn:aws:kms:eu-central-1:123456789012:alias/serverless-pacs-replica"');
+    expect(replication).toContain('"DeleteMarkerReplication":{"Status":"Enabled"}');
+    const replica = Template.fromStack(app.node.findChild('ServerlessPacsReplica') as Stack);
+    replica.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'serverless-pacs-replica-123456789012-eu-central-1', VersioningConfiguration: { Status: 'Enabled' } });
+  });
+
+  it('refuses lifecycle ages S3 would refuse', () => {
+    const app = new App({ context: { infrequentAccessAfterDays: 30, archiveAfterDays: 40 } });
+    expect(() => configFromContext(app.node)).toThrow(/archiveAfterDays \(40\) must be at least/);
+    expect(() => configFromContext(new App({ context: { apiReservedConcurrency: 'lots' } }).node)).toThrow(/apiReservedConcurrency/);
+  });
+});
