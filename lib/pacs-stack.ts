@@ -5,6 +5,7 @@ import type { PacsConfig } from './config.js';
 import { ArchiveStorage } from './constructs/archive-storage.js';
 import { Auth } from './constructs/auth.js';
 import { DICOMWEB_BASE_PATH, DicomWebApi } from './constructs/dicomweb-api.js';
+import { Monitoring } from './constructs/monitoring.js';
 
 export interface PacsStackProps extends StackProps {
   config: PacsConfig;
@@ -14,6 +15,7 @@ export class PacsStack extends Stack {
   readonly storage: ArchiveStorage;
   readonly auth: Auth;
   readonly dicomweb: DicomWebApi;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PacsStackProps) {
     super(scope, id, props);
@@ -25,6 +27,7 @@ export class PacsStack extends Stack {
     });
     this.auth = new Auth(this, 'Auth', { viewerCallbackUrls: config.viewerCallbackUrls });
     this.dicomweb = new DicomWebApi(this, 'DicomWeb', { storage: this.storage, auth: this.auth, reservedConcurrency: config.apiReservedConcurrency });
+    this.monitoring = new Monitoring(this, 'Monitoring', { storage: this.storage, api: this.dicomweb, ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}) });
     new CfnOutput(this, 'DicomWebUrl', { value: `${this.dicomweb.api.url.replace(/\/$/, '')}${DICOMWEB_BASE_PATH}` });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     new CfnOutput(this, 'ViewerClientId', { value: this.auth.viewerClient.userPoolClientId });

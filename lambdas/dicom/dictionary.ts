@@ -1,18 +1,13 @@
-// The DICOM data dictionary (PS3.6), taken from dcmjs so that we keep one maintained copy.
+// The DICOM data dictionary (PS3.6), generated from dcmjs's copy (dictionary-data.ts) so that we keep
+// one maintained source without loading dcmjs itself.
 // We only need keyword <-> tag and the VR used when a file is implicit VR.
-import dcmjs from 'dcmjs';
+import { DICTIONARY_ENTRIES } from './dictionary-data.js';
 
 export interface DictionaryEntry {
   tag: number;
   keyword: string;
   /** The VR as PS3.6 lists it; ambiguous VRs ("OB or OW", "US or SS") are resolved by resolveAmbiguousVr. */
   vr: string;
-}
-
-interface DcmjsEntry {
-  tag: string;
-  vr: string;
-  name: string;
 }
 
 const byTag = new Map<number, DictionaryEntry>();
@@ -27,9 +22,9 @@ function parseDcmjsTag(text: string): number | undefined {
   return ((group << 16) | element) >>> 0;
 }
 
-const nameMap = (dcmjs as unknown as { data: { DicomMetaDictionary: { nameMap: Record<string, DcmjsEntry> } } }).data
-  .DicomMetaDictionary.nameMap;
-for (const raw of Object.values(nameMap)) {
+for (const line of DICTIONARY_ENTRIES.split('\n')) {
+  const [tagText, vr, name] = line.split(' ');
+  const raw = { tag: tagText, vr, name };
   const tag = parseDcmjsTag(raw.tag);
   if (tag === undefined) continue;
   const keyword = raw.name.replace(/^RETIRED_/, '');

@@ -102,6 +102,8 @@ export type ArchiveEvent =
       at: string;
       /** Set when the archive wrote the instance itself (an AI result): names the analysis that produced it. */
       producedBy?: string;
+      /** The same bytes were stored before: announced again in case the first announcement was lost. */
+      repeated?: boolean;
     }
   | { type: 'InstancesDeleted'; studyInstanceUID: string; seriesInstanceUID?: string; sopInstanceUID?: string; at: string };
 

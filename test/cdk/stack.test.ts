@@ -84,6 +84,14 @@ describe('the deployed stack (default settings, with bundling)', () => {
     template.hasResourceProperties('AWS::Cognito::UserPool', { MfaConfiguration: 'ON' });
   });
 
+  it('alarms on API errors, function errors and throttles, index throttling and dead letters, to an encrypted topic', () => {
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(5);
+    for (const a of alarms) expect((a.Properties.AlarmActions as unknown[]).length).toBe(1);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
   it('grants the function no wildcard actions and no inline policy', () => {
     expect(resourcesOf(template, 'AWS::IAM::Policy')).toEqual([]);
     const policies = resourcesOf(template, 'AWS::IAM::ManagedPolicy');

@@ -101,3 +101,11 @@ describe('DICOM JSON model agrees with pydicom on every sample', () => {
     });
   }
 });
+
+describe('the generated data dictionary', () => {
+  it('is what build-dictionary.ts makes from the installed dcmjs', async () => {
+    const { dictionarySource, DICTIONARY_DATA_FILE } = await import('../../lambdas/dicom/build-dictionary.js');
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(DICTIONARY_DATA_FILE, 'utf8')).toBe(dictionarySource());
+  });
+});

@@ -194,6 +194,9 @@ describe.each(implementations)('ArchiveIndex contract: $name', (impl) => {
     expect((await index.deleteInstances({ studyInstanceUID: a })).sort()).toEqual([w.records[1].blobKey]);
     expect(await index.query(q('study', [filter('StudyInstanceUID', a)]))).toEqual([]);
     expect(await index.deleteInstances({ studyInstanceUID: a })).toEqual([]);
+    // Stored again right after its deletion, an instance is really stored again.
+    expect(await index.commitInstance(w.records[1], 'reject')).toEqual({ outcome: 'stored' });
+    expect((await index.listInstances({ studyInstanceUID: a })).map((i) => i.sopInstanceUID)).toEqual([w.records[1].sopInstanceUID]);
     // The series UID is free again once its series is gone.
     const reuse = recordOf(syntheticInstance({ StudyInstanceUID: w.studies.b, SeriesInstanceUID: w.series.a2 }));
     expect(await index.commitInstance(reuse, 'reject')).toEqual({ outcome: 'stored' });

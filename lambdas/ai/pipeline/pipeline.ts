@@ -112,6 +112,8 @@ export class AiPipeline {
 
   async handleEvent(event: ArchiveEvent): Promise<void> {
     if (event.type === 'InstanceStored' && event.producedBy) return; // our own results do not make a study change
+    // A repeated store changes nothing in a study we already know; it matters only if the first event was lost.
+    if (event.type === 'InstanceStored' && event.repeated && (await this.deps.state.activity(event.studyInstanceUID))) return;
     if (event.type === 'InstancesDeleted' && !event.seriesInstanceUID) {
       this.pendingChanges.delete(event.studyInstanceUID);
       await this.deps.state.forgetStudy(event.studyInstanceUID);

@@ -102,8 +102,10 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
       if (result.previousBlobKey !== blobKey) await removeIfUnreferenced(storage, result.previousBlobKey);
       break;
     case 'identical':
-      return { status: 'identical', instance, warnings: instance.warnings };
+      break;
   }
+  // Also for a repeated store: if the first attempt committed but lost its event (a fault between the
+  // commit and the publish), the client's retry announces the instance. Consumers are idempotent.
   await storage.events.publish([
     {
       type: 'InstanceStored',
@@ -113,6 +115,7 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
       sopClassUID: instance.sopClassUID,
       at: record.storedAt,
       ...(options.producedBy ? { producedBy: options.producedBy } : {}),
+      ...(result.outcome === 'identical' ? { repeated: true } : {}),
     },
   ]);
   return { status: result.outcome, instance, warnings: instance.warnings };

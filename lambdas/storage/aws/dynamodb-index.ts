@@ -10,7 +10,7 @@
 //
 // Every store is one TransactWriteItems over these items, so counts and references never drift.
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   TransactionCanceledException,
   type AttributeDefinition,
@@ -246,7 +246,10 @@ export class DynamoDbIndex implements ArchiveIndex {
       },
     });
     try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: transact as never }));
+      // One token per attempt, reused by the SDK's retries of this request: a retry after a lost answer
+      // succeeds instead of failing its own conditions. (A token tied to the content would be wrong: a
+      // store repeated after a delete would be answered from the first one's idempotency window.)
+      await this.doc.send(new TransactWriteCommand({ TransactItems: transact as never, ClientRequestToken: randomUUID() }));
     } catch (e) {
       const failed = failedConditions(e);
       // Someone stored this SOP Instance UID or opened this series meanwhile: decide again on fresh reads.

@@ -1,0 +1,65 @@
+// What operators watch: one CloudWatch dashboard for the request path, the index and the queues, and
+// alarms (to an SNS topic, optionally e-mailed) for errors, throttling and dead letters.
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { ArchiveStorage } from './archive-storage.js';
+import type { DicomWebApi } from './dicomweb-api.js';
+
+export interface MonitoringProps {
+  storage: ArchiveStorage;
+  api: DicomWebApi;
+  alarmEmail?: string;
+}
+
+export class Monitoring extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const { storage, api } = props;
+    this.topic = new sns.Topic(this, 'Alarms', { masterKey: storage.key, enforceSSL: true, displayName: 'PACS alarms' });
+    // CloudWatch publishes alarms to the encrypted topic, so it needs the key.
+    storage.key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey');
+    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    const fiveMinutes = Duration.minutes(5);
+    const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+      const a = new cloudwatch.Alarm(this, name, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      a.addAlarmAction(new actions.SnsAction(this.topic));
+      this.alarms.push(a);
+    };
+    const fn = api.function;
+    const ddb = (metricName: string) =>
+      new cloudwatch.Metric({ namespace: 'AWS/DynamoDB', metricName, dimensionsMap: { TableName: storage.index.tableName }, statistic: 'Sum', period: fiveMinutes });
+    alarm('ApiServerErrors', api.api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }), 5, 'DICOMweb API answered 5xx five times or more in five minutes');
+    alarm('FunctionErrors', fn.metricErrors({ period: fiveMinutes }), 1, 'The DICOMweb function failed (crash or timeout)');
+    alarm('FunctionThrottles', fn.metricThrottles({ period: fiveMinutes }), 1, 'The DICOMweb function hit its reserved concurrency');
+    alarm('IndexThrottles', new cloudwatch.MathExpression({ expression: 'r + w', usingMetrics: { r: ddb('ReadThrottleEvents'), w: ddb('WriteThrottleEvents') }, period: fiveMinutes }), 1, 'The index table throttled reads or writes');
+    alarm('EventDeadLetters', storage.eventsDeadLetters.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }), 1, 'Archive events could not be processed and are in the dead-letter queue');
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: undefined, defaultInterval: Duration.hours(3) });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'DICOMweb requests', left: [api.api.metricCount({ period: Duration.minutes(1) })], right: [api.api.metricClientError({ period: Duration.minutes(1) }), api.api.metricServerError({ period: Duration.minutes(1) })] }),
+      new cloudwatch.GraphWidget({ title: 'Latency (p50, p95)', left: [api.api.metricLatency({ statistic: 'p50' }), api.api.metricLatency({ statistic: 'p95' })] }),
+      new cloudwatch.GraphWidget({ title: 'Function', left: [fn.metricInvocations(), fn.metricErrors(), fn.metricThrottles()], right: [fn.metricDuration({ statistic: 'p95' })] }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Index capacity', left: [ddb('ConsumedReadCapacityUnits'), ddb('ConsumedWriteCapacityUnits')], right: [ddb('ReadThrottleEvents'), ddb('WriteThrottleEvents')] }),
+      new cloudwatch.GraphWidget({ title: 'Events', left: [storage.events.metricApproximateNumberOfMessagesVisible(), storage.eventsDeadLetters.metricApproximateNumberOfMessagesVisible()] }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms }),
+    );
+  }
+}

@@ -1,0 +1,61 @@
+// `npm run bench:lambda`: size of each bundled Lambda function and its cold initialisation time, measured
+// locally (Node on this machine, not the Lambda runtime): every run is a fresh Node process that
+// imports the bundle and answers one request that needs no AWS call. Writes .tmp/lambda-bench-results.json.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { App } from 'aws-cdk-lib';
+import { buildApp } from '../../lib/app.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const repoRoot = resolve(import.meta.dirname, '../..');
+const outdir = join(repoRoot, '.tmp/lambda-bench');
+rmSync(outdir, { recursive: true, force: true });
+process.env.CDK_DEFAULT_ACCOUNT ??= '123456789012';
+process.env.CDK_DEFAULT_REGION ??= 'eu-west-1';
+const { app, stack } = buildApp(new App({ outdir }));
+app.synth();
+
+const template = JSON.parse(readFileSync(join(outdir, `${stack.stackName}.template.json`), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+const probe = `
+const t0 = performance.now();
+const { handler } = await import(process.argv[1]);
+const t1 = performance.now();
+Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' });
+const res = await handler({ resource: '/{proxy+}', path: '/dicomweb/studies/x/series', httpMethod: 'GET', headers: { Host: 'h' }, multiValueHeaders: {}, body: null, isBase64Encoded: false, requestContext: { path: '/prod/dicomweb/studies/x/series', stage: 'prod', httpMethod: 'GET', identity: {} } }, {});
+console.log(JSON.stringify({ importMs: t1 - t0, firstRequestMs: performance.now() - t1, status: res.statusCode }));
+`;
+const results = [];
+for (const [id, r] of Object.entries(template.Resources)) {
+  if (r.Type !== 'AWS::Lambda::Function') continue;
+  // The code asset's directory is named after the hash that is also its S3 key.
+  const key = (r.Properties.Code as { S3Key?: string }).S3Key;
+  if (!key) continue;
+  const dir = join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
+  const file = readdirSync(dir).find((f) => f === 'index.mjs');
+  if (!file) continue;
+  // Run beside the repository's node_modules, where the AWS SDK the Lambda runtime provides is found.
+  const copyDir = join(repoRoot, '.tmp/lambda-bench-run', id);
+  mkdirSync(copyDir, { recursive: true });
+  writeFileSync(join(copyDir, 'index.mjs'), readFileSync(join(dir, file)));
+  const times: Array<{ importMs: number; firstRequestMs: number }> = [];
+  for (let i = 0; i < RUNS; i++) {
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe, join(copyDir, 'index.mjs')], { encoding: 'utf8' });
+    const line = run.stdout.trim().split('\n').pop()!;
+    times.push(JSON.parse(line) as { importMs: number; firstRequestMs: number });
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const bytes = statSync(join(dir, file)).size;
+  const entry = {
+    function: id,
+    bundleBytes: bytes,
+    bundleGzipBytes: gzipSync(readFileSync(join(dir, file))).length,
+    medianImportMs: Math.round(median(times.map((t) => t.importMs))),
+    medianFirstRequestMs: Math.round(median(times.map((t) => t.firstRequestMs))),
+    runs: RUNS,
+  };
+  results.push(entry);
+  console.log(`${id}: ${(bytes / 1024).toFixed(0)} KiB minified (${(entry.bundleGzipBytes / 1024).toFixed(0)} KiB gzip), cold import ${entry.medianImportMs} ms, first request ${entry.medianFirstRequestMs} ms (median of ${RUNS}, ${process.version})`);
+}
+writeFileSync(join(repoRoot, '.tmp/lambda-bench-results.json'), JSON.stringify({ node: process.version, results }, null, 2));
