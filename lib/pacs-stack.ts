@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import type { PacsConfig } from './config.js';
 import { ArchiveStorage } from './constructs/archive-storage.js';
 import { Auth } from './constructs/auth.js';
+import { BulkImport } from './constructs/bulk-import.js';
 import { DICOMWEB_BASE_PATH, DicomWebApi } from './constructs/dicomweb-api.js';
 import { Monitoring } from './constructs/monitoring.js';
 
@@ -15,6 +16,7 @@ export class PacsStack extends Stack {
   readonly storage: ArchiveStorage;
   readonly auth: Auth;
   readonly dicomweb: DicomWebApi;
+  readonly bulkImport: BulkImport;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PacsStackProps) {
@@ -27,9 +29,16 @@ export class PacsStack extends Stack {
     });
     this.auth = new Auth(this, 'Auth', { viewerCallbackUrls: config.viewerCallbackUrls });
     this.dicomweb = new DicomWebApi(this, 'DicomWeb', { storage: this.storage, auth: this.auth, reservedConcurrency: config.apiReservedConcurrency });
-    this.monitoring = new Monitoring(this, 'Monitoring', { storage: this.storage, api: this.dicomweb, ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}) });
+    this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      storage: this.storage,
+      api: this.dicomweb,
+      bulkImport: this.bulkImport,
+      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+    });
     new CfnOutput(this, 'DicomWebUrl', { value: `${this.dicomweb.api.url.replace(/\/$/, '')}${DICOMWEB_BASE_PATH}` });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
+    new CfnOutput(this, 'BulkImportLocation', { value: `s3://${this.storage.archive.bucketName}/ingest/` });
     new CfnOutput(this, 'ViewerClientId', { value: this.auth.viewerClient.userPoolClientId });
   }
 }

@@ -8,11 +8,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { ArchiveStorage } from './archive-storage.js';
+import type { BulkImport } from './bulk-import.js';
 import type { DicomWebApi } from './dicomweb-api.js';
 
 export interface MonitoringProps {
   storage: ArchiveStorage;
   api: DicomWebApi;
+  bulkImport: BulkImport;
   alarmEmail?: string;
 }
 
@@ -48,6 +50,8 @@ export class Monitoring extends Construct {
     alarm('FunctionErrors', fn.metricErrors({ period: fiveMinutes }), 1, 'The DICOMweb function failed (crash or timeout)');
     alarm('FunctionThrottles', fn.metricThrottles({ period: fiveMinutes }), 1, 'The DICOMweb function hit its reserved concurrency');
     alarm('IndexThrottles', new cloudwatch.MathExpression({ expression: 'r + w', usingMetrics: { r: ddb('ReadThrottleEvents'), w: ddb('WriteThrottleEvents') }, period: fiveMinutes }), 1, 'The index table throttled reads or writes');
+    alarm('ImportDeadLetters', props.bulkImport.deadLetters.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }), 1, 'Files dropped for bulk import could not be imported and their notifications are in the dead-letter queue');
+    alarm('ImportErrors', props.bulkImport.function.metricErrors({ period: fiveMinutes }), 1, 'The bulk-import function failed');
     alarm('EventDeadLetters', storage.eventsDeadLetters.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }), 1, 'Archive events could not be processed and are in the dead-letter queue');
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: undefined, defaultInterval: Duration.hours(3) });
@@ -59,6 +63,7 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Index capacity', left: [ddb('ConsumedReadCapacityUnits'), ddb('ConsumedWriteCapacityUnits')], right: [ddb('ReadThrottleEvents'), ddb('WriteThrottleEvents')] }),
       new cloudwatch.GraphWidget({ title: 'Events', left: [storage.events.metricApproximateNumberOfMessagesVisible(), storage.eventsDeadLetters.metricApproximateNumberOfMessagesVisible()] }),
+      new cloudwatch.GraphWidget({ title: 'Bulk import', left: [props.bulkImport.queue.metricApproximateNumberOfMessagesVisible(), props.bulkImport.deadLetters.metricApproximateNumberOfMessagesVisible()], right: [props.bulkImport.function.metricInvocations(), props.bulkImport.function.metricErrors()] }),
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms }),
     );
   }
