@@ -41,10 +41,22 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; url:
   });
 }
 
+/** fetch, tried again when a kept-alive connection was closed under it (the server is busy analysing). */
+async function fetchRetrying(url: string, init?: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await sleep(200);
+    }
+  }
+}
+
 async function store(url: string, study: SyntheticCt): Promise<number> {
   for (let i = 0; i < study.files.length; i += 16) {
     const body = multipartBody(study.files.slice(i, i + 16).map((bytes) => ({ bytes })));
-    const res = await fetch(`${url}/studies`, { method: 'POST', body, headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` } });
+    const res = await fetchRetrying(`${url}/studies`, { method: 'POST', body, headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` } });
     if (res.status !== 200) throw new Error(`STOW answered ${res.status}`);
     await res.arrayBuffer();
   }
@@ -54,7 +66,7 @@ async function store(url: string, study: SyntheticCt): Promise<number> {
 async function analysedAt(aiUrl: string, studies: Set<string>): Promise<Map<string, number>> {
   const done = new Map<string, number>();
   while (done.size < studies.size) {
-    const list = (await (await fetch(`${aiUrl}/worklist?state=analysed&limit=1000`)).json()) as WorklistItem[];
+    const list = (await (await fetchRetrying(`${aiUrl}/worklist?state=analysed&limit=1000`)).json()) as WorklistItem[];
     for (const item of list) if (studies.has(item.studyInstanceUID) && !done.has(item.studyInstanceUID)) done.set(item.studyInstanceUID, performance.now());
     await sleep(50);
   }

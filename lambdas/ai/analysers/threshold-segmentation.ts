@@ -15,14 +15,22 @@ export interface ThresholdSegmentationOptions {
 
 export const DEFAULT_THRESHOLD_OPTIONS: ThresholdSegmentationOptions = { lowerHU: 300, upperHU: 3000, maxVoxels: 512 * 512 * 1200 };
 
+/** Voxels visited between yields to the event loop, so that a large volume never stalls the archive's requests. */
+const VOXELS_PER_SLICE_OF_WORK = 1 << 20;
+
 /** Labels 6-connected components of a binary volume; returns the voxel indices of the largest. */
-export function largestComponent(mask: Uint8Array, columns: number, rows: number, slices: number): Uint32Array {
+export async function largestComponent(mask: Uint8Array, columns: number, rows: number, slices: number): Promise<Uint32Array> {
   const labels = new Int32Array(mask.length);
   const queue = new Uint32Array(mask.length);
   const plane = columns * rows;
   let best = { label: 0, size: 0, start: 0 };
   let label = 0;
+  let work = 0;
   for (let seed = 0; seed < mask.length; seed++) {
+    if (++work >= VOXELS_PER_SLICE_OF_WORK) {
+      work = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (!mask[seed] || labels[seed]) continue;
     label++;
     let head = 0;
@@ -30,6 +38,10 @@ export function largestComponent(mask: Uint8Array, columns: number, rows: number
     queue[tail++] = seed;
     labels[seed] = label;
     while (head < tail) {
+      if (++work >= VOXELS_PER_SLICE_OF_WORK) {
+        work = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       const v = queue[head++];
       const x = v % columns;
       const y = Math.floor(v / columns) % rows;
@@ -90,7 +102,7 @@ async function segment(study: StudyInput, volume: Volume, options: ThresholdSegm
       mask[z * plane + i] = v >= options.lowerHU && v <= options.upperHU ? 1 : 0;
     }
   }
-  const component = largestComponent(mask, columns, rows, volume.slices.length);
+  const component = await largestComponent(mask, columns, rows, volume.slices.length);
   const sources = volume.slices.map((s) => sourceOf(s.instance));
   if (component.length === 0) {
     return {
