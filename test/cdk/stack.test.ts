@@ -2,7 +2,7 @@
 // Security packs find nothing unacknowledged, the template holds the protections the design promises
 // (including those cdk-nag cannot see, such as the TableV2 settings), and the bundled API function loads
 // and answers.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';
@@ -120,8 +120,9 @@ describe('the deployed stack (default settings, with bundling)', () => {
   });
 
   it('bundles an API function under 1 MB that loads and answers', async () => {
-    const asset = readdirSync(outdir).find((d) => d.startsWith('asset.') && readdirSync(join(outdir, d)).includes('index.mjs'))!;
-    const file = join(outdir, asset, 'index.mjs');
+    // The API function's code asset is the directory named after its S3 key.
+    const api = resourcesOf(template, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('DICOMweb API'))!;
+    const file = join(outdir, `asset.${(api.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`, 'index.mjs');
     const { size } = await import('node:fs').then((fs) => fs.statSync(file));
     expect(size).toBeLessThan(1024 * 1024);
     Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' });
