@@ -64,8 +64,12 @@ describe.each(implementations)('AiStateStore contract: $name', (impl) => {
     expect((await state.pendingJobs('1.1', 1)).map((j) => j.analyserId).sort()).toEqual(['a', 'b']);
     expect((await state.unfinishedJobs(100)).map(jobKey).sort()).toEqual(jobs.map(jobKey).sort());
     expect(await state.activity('1.1')).toMatchObject({ revision: 1, state: 'dispatched' });
-    // A change after dispatch opens the next revision.
-    expect(await state.recordChanges(new Map([['1.1', '2026-01-01T00:01:00Z']]))).toEqual(new Map([['1.1', 2]]));
+    // A late event for an instance stored before the dispatch changes nothing…
+    expect(await state.recordChanges(new Map([['1.1', '2026-01-01T00:00:02Z']]))).toEqual(new Map([['1.1', 1]]));
+    expect(await state.activity('1.1')).toMatchObject({ revision: 1, state: 'dispatched' });
+    // …a change after the dispatch opens the next revision.
+    const later = new Date(Date.now() + 1000).toISOString();
+    expect(await state.recordChanges(new Map([['1.1', later]]))).toEqual(new Map([['1.1', 2]]));
     expect(await state.activity('1.1')).toMatchObject({ revision: 2, state: 'collecting' });
   });
 

@@ -94,6 +94,12 @@ export class DynamoDbAiState implements AiStateStore {
     for (const [uid, at] of changes) {
       for (let attempt = 0; ; attempt++) {
         const current = await this.get(study(uid), 'ACTIVITY');
+        // An instance stored before the revision was dispatched is part of it (its analyses read the study
+        // later): a late event for it changes nothing.
+        if (current && current.state === 'dispatched' && current.dispatchedAt && at <= String(current.dispatchedAt)) {
+          revisions.set(uid, Number(current.revision));
+          break;
+        }
         // A change after dispatch opens a new revision; during collection it only restarts the quiet period.
         const revision = !current ? 1 : current.state === 'dispatched' ? Number(current.revision) + 1 : Number(current.revision);
         const last = current && current.state === 'collecting' && String(current.lastChangeAt) > at ? String(current.lastChangeAt) : at;
@@ -101,7 +107,7 @@ export class DynamoDbAiState implements AiStateStore {
           await this.doc.send(
             new PutCommand({
               TableName: this.table,
-              Item: { pk: study(uid), sk: 'ACTIVITY', revision, state: 'collecting', lastChangeAt: last, collectingShard: `C#${shard(uid)}`, changeKey: `${last}#${uid}` },
+              Item: { pk: study(uid), sk: 'ACTIVITY', revision, state: 'collecting', lastChangeAt: last, collectingShard: `C#${shard(uid)}`, changeKey: `${last}#${uid}`, ...(current?.dispatchedAt ? { dispatchedAt: current.dispatchedAt } : {}) },
               // Optimistic: nobody changed the activity since we read it.
               ...(current ? { ConditionExpression: 'revision = :r AND #s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':r': current.revision, ':s': current.state } } : { ConditionExpression: 'attribute_not_exists(pk)' }),
             }),
@@ -134,10 +140,10 @@ export class DynamoDbAiState implements AiStateStore {
         Update: {
           TableName: this.table,
           Key: { pk: study(studyInstanceUID), sk: 'ACTIVITY' },
-          UpdateExpression: 'SET #s = :d REMOVE collectingShard, changeKey',
+          UpdateExpression: 'SET #s = :d, dispatchedAt = :now REMOVE collectingShard, changeKey',
           ConditionExpression: 'revision = :r AND #s = :c',
           ExpressionAttributeNames: { '#s': 'state' },
-          ExpressionAttributeValues: { ':d': 'dispatched', ':c': 'collecting', ':r': revision },
+          ExpressionAttributeValues: { ':d': 'dispatched', ':c': 'collecting', ':r': revision, ':now': new Date().toISOString() },
         },
       },
       ...jobs.map((job) => ({

@@ -15,7 +15,8 @@ import { PRIORITY_RANK, jobKey } from '../../ai/ports.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS study_activity (
-  study_uid TEXT PRIMARY KEY, revision INTEGER NOT NULL, state TEXT NOT NULL, last_change_at TEXT NOT NULL
+  study_uid TEXT PRIMARY KEY, revision INTEGER NOT NULL, state TEXT NOT NULL, last_change_at TEXT NOT NULL,
+  dispatched_at TEXT
 );
 CREATE INDEX IF NOT EXISTS study_activity_due ON study_activity(state, last_change_at);
 CREATE TABLE IF NOT EXISTS dispatched_jobs (
@@ -55,10 +56,13 @@ export class SqliteAiState implements AiStateStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // Data directories from before dispatch times were recorded.
+    const columns = (this.db.prepare('PRAGMA table_info(study_activity)').all() as Row[]).map((c) => c.name);
+    if (!columns.includes('dispatched_at')) this.db.exec('ALTER TABLE study_activity ADD COLUMN dispatched_at TEXT');
   }
 
   async recordChanges(changes: Map<string, string>): Promise<Map<string, number>> {
-    const read = this.db.prepare('SELECT revision, state FROM study_activity WHERE study_uid = ?');
+    const read = this.db.prepare('SELECT revision, state, dispatched_at FROM study_activity WHERE study_uid = ?');
     const write = this.db.prepare(
       `INSERT INTO study_activity (study_uid, revision, state, last_change_at) VALUES (?, ?, 'collecting', ?)
        ON CONFLICT(study_uid) DO UPDATE SET revision = excluded.revision, state = 'collecting',
@@ -68,6 +72,12 @@ export class SqliteAiState implements AiStateStore {
       const revisions = new Map<string, number>();
       for (const [study, at] of changes) {
         const row = read.get(study) as Row | undefined;
+        // An instance stored before the revision was dispatched is part of it (its analyses read the study
+        // later): a late event for it changes nothing.
+        if (row && row.state === 'dispatched' && row.dispatched_at && at <= (row.dispatched_at as string)) {
+          revisions.set(study, Number(row.revision));
+          continue;
+        }
         // A change after dispatch opens a new revision; during collection it only restarts the quiet period.
         const revision = !row ? 1 : row.state === 'dispatched' ? Number(row.revision) + 1 : Number(row.revision);
         write.run(study, revision, at);
@@ -92,8 +102,8 @@ export class SqliteAiState implements AiStateStore {
   async markDispatched(studyInstanceUID: string, revision: number, jobs: AnalysisJob[]): Promise<boolean> {
     return this.db.transaction(() => {
       const changed = this.db
-        .prepare(`UPDATE study_activity SET state = 'dispatched' WHERE study_uid = ? AND revision = ? AND state = 'collecting'`)
-        .run(studyInstanceUID, revision).changes;
+        .prepare(`UPDATE study_activity SET state = 'dispatched', dispatched_at = ? WHERE study_uid = ? AND revision = ? AND state = 'collecting'`)
+        .run(new Date().toISOString(), studyInstanceUID, revision).changes;
       if (!changed) return false;
       const insert = this.db.prepare('INSERT OR IGNORE INTO dispatched_jobs (key, study_uid, revision, job) VALUES (?, ?, ?, ?)');
       for (const job of jobs) insert.run(jobKey(job), studyInstanceUID, revision, JSON.stringify(job));
