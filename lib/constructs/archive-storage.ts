@@ -9,6 +9,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { accessLogBucket } from './access-log-bucket.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 import { replicaNames } from './replica.js';
 
@@ -45,22 +46,7 @@ export class ArchiveStorage extends Construct {
       }),
     );
 
-    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      // S3 server access logs can only be delivered to SSE-S3 buckets.
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      versioned: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    Validations.of(this.accessLogs).acknowledge(
-      { id: 'AwsSolutions-S1', reason: 'This is the access-log bucket; logging it into itself would loop.' },
-      { id: 'HIPAA.Security-S3BucketLoggingEnabled', reason: 'This is the access-log bucket; logging it into itself would loop.' },
-      { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: 'Access logs are kept in the home region; the archive bucket itself is replicated when a DR region is set.' },
-      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: 'S3 delivers server access logs only to buckets encrypted with SSE-S3.' },
-    );
+    this.accessLogs = accessLogBucket(this, 'AccessLogs');
 
     const stack = Stack.of(this);
     const replica = props.drRegion ? replicaNames(stack.account, props.drRegion) : undefined;

@@ -5,6 +5,7 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { accessLogBucket } from './access-log-bucket.js';
 
 export const replicaNames = (account: string, region: string) => ({
   bucket: `serverless-pacs-replica-${account}-${region}`,
@@ -20,21 +21,7 @@ export class ArchiveReplica extends Construct {
     const { account, region } = Stack.of(this);
     const names = replicaNames(account, region);
     const key = new kms.Key(this, 'Key', { alias: names.keyAlias, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN, description: 'Encrypts the PACS archive replica' });
-    const logs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      versioned: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    Validations.of(logs).acknowledge(
-      { id: 'AwsSolutions-S1', reason: 'This is the access-log bucket; logging it into itself would loop.' },
-      { id: 'HIPAA.Security-S3BucketLoggingEnabled', reason: 'This is the access-log bucket; logging it into itself would loop.' },
-      { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: 'Access logs of the replica stay in its region.' },
-      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: 'S3 delivers server access logs only to buckets encrypted with SSE-S3.' },
-    );
+    const logs = accessLogBucket(this, 'AccessLogs');
     this.bucket = new s3.Bucket(this, 'Archive', {
       bucketName: names.bucket,
       encryption: s3.BucketEncryption.KMS,

@@ -5,26 +5,15 @@
 // answer with the data they hold.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Analyser } from '../../lambdas/ai/analysers/analyser.js';
-import type { AiConfig } from '../../lambdas/ai/config.js';
 import type { AnalysisResult, WorklistItem } from '../../lambdas/ai/ports.js';
 import { jobKey } from '../../lambdas/ai/ports.js';
 import { readInstance } from '../../lambdas/dicom/instance.js';
-import { getMultipart, startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
+import { getMultipart, startTestArchive, stow, testAiConfig, type TestArchive } from '../helpers/archive.js';
 import { dciodvfyErrors } from '../helpers/dciodvfy.js';
 import { syntheticCt } from '../helpers/synthetic-ct.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
 
-const aiConfig: AiConfig = {
-  enabled: true,
-  quietPeriodMs: 400,
-  pollIntervalMs: 50,
-  maxAttempts: 2,
-  retryBackoffMs: 50,
-  visibilityTimeoutMs: 60_000,
-  tiers: { infrequentAccessAfterDays: 30, archiveAfterDays: 90 },
-  noiseLimitHU: 25,
-  segmentation: { lowerHU: 300, upperHU: 3000, maxVoxels: 10_000_000 },
-};
+const aiConfig = testAiConfig();
 
 let failingCalls = 0;
 const failing: Analyser = {

@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { builtInAnalysers } from '../../lambdas/ai/analysers/built-in.js';
-import type { AiConfig } from '../../lambdas/ai/config.js';
 import { IMAGE_NOISE_MODEL } from '../../lambdas/ai/models/model-info.js';
 import { AiPipeline } from '../../lambdas/ai/pipeline/pipeline.js';
 import type { AnalysisJob } from '../../lambdas/ai/ports.js';
@@ -20,23 +19,13 @@ import type { ArchiveEvent } from '../../lambdas/storage/ports.js';
 import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import { DynamoDbAiState } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
 import { SqsWorkQueue } from '../../lambdas/storage/aws/sqs-work-queue.js';
-import { stow, testConfig } from '../helpers/archive.js';
+import { stow, testAiConfig, testConfig } from '../helpers/archive.js';
 import { createAiStateTable } from '../helpers/ai-state-table.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { syntheticCt } from '../helpers/synthetic-ct.js';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
-const config: AiConfig = {
-  enabled: true,
-  quietPeriodMs: 400,
-  pollIntervalMs: 100,
-  maxAttempts: 2,
-  retryBackoffMs: 1000,
-  visibilityTimeoutMs: 60_000,
-  tiers: { infrequentAccessAfterDays: 30, archiveAfterDays: 90 },
-  noiseLimitHU: 25,
-  segmentation: { lowerHU: 300, upperHU: 3000, maxVoxels: 10_000_000 },
-};
+const config = testAiConfig({ pollIntervalMs: 100, retryBackoffMs: 1000 });
 
 describe('the AI pipeline on the AWS adapters', () => {
   let server: ServerType;

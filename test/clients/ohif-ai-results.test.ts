@@ -2,23 +2,12 @@
 // segmentation and the measurement reports appear in the viewer's series list next to the CT.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import type { AiConfig } from '../../lambdas/ai/config.js';
 import type { WorklistItem } from '../../lambdas/ai/ports.js';
-import { startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
+import { startTestArchive, stow, testAiConfig, type TestArchive } from '../helpers/archive.js';
 import { launchBrowser, serveOhif } from '../helpers/ohif.js';
 import { syntheticCt } from '../helpers/synthetic-ct.js';
 
-const aiConfig: AiConfig = {
-  enabled: true,
-  quietPeriodMs: 300,
-  pollIntervalMs: 50,
-  maxAttempts: 2,
-  retryBackoffMs: 50,
-  visibilityTimeoutMs: 60_000,
-  tiers: { infrequentAccessAfterDays: 30, archiveAfterDays: 90 },
-  noiseLimitHU: 25,
-  segmentation: { lowerHU: 300, upperHU: 3000, maxVoxels: 10_000_000 },
-};
+const aiConfig = testAiConfig({ quietPeriodMs: 300 });
 
 describe('OHIF Viewer shows AI results', () => {
   let archive: TestArchive;

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AiConfig } from '../../lambdas/ai/config.js';
 import type { DicomWebConfig } from '../../lambdas/dicomweb/config.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { startLocalArchive, type LocalArchive, type LocalArchiveOptions } from '../../lambdas/local/server.js';
@@ -21,6 +22,20 @@ export interface TestArchive extends Omit<LocalArchive, 'storage'> {
   dataDir: string;
   dispose(): Promise<void>;
 }
+
+/** The AI pipeline as tests run it: a short quiet period, fast polling, two attempts, quick retries. */
+export const testAiConfig = (overrides: Partial<AiConfig> = {}): AiConfig => ({
+  enabled: true,
+  quietPeriodMs: 400,
+  pollIntervalMs: 50,
+  maxAttempts: 2,
+  retryBackoffMs: 50,
+  visibilityTimeoutMs: 60_000,
+  tiers: { infrequentAccessAfterDays: 30, archiveAfterDays: 90 },
+  noiseLimitHU: 25,
+  segmentation: { lowerHU: 300, upperHU: 3000, maxVoxels: 10_000_000 },
+  ...overrides,
+});
 
 /** ARCHIVE_TARGET=lambda runs the same suites through the Lambda handler over the AWS emulators. */
 const target = process.env.ARCHIVE_TARGET ?? 'local';
