@@ -20,14 +20,12 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type BatchGetCommandOutput,
-  type BatchWriteCommandOutput,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { tagToHex } from '../../dicom/dictionary.js';
@@ -52,6 +50,8 @@ export const SHARDS = 16;
 const INLINE_BODY_MAX = 300 * 1024;
 const RECORD_MAX = 64 * 1024;
 const TRANSACTION_ATTEMPTS = 12;
+/** Instances removed at once by a delete. */
+const DELETE_CONCURRENCY = 8;
 
 const KEYS_ONLY = { ProjectionType: 'KEYS_ONLY' as const };
 const gsi = (name: string, pk: string, sk: string): GlobalSecondaryIndex => ({
@@ -528,35 +528,33 @@ export class DynamoDbIndex implements ArchiveIndex {
 
   async deleteInstances(scope: ReferenceScope): Promise<string[]> {
     const items = await this.instanceItems(scope);
-    if (!items.length) return [];
-    const removed: string[] = [];
-    const writes: Item[] = [];
-    for (const i of items) {
-      const stored = { sopInstanceUID: (i.sk as string).split('#')[2], blobKey: i.blobKey as string };
-      removed.push(stored.blobKey);
-      writes.push(
-        { DeleteRequest: { Key: { pk: i.pk, sk: i.sk } } },
-        { DeleteRequest: { Key: { pk: `SOP#${stored.sopInstanceUID}`, sk: 'SOP' } } },
-        { DeleteRequest: { Key: { pk: `BLOB#${stored.blobKey}`, sk: `SOP#${stored.sopInstanceUID}` } } },
+    if (!items.length) {
+      // Nothing left to remove, but a previous attempt may have failed before it recounted.
+      await this.refresh(scope.studyInstanceUID);
+      return [];
+    }
+    const blobKeys: string[] = [];
+    const metadataKeys: string[] = [];
+    // Each instance's items go together, so that no SOP or blob reference outlives its instance item.
+    const removeOne = async (i: Item) => {
+      const sop = (i.sk as string).split('#')[2];
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Delete: { TableName: this.table, Key: { pk: i.pk, sk: i.sk } } },
+            { Delete: { TableName: this.table, Key: { pk: `SOP#${sop}`, sk: 'SOP' } } },
+            { Delete: { TableName: this.table, Key: { pk: `BLOB#${i.blobKey as string}`, sk: `SOP#${sop}` } } },
+          ] as never,
+          ClientRequestToken: randomUUID(),
+        }),
       );
-      if (i.bodyKey) removed.push(i.bodyKey as string);
-    }
-    await this.batchWrite(writes);
+      blobKeys.push(i.blobKey as string);
+      if (i.bodyKey) metadataKeys.push(i.bodyKey as string);
+    };
+    for (let n = 0; n < items.length; n += DELETE_CONCURRENCY) await Promise.all(items.slice(n, n + DELETE_CONCURRENCY).map(removeOne));
     await this.refresh(scope.studyInstanceUID);
-    const metadataKeys = removed.filter((k) => k.startsWith('metadata/'));
     if (metadataKeys.length) await this.overflow.delete(metadataKeys);
-    return removed.filter((k) => !k.startsWith('metadata/'));
-  }
-
-  private async batchWrite(writes: Item[]): Promise<void> {
-    for (let i = 0; i < writes.length; i += 25) {
-      let request: Item | undefined = { [this.table]: writes.slice(i, i + 25) };
-      for (let attempt = 0; request; attempt++) {
-        const res: BatchWriteCommandOutput = await this.doc.send(new BatchWriteCommand({ RequestItems: request as never }));
-        request = res.UnprocessedItems && Object.keys(res.UnprocessedItems).length ? (res.UnprocessedItems as Item) : undefined;
-        if (request) await sleep(20 * 2 ** Math.min(attempt, 6));
-      }
-    }
+    return blobKeys;
   }
 
   /**
