@@ -16,7 +16,7 @@ export interface ThresholdSegmentationOptions {
 export const DEFAULT_THRESHOLD_OPTIONS: ThresholdSegmentationOptions = { lowerHU: 300, upperHU: 3000, maxVoxels: 512 * 512 * 1200 };
 
 /** Voxels visited between yields to the event loop, so that a large volume never stalls the archive's requests. */
-const VOXELS_PER_SLICE_OF_WORK = 1 << 20;
+const VOXELS_BETWEEN_YIELDS = 1 << 20;
 
 /** Labels 6-connected components of a binary volume; returns the voxel indices of the largest. */
 export async function largestComponent(mask: Uint8Array, columns: number, rows: number, slices: number): Promise<Uint32Array> {
@@ -27,7 +27,7 @@ export async function largestComponent(mask: Uint8Array, columns: number, rows: 
   let label = 0;
   let work = 0;
   for (let seed = 0; seed < mask.length; seed++) {
-    if (++work >= VOXELS_PER_SLICE_OF_WORK) {
+    if (++work >= VOXELS_BETWEEN_YIELDS) {
       work = 0;
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -38,7 +38,7 @@ export async function largestComponent(mask: Uint8Array, columns: number, rows: 
     queue[tail++] = seed;
     labels[seed] = label;
     while (head < tail) {
-      if (++work >= VOXELS_PER_SLICE_OF_WORK) {
+      if (++work >= VOXELS_BETWEEN_YIELDS) {
         work = 0;
         await new Promise((resolve) => setImmediate(resolve));
       }
