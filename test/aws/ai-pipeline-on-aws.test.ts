@@ -1,8 +1,7 @@
 // The AI pipeline's code over the AWS adapters: archive events from SQS, state in DynamoDB, one SQS FIFO
 // queue (with its dead-letter queue) per analyser, the model store on S3. A study stored through the
 // DICOMweb app is analysed and its SR and SEG are stored back, as in local mode.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { serve, type ServerType } from '@hono/node-server';
 import { readFileSync } from 'node:fs';
@@ -23,8 +22,8 @@ import { stow, testAiConfig, testConfig } from '../helpers/archive.js';
 import { createAiStateTable } from '../helpers/ai-state-table.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { syntheticCt } from '../helpers/synthetic-ct.js';
+import { emulatorClients } from '../helpers/aws-emulators.js';
 
-const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const config = testAiConfig({ pollIntervalMs: 100, retryBackoffMs: 1000 });
 
 describe('the AI pipeline on the AWS adapters', () => {
@@ -38,9 +37,9 @@ describe('the AI pipeline on the AWS adapters', () => {
 
   beforeAll(async () => {
     const fauxqs = inject('fauxqsEndpoint');
-    const s3 = new S3Client({ endpoint: fauxqs, region: 'us-east-1', credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-    sqs = new SQSClient({ endpoint: fauxqs, region: 'us-east-1', credentials });
-    const dynamodb = new DynamoDBClient({ endpoint: inject('dynamoDbEndpoint'), region: 'us-east-1', credentials });
+    const clients = emulatorClients({ fauxqs, dynamodb: inject('dynamoDbEndpoint') });
+    const { s3, dynamodb } = clients;
+    sqs = clients.sqs;
     const name = `ai-aws-${process.pid}`;
     await s3.send(new CreateBucketCommand({ Bucket: name }));
     const events = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-events` }))).QueueUrl!;

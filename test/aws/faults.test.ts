@@ -4,8 +4,7 @@
 // entry without its original; originals without an index entry only where a cleanup call failed, and
 // those are found and removed by the sweep).
 import { createHash } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, DeleteMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
@@ -18,8 +17,8 @@ import { getMultipart, stow, testConfig } from '../helpers/archive.js';
 import { injectFaults, type FaultCounter } from '../helpers/fault-injection.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
+import { emulatorClients } from '../helpers/aws-emulators.js';
 
-const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('faults from S3, DynamoDB and SQS', () => {
@@ -33,12 +32,8 @@ describe('faults from S3, DynamoDB and SQS', () => {
   beforeAll(async () => {
     const fauxqs = inject('fauxqsEndpoint');
     const retries = { maxAttempts: 4, retryMode: 'standard' as const };
-    const clients = {
-      s3: new S3Client({ endpoint: fauxqs, region: 'us-east-1', credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...retries }),
-      sqs: new SQSClient({ endpoint: fauxqs, region: 'us-east-1', credentials, ...retries }),
-      dynamodb: new DynamoDBClient({ endpoint: inject('dynamoDbEndpoint'), region: 'us-east-1', credentials, ...retries }),
-    };
-    sqs = new SQSClient({ endpoint: fauxqs, region: 'us-east-1', credentials });
+    const clients = emulatorClients({ fauxqs, dynamodb: inject('dynamoDbEndpoint') }, retries);
+    sqs = emulatorClients({ fauxqs }).sqs; // a reader of the events without injected faults
     const name = `faults-${process.pid}`;
     await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
     queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;

@@ -3,7 +3,7 @@
 // errors are retried per message; a redelivered message imports nothing twice.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handleIngestEvent, s3DropZone } from '../../lambdas/aws/handlers/s3-ingest.js';
@@ -13,8 +13,8 @@ import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { injectFaults, type FaultCounter } from '../helpers/fault-injection.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { sampleBytes } from '../helpers/samples.js';
+import { emulatorClients } from '../helpers/aws-emulators.js';
 
-const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const FILES = ['pydicom-data/693_UNCI.dcm', 'dicomParser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm', 'pydicom-data/emri_small_RLE.dcm'];
 const options = { duplicatePolicy: 'reject' as const, maxInstanceBytes: 64 * 1024 * 1024 };
 
@@ -40,9 +40,11 @@ describe('bulk import from S3', () => {
   let dynamodb: DynamoDBClient;
   beforeAll(async () => {
     const fauxqs = inject('fauxqsEndpoint');
-    s3 = new S3Client({ endpoint: fauxqs, region: 'us-east-1', credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-    const sqs = new SQSClient({ endpoint: fauxqs, region: 'us-east-1', credentials });
-    dynamodb = new DynamoDBClient({ endpoint: inject('dynamoDbEndpoint'), region: 'us-east-1', credentials, maxAttempts: 1 });
+    const clients = emulatorClients({ fauxqs, dynamodb: inject('dynamoDbEndpoint') });
+    s3 = clients.s3;
+    const sqs = clients.sqs;
+    // No SDK retries on the index: the injected fault must reach the import.
+    dynamodb = emulatorClients({ fauxqs, dynamodb: inject('dynamoDbEndpoint') }, { maxAttempts: 1 }).dynamodb;
     bucket = `ingest-${process.pid}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const queue = await sqs.send(new CreateQueueCommand({ QueueName: bucket }));

@@ -2,9 +2,8 @@
 // QIDO query and per retrieval, counted by SDK middleware while a workload runs against the AWS
 // implementations (DynamoDB Local, fauxqs), and what that costs at the list prices below. Writes
 // .tmp/cost-bench-results.json. Prices are inputs, not measurements: check them against AWS's pages.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import type { FinalizeRequestMiddleware, MetadataBearer, MiddlewareStack } from '@smithy/types';
 import { startFauxqs } from 'fauxqs';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +14,7 @@ import { testConfig, multipartBody, BOUNDARY } from '../helpers/archive.js';
 import { startDynamoDbLocal } from '../helpers/dynamodb-local.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { syntheticInstance } from '../helpers/synthetic.js';
+import { emulatorClients } from '../helpers/aws-emulators.js';
 
 /** us-east-1 list prices used for the dollars (USD). */
 const PRICES = {
@@ -45,13 +45,11 @@ const count = (service: string) => {
 const snapshot = () => new Map(counts);
 const since = (before: Map<string, number>) => Object.fromEntries([...counts].map(([k, v]) => [k, v - (before.get(k) ?? 0)]).filter(([, v]) => (v as number) > 0)) as Record<string, number>;
 
-const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const dynamo = await startDynamoDbLocal();
 const fauxqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false });
 try {
   const endpoint = `http://127.0.0.1:${fauxqs.port}`;
-  const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-  const sqs = new SQSClient({ endpoint, region: 'us-east-1', credentials });
+  const { s3, sqs } = emulatorClients({ fauxqs: endpoint });
   await s3.send(new CreateBucketCommand({ Bucket: 'cost' }));
   const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'cost' }))).QueueUrl!;
   const table = await createIndexTable(dynamo.client);

@@ -1,5 +1,6 @@
 // Local emulators of the AWS services the archive uses, started by the tests themselves on 127.0.0.1:
-// fauxqs (from the npm registry) for S3 and SQS.
+// fauxqs (from the npm registry) for S3 and SQS; and the SDK clients that talk to them.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
@@ -13,19 +14,32 @@ export interface AwsEmulators {
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 
+/** Retry settings (or anything else) every client of one emulatorClients() call shares. */
+export interface ClientOptions {
+  maxAttempts?: number;
+  retryMode?: 'standard' | 'adaptive';
+}
+
+/** SDK clients for fauxqs (S3, SQS) and, when its endpoint is given, DynamoDB Local. */
+export function emulatorClients(endpoints: { fauxqs: string; dynamodb?: string }, options: ClientOptions = {}): { s3: S3Client; sqs: SQSClient; dynamodb: DynamoDBClient } {
+  const common = { region: 'us-east-1', credentials, ...options };
+  return {
+    s3: new S3Client({
+      ...common,
+      endpoint: endpoints.fauxqs,
+      forcePathStyle: true,
+      // Emulators do not speak the SDK's default streaming checksums.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+    sqs: new SQSClient({ ...common, endpoint: endpoints.fauxqs }),
+    dynamodb: new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb ?? 'http://127.0.0.1:9' }),
+  };
+}
+
 export async function startAwsEmulators(): Promise<AwsEmulators> {
   const server = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false });
-  const endpoint = `http://127.0.0.1:${server.port}`;
-  const s3 = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    credentials,
-    forcePathStyle: true,
-    // Emulators do not speak the SDK's default streaming checksums.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  const sqs = new SQSClient({ endpoint, region: 'us-east-1', credentials });
+  const { s3, sqs } = emulatorClients({ fauxqs: `http://127.0.0.1:${server.port}` });
   return {
     s3,
     sqs,

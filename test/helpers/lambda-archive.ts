@@ -1,9 +1,8 @@
 // The archive as a deployment runs it: the Lambda handler behind an API Gateway stand-in, and the
 // streaming runtime for requests Lambda cannot take, over S3 and SQS (fauxqs) and DynamoDB (DynamoDB
 // Local), each archive with its own bucket, table and queue.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { inject } from 'vitest';
@@ -14,19 +13,15 @@ import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { startApiGateway } from './api-gateway.js';
 import { createIndexTable } from './index-table.js';
+import { emulatorClients } from './aws-emulators.js';
 
-const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 let archives = 0;
 
 export async function startLambdaArchive(
   config: DicomWebConfig,
 ): Promise<{ url: string; storage: ArchiveStorage; served: { lambda: number; streaming: number }; close(): Promise<void> }> {
   const fauxqs = inject('fauxqsEndpoint');
-  const clients = {
-    s3: new S3Client({ endpoint: fauxqs, region: 'us-east-1', credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
-    sqs: new SQSClient({ endpoint: fauxqs, region: 'us-east-1', credentials }),
-    dynamodb: new DynamoDBClient({ endpoint: inject('dynamoDbEndpoint'), region: 'us-east-1', credentials }),
-  };
+  const clients = emulatorClients({ fauxqs, dynamodb: inject('dynamoDbEndpoint') });
   const name = `archive-${process.pid}-${++archives}`;
   await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
   const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
