@@ -14,6 +14,12 @@ export interface PacsConfig {
   viewerCallbackUrls: string[];
   /** Who receives alarm notifications (an email address); alarms still show in CloudWatch without it. */
   alarmEmail?: string;
+  /** Run the AI pipeline on every arriving study. */
+  aiEnabled: boolean;
+  /** A study is analysed once no instance has arrived for this many seconds. */
+  aiQuietPeriodSeconds: number;
+  /** Most concurrent executions of each analyser's worker function. */
+  aiWorkerConcurrency: number;
 }
 
 export const DEFAULT_CONFIG: PacsConfig = {
@@ -21,6 +27,9 @@ export const DEFAULT_CONFIG: PacsConfig = {
   archiveAfterDays: 90,
   apiReservedConcurrency: 100,
   viewerCallbackUrls: ['http://localhost:3000/callback'],
+  aiEnabled: true,
+  aiQuietPeriodSeconds: 30,
+  aiWorkerConcurrency: 5,
 };
 
 export function configFromContext(node: Node): PacsConfig {
@@ -32,11 +41,21 @@ export function configFromContext(node: Node): PacsConfig {
     if (!Number.isInteger(n) || n < min) throw new Error(`context value ${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
+  const bool = (key: string, fallback: boolean) => {
+    const v = get(key);
+    if (v === undefined) return fallback;
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    throw new Error(`context value ${key} must be true or false, got ${JSON.stringify(v)}`);
+  };
   const config: PacsConfig = {
     infrequentAccessAfterDays: num('infrequentAccessAfterDays', DEFAULT_CONFIG.infrequentAccessAfterDays, 30),
     archiveAfterDays: num('archiveAfterDays', DEFAULT_CONFIG.archiveAfterDays, 1),
     apiReservedConcurrency: num('apiReservedConcurrency', DEFAULT_CONFIG.apiReservedConcurrency, 1),
     viewerCallbackUrls: get('viewerCallbackUrls') ? String(get('viewerCallbackUrls')).split(',').map((s) => s.trim()) : DEFAULT_CONFIG.viewerCallbackUrls,
+    aiEnabled: bool('aiEnabled', DEFAULT_CONFIG.aiEnabled),
+    aiQuietPeriodSeconds: num('aiQuietPeriodSeconds', DEFAULT_CONFIG.aiQuietPeriodSeconds, 1),
+    aiWorkerConcurrency: num('aiWorkerConcurrency', DEFAULT_CONFIG.aiWorkerConcurrency, 1),
     ...(get('drRegion') ? { drRegion: String(get('drRegion')) } : {}),
     ...(get('alarmEmail') ? { alarmEmail: String(get('alarmEmail')) } : {}),
   };

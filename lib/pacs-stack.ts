@@ -2,6 +2,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { PacsConfig } from './config.js';
+import { AiPipeline } from './constructs/ai-pipeline.js';
 import { ArchiveStorage } from './constructs/archive-storage.js';
 import { Auth } from './constructs/auth.js';
 import { BulkImport } from './constructs/bulk-import.js';
@@ -18,6 +19,7 @@ export class PacsStack extends Stack {
   readonly dicomweb: DicomWebApi;
   readonly bulkImport: BulkImport;
   readonly monitoring: Monitoring;
+  readonly ai?: AiPipeline;
 
   constructor(scope: Construct, id: string, props: PacsStackProps) {
     super(scope, id, props);
@@ -30,15 +32,28 @@ export class PacsStack extends Stack {
     this.auth = new Auth(this, 'Auth', { viewerCallbackUrls: config.viewerCallbackUrls });
     this.dicomweb = new DicomWebApi(this, 'DicomWeb', { storage: this.storage, auth: this.auth, reservedConcurrency: config.apiReservedConcurrency });
     this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
+    if (config.aiEnabled) {
+      this.ai = new AiPipeline(this, 'Ai', {
+        storage: this.storage,
+        api: this.dicomweb,
+        quietPeriodSeconds: config.aiQuietPeriodSeconds,
+        workerConcurrency: config.aiWorkerConcurrency,
+        infrequentAccessAfterDays: config.infrequentAccessAfterDays,
+        archiveAfterDays: config.archiveAfterDays,
+        ...(config.drRegion ? { drRegion: config.drRegion } : {}),
+      });
+    }
     this.monitoring = new Monitoring(this, 'Monitoring', {
       storage: this.storage,
       api: this.dicomweb,
       bulkImport: this.bulkImport,
+      ...(this.ai ? { ai: this.ai } : {}),
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
     new CfnOutput(this, 'DicomWebUrl', { value: `${this.dicomweb.api.url.replace(/\/$/, '')}${DICOMWEB_BASE_PATH}` });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     new CfnOutput(this, 'BulkImportLocation', { value: `s3://${this.storage.archive.bucketName}/ingest/` });
+    if (this.ai) new CfnOutput(this, 'AiUrl', { value: `${this.dicomweb.api.url.replace(/\/$/, '')}/ai` });
     new CfnOutput(this, 'ViewerClientId', { value: this.auth.viewerClient.userPoolClientId });
   }
 }

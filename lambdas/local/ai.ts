@@ -54,7 +54,7 @@ export async function startLocalAi(
     pipeline,
     state,
     queue,
-    app: createAiApp(pipeline, state, queue),
+    app: createAiApp(state, queue, analysers.map((a) => a.id)),
     close: async () => {
       unsubscribe();
       await pipeline.stop();

@@ -27,6 +27,8 @@ export interface ArchiveFunctionProps {
   statements?: iam.PolicyStatement[];
   /** Acknowledgements for wildcard resources in `statements`, with the reason each is needed. */
   acknowledgements?: Array<{ id: string; reason: string }>;
+  /** Files (repository paths) the code reads at run time, copied next to the bundle's index.mjs. */
+  assetFiles?: string[];
 }
 
 export class ArchiveFunction extends Construct {
@@ -99,6 +101,15 @@ export class ArchiveFunction extends Construct {
         // Bundled CommonJS dependencies still call require().
         banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
         tsconfig: repoFile('tsconfig.json'),
+        ...(props.assetFiles?.length
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_input: string, output: string) => props.assetFiles!.map((f) => `cp "${repoFile(f)}" "${output}/"`),
+              },
+            }
+          : {}),
       },
     });
   }

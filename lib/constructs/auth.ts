@@ -1,10 +1,18 @@
-// Who may use the archive: a Cognito user pool whose tokens carry the DICOMweb scopes — read (QIDO,
-// WADO), write (STOW) and delete — checked on every API method. Nothing is public.
+// Who may use the archive: a Cognito user pool whose tokens carry the archive's scopes — read (QIDO,
+// WADO, the AI worklist and results), write (STOW), delete, feedback (a reader's verdict on an AI
+// result) and govern (the AI analyser registry) — checked on every API method. Nothing is public.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 
-export const SCOPE_NAMES = { read: 'dicomweb.read', write: 'dicomweb.write', delete: 'dicomweb.delete' } as const;
+const SCOPES = {
+  read: 'Search and retrieve (QIDO-RS, WADO-RS); read the AI worklist and results',
+  write: 'Store (STOW-RS)',
+  delete: 'Delete studies, series and instances',
+  feedback: 'Accept, reject or correct an AI result',
+  govern: 'Enable, disable and set the validation status of AI analysers',
+} as const;
+export type ScopeName = keyof typeof SCOPES;
 
 export interface AuthProps {
   viewerCallbackUrls: string[];
@@ -12,7 +20,7 @@ export interface AuthProps {
 
 export class Auth extends Construct {
   readonly userPool: cognito.UserPool;
-  readonly scopes: Record<keyof typeof SCOPE_NAMES, cognito.OAuthScope>;
+  readonly scopes: Record<ScopeName, cognito.OAuthScope>;
   readonly viewerClient: cognito.UserPoolClient;
   readonly systemClient: cognito.UserPoolClient;
 
@@ -31,19 +39,15 @@ export class Auth extends Construct {
     });
     const server = this.userPool.addResourceServer('DicomWeb', {
       identifier: 'dicomweb',
-      scopes: [
-        new cognito.ResourceServerScope({ scopeName: 'read', scopeDescription: 'Search and retrieve (QIDO-RS, WADO-RS)' }),
-        new cognito.ResourceServerScope({ scopeName: 'write', scopeDescription: 'Store (STOW-RS)' }),
-        new cognito.ResourceServerScope({ scopeName: 'delete', scopeDescription: 'Delete studies, series and instances' }),
-      ],
+      scopes: Object.entries(SCOPES).map(([scopeName, scopeDescription]) => new cognito.ResourceServerScope({ scopeName, scopeDescription })),
     });
     // Literal scope names ("dicomweb/read"), so that templates and API methods say what they check.
-    this.scopes = { read: cognito.OAuthScope.custom('dicomweb/read'), write: cognito.OAuthScope.custom('dicomweb/write'), delete: cognito.OAuthScope.custom('dicomweb/delete') };
+    this.scopes = Object.fromEntries(Object.keys(SCOPES).map((name) => [name, cognito.OAuthScope.custom(`dicomweb/${name}`)])) as Record<ScopeName, cognito.OAuthScope>;
     this.userPool.addDomain('SignIn', { cognitoDomain: { domainPrefix: `pacs-${this.node.addr.slice(0, 12)}` } });
     // A browser viewer (OHIF): authorization code with PKCE, no secret.
     this.viewerClient = this.userPool.addClient('Viewer', {
       generateSecret: false,
-      oAuth: { flows: { authorizationCodeGrant: true }, scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, this.scopes.read], callbackUrls: props.viewerCallbackUrls },
+      oAuth: { flows: { authorizationCodeGrant: true }, scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, this.scopes.read, this.scopes.feedback], callbackUrls: props.viewerCallbackUrls },
       accessTokenValidity: Duration.hours(1),
       refreshTokenValidity: Duration.hours(12),
       preventUserExistenceErrors: true,

@@ -2,6 +2,7 @@
 // right scope on every method, and logs every request.
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -17,9 +18,14 @@ export interface DicomWebApiProps {
 
 export const DICOMWEB_BASE_PATH = '/dicomweb';
 
+export type ApiScope = keyof Auth['scopes'];
+
 export class DicomWebApi extends Construct {
   readonly function: nodejs.NodejsFunction;
   readonly api: apigateway.RestApi;
+  private readonly authorizer: apigateway.CognitoUserPoolsAuthorizer;
+  private readonly validator: apigateway.RequestValidator;
+  private readonly auth: Auth;
 
   constructor(scope: Construct, id: string, props: DicomWebApiProps) {
     super(scope, id);
@@ -54,28 +60,16 @@ export class DicomWebApi extends Construct {
       },
       defaultCorsPreflightOptions: {
         allowOrigins: apigateway.Cors.ALL_ORIGINS,
-        allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
+        allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
         allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'If-None-Match'],
         exposeHeaders: ['Warning', 'ETag', 'Content-Location', 'Content-Type'],
         maxAge: Duration.minutes(10),
       },
     });
-    const authorizer = new apigateway.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [auth.userPool] });
-    const validator = this.api.addRequestValidator('Parameters', { validateRequestParameters: true, validateRequestBody: true });
-    const integration = new apigateway.LambdaIntegration(this.function, { proxy: true });
-    const proxy = this.api.root.addResource('dicomweb').addResource('{proxy+}');
-    const method = (verb: string, scope: keyof Auth['scopes']) =>
-      proxy.addMethod(verb, integration, {
-        authorizer,
-        authorizationType: apigateway.AuthorizationType.COGNITO,
-        authorizationScopes: [auth.scopes[scope].scopeName],
-        requestValidator: validator,
-        requestParameters: { 'method.request.path.proxy': true },
-      });
-    method('GET', 'read');
-    method('HEAD', 'read');
-    method('POST', 'write');
-    method('DELETE', 'delete');
+    this.auth = auth;
+    this.authorizer = new apigateway.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [auth.userPool] });
+    this.validator = this.api.addRequestValidator('Parameters', { validateRequestParameters: true, validateRequestBody: true });
+    this.addProxy(DICOMWEB_BASE_PATH, this.function, { GET: 'read', HEAD: 'read', POST: 'write', DELETE: 'delete' });
 
     Validations.of(this.api).acknowledge(
       { id: 'AwsSolutions-APIG4', reason: 'Only the CORS preflight (OPTIONS, a mock integration that returns headers) is unauthenticated; browsers send it without credentials.' },
@@ -89,5 +83,20 @@ export class DicomWebApi extends Construct {
       { id: 'HIPAA.Security-LambdaDLQ', reason: 'API Gateway invokes the function synchronously; a dead-letter queue only applies to asynchronous invocations.' },
       { id: 'HIPAA.Security-LambdaInsideVPC', reason: 'The function calls only S3, DynamoDB and SQS over TLS with IAM; it has no VPC resources to reach.' },
     );
+  }
+
+  /** Serves everything under `path` from `fn`, each method behind a Cognito token with the given scope. */
+  addProxy(path: string, fn: lambda.IFunction, methods: Partial<Record<'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', ApiScope>>): void {
+    const integration = new apigateway.LambdaIntegration(fn, { proxy: true });
+    const proxy = this.api.root.addResource(path.replace(/^\//, '')).addResource('{proxy+}');
+    for (const [verb, scope] of Object.entries(methods)) {
+      proxy.addMethod(verb, integration, {
+        authorizer: this.authorizer,
+        authorizationType: apigateway.AuthorizationType.COGNITO,
+        authorizationScopes: [this.auth.scopes[scope].scopeName],
+        requestValidator: this.validator,
+        requestParameters: { 'method.request.path.proxy': true },
+      });
+    }
   }
 }

@@ -7,6 +7,8 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../lambdas/aws/metrics-namespace.js';
+import type { AiPipeline } from './ai-pipeline.js';
 import type { ArchiveStorage } from './archive-storage.js';
 import type { BulkImport } from './bulk-import.js';
 import type { DicomWebApi } from './dicomweb-api.js';
@@ -15,6 +17,7 @@ export interface MonitoringProps {
   storage: ArchiveStorage;
   api: DicomWebApi;
   bulkImport: BulkImport;
+  ai?: AiPipeline;
   alarmEmail?: string;
 }
 
@@ -64,7 +67,31 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({ title: 'Index capacity', left: [ddb('ConsumedReadCapacityUnits'), ddb('ConsumedWriteCapacityUnits')], right: [ddb('ReadThrottleEvents'), ddb('WriteThrottleEvents')] }),
       new cloudwatch.GraphWidget({ title: 'Events', left: [storage.events.metricApproximateNumberOfMessagesVisible(), storage.eventsDeadLetters.metricApproximateNumberOfMessagesVisible()] }),
       new cloudwatch.GraphWidget({ title: 'Bulk import', left: [props.bulkImport.queue.metricApproximateNumberOfMessagesVisible(), props.bulkImport.deadLetters.metricApproximateNumberOfMessagesVisible()], right: [props.bulkImport.function.metricInvocations(), props.bulkImport.function.metricErrors()] }),
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms }),
+    );
+    if (props.ai) this.watchAi(props.ai, alarm);
+    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
+  }
+
+  /** Per analyser: dead letters, crashes, failures and drift alarm; latency and rates on the dashboard. */
+  private watchAi(ai: AiPipeline, alarm: (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => void): void {
+    const fifteenMinutes = Duration.minutes(15);
+    const aiMetric = (metricName: string, analyser: string, statistic: string, period = fifteenMinutes) =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { Analyser: analyser, service: metricName === 'DriftDetected' ? 'ai-readiness' : 'ai-worker' }, statistic, period });
+    alarm('AiEventErrors', ai.eventsFunction.metricErrors({ period: Duration.minutes(5) }), 1, 'The AI events function failed: arrivals may not be recorded');
+    alarm('AiDispatchErrors', ai.readinessFunction.metricErrors({ period: Duration.minutes(5) }), 1, 'The AI dispatch function failed: ready studies may wait');
+    alarm('AiReadinessDeadLetters', ai.readinessDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }), 1, 'Readiness checks failed repeatedly');
+    for (const a of ai.analysers) {
+      const name = a.id.replace(/(^|-)(\w)/g, (_m, _d: string, c: string) => c.toUpperCase());
+      alarm(`Ai${name}DeadLetters`, a.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }), 1, `Jobs of the ${a.id} analyser failed every attempt and are in its dead-letter queue`);
+      alarm(`Ai${name}Crashes`, a.worker.metricErrors({ period: Duration.minutes(5) }), 1, `The ${a.id} worker crashed or timed out`);
+      alarm(`Ai${name}Failures`, aiMetric('AnalysisFailed', a.id, 'Sum'), 3, `The ${a.id} analyser recorded three or more failed analyses in 15 minutes`);
+      alarm(`Ai${name}Drift`, aiMetric('DriftDetected', a.id, 'Maximum', Duration.hours(1)), 1, `The ${a.id} analyser's recent outputs depart from its baseline (GET /ai/metrics says how)`);
+    }
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'AI latency p95 (ms)', left: ai.analysers.map((a) => aiMetric('AnalysisLatency', a.id, 'p95', Duration.minutes(5)).with({ label: a.id })) }),
+      new cloudwatch.GraphWidget({ title: 'AI positives', left: ai.analysers.map((a) => aiMetric('AnalysisPositive', a.id, 'Sum', Duration.hours(1)).with({ label: a.id })) }),
+      new cloudwatch.GraphWidget({ title: 'AI failed / not analysed', left: ai.analysers.map((a) => aiMetric('AnalysisFailed', a.id, 'Sum', Duration.hours(1)).with({ label: a.id })), right: ai.analysers.map((a) => aiMetric('AnalysisNotAnalysed', a.id, 'Sum', Duration.hours(1)).with({ label: a.id })) }),
+      new cloudwatch.GraphWidget({ title: 'AI queues', left: ai.analysers.map((a) => a.queue.metricApproximateNumberOfMessagesVisible({ label: a.id })) }),
     );
   }
 }

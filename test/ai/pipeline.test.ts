@@ -5,6 +5,7 @@
 // answer with the data they hold.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Analyser } from '../../lambdas/ai/analysers/analyser.js';
+import { BUILT_IN_ANALYSER_IDS, builtInAnalysers } from '../../lambdas/ai/analysers/built-in.js';
 import type { AnalysisResult, WorklistItem } from '../../lambdas/ai/ports.js';
 import { jobKey } from '../../lambdas/ai/ports.js';
 import { readInstance } from '../../lambdas/dicom/instance.js';
@@ -169,6 +170,12 @@ describe('triage and the worklist', () => {
 });
 
 describe('governance APIs', () => {
+  it('lists the shipped analysers\' ids where the CDK app reads them, in the same order', () => {
+    // The CDK app makes one queue and worker per id without loading the analysers.
+    const runtime = {} as Parameters<typeof builtInAnalysers>[1];
+    expect(builtInAnalysers(testAiConfig(), runtime).map((a) => a.id)).toEqual([...BUILT_IN_ANALYSER_IDS]);
+  });
+
   it('takes reader feedback and names the field of a bad request', async () => {
     const result = (await resultsOf(first.studyInstanceUID)).find((r) => r.analyserId === 'threshold-segmentation')!;
     const post = (body: unknown, id = result.id) =>

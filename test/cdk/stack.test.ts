@@ -10,6 +10,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
+import { BUILT_IN_ANALYSER_IDS } from '../../lambdas/ai/analysers/built-in-ids.js';
+import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 
 const env = { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' };
@@ -59,7 +61,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
   });
 
   it('protects the index table: point-in-time recovery, deletion protection, encryption, the six keys-only indexes', () => {
-    const [table] = resourcesOf(template, 'AWS::DynamoDB::GlobalTable');
+    const table = resourcesOf(template, 'AWS::DynamoDB::GlobalTable').find((t) => JSON.stringify(t.Properties.GlobalSecondaryIndexes).includes(INDEX_TABLE_SCHEMA.indexes[0].IndexName!))!;
     const p = table.Properties as { Replicas: Array<Record<string, unknown>>; SSESpecification: Record<string, unknown>; GlobalSecondaryIndexes: Array<{ IndexName: string; Projection: unknown }>; BillingMode: string };
     expect(p.BillingMode).toBe('PAY_PER_REQUEST');
     expect(p.SSESpecification).toMatchObject({ SSEEnabled: true });
@@ -79,36 +81,86 @@ describe('the deployed stack (default settings, with bundling)', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
   });
 
-  it('queues events with KMS, TLS only and a dead-letter queue', () => {
+  it('queues with KMS and a dead-letter queue everywhere: events, bulk import, readiness, one FIFO pair per analyser', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
-    expect(queues).toHaveLength(4);
+    // events, bulk import and readiness with their dead-letter queues; a job queue and a dead-letter queue per analyser
+    expect(queues).toHaveLength(6 + 2 * BUILT_IN_ANALYSER_IDS.length);
     for (const q of queues) expect(q.Properties.KmsMasterKeyId).toBeDefined();
-    expect(queues.some((q) => (q.Properties.RedrivePolicy as { maxReceiveCount?: number } | undefined)?.maxReceiveCount === 5)).toBe(true);
+    const withRedrive = queues.filter((q) => q.Properties.RedrivePolicy);
+    expect(withRedrive).toHaveLength(3 + BUILT_IN_ANALYSER_IDS.length);
+    expect(queues.filter((q) => q.Properties.FifoQueue === true)).toHaveLength(2 * BUILT_IN_ANALYSER_IDS.length);
+    for (const q of withRedrive.filter((q) => q.Properties.FifoQueue)) {
+      // Visible again only after the worker's 10-minute timeout; the pipeline dead-letters after 3 attempts, the redrive after 5.
+      expect(q.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(600);
+      expect((q.Properties.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount).toBe(5);
+    }
   });
 
   it('runs the API on an arm64 function behind a binary-capable REST API with a scoped token on every method', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { Architectures: ['arm64'], Runtime: 'nodejs24.x', TracingConfig: { Mode: 'Active' }, Description: Match.stringLikeRegexp('DICOMweb API') });
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
-    const methods = resourcesOf(template, 'AWS::ApiGateway::Method');
-    const guarded = methods.filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
-    expect(guarded.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST']);
-    const scopeOf = (m: { Properties: Record<string, unknown> }) => m.Properties.AuthorizationScopes as string[];
+    const methods = template.findResources('AWS::ApiGateway::Method') as Record<string, { Properties: Record<string, unknown> }>;
+    const resources = template.findResources('AWS::ApiGateway::Resource') as Record<string, { Properties: { PathPart: string; ParentId: unknown } }>;
+    // The path of a method: its proxy resource's parent's path part ("dicomweb" or "ai").
+    const pathOf = (m: { Properties: Record<string, unknown> }) => {
+      const proxy = resources[(m.Properties.ResourceId as { Ref: string }).Ref];
+      return resources[(proxy.Properties.ParentId as { Ref: string }).Ref].Properties.PathPart;
+    };
+    const guarded = Object.values(methods).filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
     for (const m of guarded) expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
-    expect(Object.fromEntries(guarded.map((m) => [m.Properties.HttpMethod, scopeOf(m)]))).toEqual({
-      GET: ['dicomweb/read'],
-      HEAD: ['dicomweb/read'],
-      POST: ['dicomweb/write'],
-      DELETE: ['dicomweb/delete'],
+    expect(Object.fromEntries(guarded.map((m) => [`${m.Properties.HttpMethod} /${pathOf(m)}`, m.Properties.AuthorizationScopes]))).toEqual({
+      'GET /dicomweb': ['dicomweb/read'],
+      'HEAD /dicomweb': ['dicomweb/read'],
+      'POST /dicomweb': ['dicomweb/write'],
+      'DELETE /dicomweb': ['dicomweb/delete'],
+      'GET /ai': ['dicomweb/read'],
+      'POST /ai': ['dicomweb/feedback'],
+      'PATCH /ai': ['dicomweb/govern'],
     });
     template.hasResourceProperties('AWS::Cognito::UserPool', { MfaConfiguration: 'ON' });
   });
 
-  it('alarms on API errors, function errors and throttles, index throttling and dead letters, to an encrypted topic', () => {
+  it('alarms on API errors, function errors and throttles, index throttling, dead letters and each analyser, to an encrypted topic', () => {
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(7);
+    // 7 for the archive, 3 for the AI pipeline's events and dispatch, 4 per analyser
+    expect(alarms).toHaveLength(7 + 3 + 4 * BUILT_IN_ANALYSER_IDS.length);
+    const drift = alarms.filter((a) => a.Properties.MetricName === 'DriftDetected');
+    expect(drift.map((a) => (a.Properties.Dimensions as Array<{ Name: string; Value: string }>).find((d) => d.Name === 'Analyser')!.Value).sort()).toEqual([...BUILT_IN_ANALYSER_IDS].sort());
     for (const a of alarms) expect((a.Properties.AlarmActions as unknown[]).length).toBe(1);
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('runs the AI pipeline: a protected state table, events and readiness functions, a 5-minute schedule, one worker per analyser', () => {
+    const state = resourcesOf(template, 'AWS::DynamoDB::GlobalTable').find((t) => JSON.stringify(t.Properties.GlobalSecondaryIndexes).includes(AI_STATE_TABLE_SCHEMA.indexes[0].IndexName!))!;
+    expect(state).toBeDefined();
+    for (const replica of state.Properties.Replicas as Array<Record<string, unknown>>) {
+      expect(replica.DeletionProtectionEnabled).toBe(true);
+      expect(replica.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    }
+    const functions = resourcesOf(template, 'AWS::Lambda::Function');
+    const workers = functions.filter((f) => String(f.Properties.Description).startsWith('AI analyser'));
+    const env = (f: (typeof functions)[number]) => (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(workers.map((w) => env(w).ANALYSER_ID).sort()).toEqual([...BUILT_IN_ANALYSER_IDS].sort());
+    for (const w of workers) {
+      expect(w.Properties.Timeout).toBe(600);
+      expect(env(w).AI_QUIET_PERIOD_SECONDS).toBe(String(DEFAULT_CONFIG.aiQuietPeriodSeconds));
+      // The missing-priors analyser must know the bucket's tiering ages.
+      expect(env(w).STORAGE_INFREQUENT_ACCESS_AFTER_DAYS).toBe('45');
+      expect(env(w).STORAGE_ARCHIVE_AFTER_DAYS).toBe('120');
+    }
+    // Workers take one job at a time and report a job to retry as a batch item failure.
+    const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings.filter((m) => m.Properties.BatchSize === 1 && JSON.stringify(m.Properties.FunctionResponseTypes) === '["ReportBatchItemFailures"]')).toHaveLength(BUILT_IN_ANALYSER_IDS.length);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+  });
+
+  it('ships the ONNX runtime\'s WebAssembly files and the model next to each worker bundle', async () => {
+    const worker = resourcesOf(template, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description) === 'AI analyser image-noise: runs its jobs')!;
+    const dir = join(outdir, `asset.${(worker.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
+    for (const f of ['index.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'image-noise.onnx']) expect(existsSync(join(dir, f)), f).toBe(true);
+    const bundle = (await import(join(dir, 'index.mjs'))) as { handler: unknown };
+    expect(typeof bundle.handler).toBe('function');
   });
 
   it('grants the function no wildcard actions and no inline policy', () => {

@@ -8,6 +8,9 @@ import { createProtocolCheck } from './protocol-check.js';
 import { createThresholdSegmentation } from './threshold-segmentation.js';
 import { createTriage } from './triage.js';
 
+/** Their ids, for code that must not load the analysers themselves (the CDK app makes a queue for each). */
+export { BUILT_IN_ANALYSER_IDS } from './built-in-ids.js';
+
 export function builtInAnalysers(config: AiConfig, runtime: ModelRuntime): Analyser[] {
   return [
     createMissingPriors(config.tiers),

@@ -4,7 +4,6 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { uidProblem } from '../../dicom/uid.js';
-import type { AiPipeline } from '../pipeline/pipeline.js';
 import { analyserMetrics } from '../monitoring/metrics.js';
 import { keyOfResultId, resultId, type AiStateStore, type AnalysisJob, type AnalysisResult, type WorkQueue } from '../ports.js';
 
@@ -65,7 +64,8 @@ function intParam(c: Context, name: string, fallback: number, max: number): numb
 
 const withId = (r: AnalysisResult) => ({ id: resultId(r.key), ...r });
 
-export function createAiApp(pipeline: AiPipeline, state: AiStateStore, queue: WorkQueue<AnalysisJob>): Hono {
+/** `analyserIds`: the installed analysers, whose metrics and dead letters are reported. */
+export function createAiApp(state: AiStateStore, queue: WorkQueue<AnalysisJob>, analyserIds: readonly string[]): Hono {
   const app = new Hono();
   app.onError((err, c) => {
     if (err instanceof ApiProblem) return c.json({ status: err.status, error: err.message }, err.status);
@@ -142,12 +142,12 @@ export function createAiApp(pipeline: AiPipeline, state: AiStateStore, queue: Wo
 
   app.get('/metrics', async (c) => {
     const window = intParam(c, 'window', 1000, 100_000);
-    const metrics = await Promise.all(pipeline.analysers.map(async (a) => analyserMetrics(a.id, await state.recentResults(a.id, window))));
+    const metrics = await Promise.all(analyserIds.map(async (id) => analyserMetrics(id, await state.recentResults(id, window))));
     return c.json(metrics);
   });
 
   app.get('/dead-letters', async (c) => {
-    const out = await Promise.all(pipeline.analysers.map(async (a) => ({ analyserId: a.id, messages: await queue.deadLetters(a.id) })));
+    const out = await Promise.all(analyserIds.map(async (id) => ({ analyserId: id, messages: await queue.deadLetters(id) })));
     return c.json(out.filter((q) => q.messages.length));
   });
 

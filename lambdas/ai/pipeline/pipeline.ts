@@ -1,6 +1,7 @@
 // The AI pipeline: archive events → per-study quiet period → one job per matching analyser on its own
 // queue → results stored as DICOM in the study → triage → worklist. The same code runs in-process under
-// `npm start`; on AWS the queues are SQS and the loop below is replaced by Lambda event sources.
+// `npm start`; on AWS the queues are SQS and the loops below are replaced by Lambda event sources that
+// call handleEvent, dispatchQuietStudies and process (lambdas/aws/ai).
 import { tagToHex } from '../../dicom/dictionary.js';
 import { Tag } from '../../dicom/tags.js';
 import type { ArchiveEvent, ArchiveStorage } from '../../storage/ports.js';
@@ -26,6 +27,12 @@ export interface PipelineConfig {
   pollIntervalMs: number;
 }
 
+/** Where the pipeline reports: structured logs (Powertools' Logger fits) and each finished analysis (for metrics). */
+export interface PipelineObserver {
+  log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown>): void;
+  analysisFinished?(result: AnalysisResult): void;
+}
+
 export interface PipelineDeps {
   storage: ArchiveStorage;
   state: AiStateStore;
@@ -33,13 +40,18 @@ export interface PipelineDeps {
   analysers: Analyser[];
   config: PipelineConfig;
   now?: () => Date;
+  observer?: PipelineObserver;
 }
+
+/** What became of one delivery of a job: done (acknowledged or dead-lettered), or to be tried again later. */
+export type DeliveryOutcome = 'done' | 'retry';
 
 /** How long arrival events are gathered before they are written. */
 const CHANGE_BATCH_MS = 50;
 
-const log = (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}) =>
-  console[level === 'info' ? 'log' : level](JSON.stringify({ level, message, service: 'ai-pipeline', ...fields }));
+const consoleObserver: PipelineObserver = {
+  log: (level, message, fields) => console[level === 'info' ? 'log' : level](JSON.stringify({ level, message, service: 'ai-pipeline', ...fields })),
+};
 
 export function matchesFilter(filter: AnalyserFilter, profile: StudyProfile): string | undefined {
   const any = (wanted: string[] | undefined, have: string[]) => !wanted?.length || have.some((h) => wanted.includes(h));
@@ -61,9 +73,16 @@ export class AiPipeline {
   private pendingChanges = new Map<string, string>();
   private flushing: Promise<void> | undefined;
 
+  private readonly observer: PipelineObserver;
+
   constructor(private readonly deps: PipelineDeps) {
     this.byId = new Map(deps.analysers.map((analyser, index) => [analyser.id, { analyser, index }]));
     this.now = deps.now ?? (() => new Date());
+    this.observer = deps.observer ?? consoleObserver;
+  }
+
+  private log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
+    this.observer.log(level, message, fields);
   }
 
   get analysers(): Analyser[] {
@@ -72,8 +91,8 @@ export class AiPipeline {
 
   /** Registers analysers, re-queues work a crash interrupted, and starts the dispatcher and one worker per analyser. */
   async start(): Promise<void> {
-    await this.register();
-    for (const job of await this.deps.state.unfinishedJobs(10_000)) await this.enqueueIfDue(job.studyInstanceUID, job.revision);
+    await this.registerAnalysers();
+    await this.resumeUnfinished();
     this.running = true;
     this.loops.push(this.dispatchLoop());
     for (const analyser of this.deps.analysers) this.loops.push(this.workerLoop(analyser));
@@ -86,7 +105,13 @@ export class AiPipeline {
     await this.deps.queue.close();
   }
 
-  private async register(): Promise<void> {
+  /** Queues again the jobs of dispatched studies that have no result (a crash or a lost message); queues dedupe. */
+  async resumeUnfinished(): Promise<void> {
+    for (const job of await this.deps.state.unfinishedJobs(10_000)) await this.enqueueIfDue(job.studyInstanceUID, job.revision);
+  }
+
+  /** Records the installed analysers in the registry (a new version is a change-log entry). */
+  async registerAnalysers(): Promise<void> {
     const known = new Map((await this.deps.state.analysers()).map((a) => [a.id, a]));
     for (const a of this.deps.analysers) {
       const previous = known.get(a.id);
@@ -168,7 +193,7 @@ export class AiPipeline {
       if (!(await this.deps.state.markDispatched(studyInstanceUID, revision, jobs))) continue; // changed meanwhile
       this.openedRevisions.delete(studyInstanceUID); // only studies still collecting are remembered
       dispatched++;
-      log('info', 'study ready', { studyInstanceUID, revision, analysers: jobs.map((j) => j.analyserId) });
+      this.log('info', 'study ready', { studyInstanceUID, revision, analysers: jobs.map((j) => j.analyserId) });
       await this.enqueueIfDue(studyInstanceUID, revision);
       await this.updateWorklist(studyInstanceUID, revision);
     }
@@ -193,7 +218,7 @@ export class AiPipeline {
       try {
         await this.dispatchQuietStudies();
       } catch (e) {
-        log('error', 'dispatch failed', { error: String(e) });
+        this.log('error', 'dispatch failed', { error: String(e) });
       }
       await new Promise((r) => setTimeout(r, this.deps.config.pollIntervalMs).unref());
     }
@@ -208,7 +233,7 @@ export class AiPipeline {
         messages = await this.deps.queue.receive(analyser.id, 1);
       } catch (e) {
         if (!this.running) return;
-        log('error', 'receive failed', { analyser: analyser.id, error: String(e) });
+        this.log('error', 'receive failed', { analyser: analyser.id, error: String(e) });
         await new Promise((r) => setTimeout(r, this.deps.config.pollIntervalMs).unref());
         continue;
       }
@@ -221,11 +246,11 @@ export class AiPipeline {
   }
 
   /** Handles one delivery of a job. Exposed for tests of redelivery. */
-  async process(analyser: Analyser, job: AnalysisJob, attempts: number, receipt: string): Promise<void> {
+  async process(analyser: Analyser, job: AnalysisJob, attempts: number, receipt: string): Promise<DeliveryOutcome> {
     const key = jobKey(job);
     if (await this.deps.state.getResult(key)) {
       await this.deps.queue.ack(analyser.id, receipt); // a redelivery of finished work
-      return;
+      return 'done';
     }
     const started = performance.now();
     let result: AnalysisResult;
@@ -234,20 +259,22 @@ export class AiPipeline {
     } catch (e) {
       const reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       const dead = await this.deps.queue.fail(analyser.id, receipt, reason);
-      log(dead ? 'error' : 'warn', dead ? 'analysis dead-lettered' : 'analysis failed, will retry', { key, attempts, error: reason });
-      if (!dead) return;
+      this.log(dead ? 'error' : 'warn', dead ? 'analysis dead-lettered' : 'analysis failed, will retry', { key, attempts, error: reason });
+      if (!dead) return 'retry';
       // Dead-lettered: record the failure so triage and the worklist go on without this analyser.
       result = this.result(job, key, attempts, started, { status: 'failed', summary: `failed after ${attempts} attempts: ${reason}` });
       await this.finish(analyser, job, result);
-      return;
+      return 'done';
     }
     await this.finish(analyser, job, result);
     await this.deps.queue.ack(analyser.id, receipt);
+    return 'done';
   }
 
   private async finish(analyser: Analyser, job: AnalysisJob, result: AnalysisResult): Promise<void> {
     await this.deps.state.putResult(result);
-    log('info', 'analysis finished', {
+    this.observer.analysisFinished?.(result);
+    this.log('info', 'analysis finished', {
       key: result.key,
       analyser: analyser.id,
       version: analyser.version,

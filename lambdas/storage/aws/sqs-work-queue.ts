@@ -75,6 +75,17 @@ export class SqsWorkQueue<T> implements WorkQueue<T> {
     });
   }
 
+  /**
+   * Takes over a message that Lambda's SQS event source received on our behalf, so that ack and fail
+   * work on it as on one from receive().
+   */
+  delivered(message: { body: string; receiptHandle: string; approximateReceiveCount: string | number }): QueuedMessage<T> {
+    const envelope = JSON.parse(message.body) as Envelope<T>;
+    const attempts = Number(message.approximateReceiveCount) || 1;
+    this.attemptsByReceipt.set(message.receiptHandle, { attempts, envelope });
+    return { body: envelope.body, attempts, receipt: message.receiptHandle };
+  }
+
   async ack(queue: string, receipt: string): Promise<void> {
     this.attemptsByReceipt.delete(receipt);
     await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.pair(queue).url, ReceiptHandle: receipt }));

@@ -1,0 +1,4 @@
+// The ids of the shipped analysers, in series-number order, without loading them (a test keeps this
+// list equal to builtInAnalysers()).
+export const BUILT_IN_ANALYSER_IDS = ['missing-priors', 'protocol-check', 'threshold-segmentation', 'image-noise', 'triage'] as const;
+export type BuiltInAnalyserId = (typeof BUILT_IN_ANALYSER_IDS)[number];

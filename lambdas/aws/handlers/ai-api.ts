@@ -1,0 +1,32 @@
+// The AI pipeline's JSON API (worklist, results and feedback, registry, metrics, dead letters) behind
+// API Gateway under /ai: the same Hono application as local mode, over DynamoDB and SQS. It loads no
+// analyser or model code.
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { Hono } from 'hono';
+import { handle } from 'hono/aws-lambda';
+import { createAiApp } from '../../ai/http/ai-app.js';
+import type { AnalysisJob } from '../../ai/ports.js';
+import { aiConfigFromEnv } from '../../ai/config.js';
+import { defaultAwsClients } from '../../storage/aws/create.js';
+import { DynamoDbAiState } from '../../storage/aws/dynamodb-ai-state.js';
+import { SqsWorkQueue } from '../../storage/aws/sqs-work-queue.js';
+import { awsAiSettingsFromEnv, type AwsAiSettings } from '../ai/settings.js';
+import type { AwsClients } from '../../storage/aws/create.js';
+
+export type AiApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export const AI_BASE_PATH = '/ai';
+
+export function createAiApiHandler(settings: AwsAiSettings, clients: AwsClients): AiApiHandler {
+  const config = aiConfigFromEnv();
+  const state = new DynamoDbAiState(clients.dynamodb, settings.stateTable);
+  const queue = new SqsWorkQueue<AnalysisJob>(clients.sqs, settings.queues, { maxAttempts: config.maxAttempts, backoffBaseMs: config.retryBackoffMs });
+  const app = new Hono().route(AI_BASE_PATH, createAiApp(state, queue, Object.keys(settings.queues)));
+  return handle(app) as unknown as AiApiHandler;
+}
+
+let cached: AiApiHandler | undefined;
+export const handler: AiApiHandler = (event, context) => {
+  cached ??= createAiApiHandler(awsAiSettingsFromEnv(), defaultAwsClients());
+  return cached(event, context);
+};

@@ -1,0 +1,48 @@
+// The AI pipeline's readiness stage on AWS. Woken by the delayed messages the events function sends
+// (a study's quiet period has passed) and by a schedule (a safety net that also re-queues jobs whose
+// messages were lost and reports drift): dispatches every study that has been quiet long enough to its
+// analysers' queues.
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
+import { analyserMetrics } from '../../ai/monitoring/metrics.js';
+import { createAwsAi, type AwsAi } from '../ai/runtime.js';
+import { observability, type Observability } from '../observability.js';
+
+/** Leave this much of the invocation's time when deciding whether to dispatch another page of studies. */
+const SAFETY_MARGIN_MS = 60_000;
+/** Results per analyser that the drift signal compares. */
+const DRIFT_WINDOW = 1000;
+
+const isSchedule = (event: SQSEvent | ScheduledEvent): event is ScheduledEvent => 'detail-type' in event;
+
+export async function handleReadiness(event: SQSEvent | ScheduledEvent, context: Context, ai: AwsAi, obs: Observability): Promise<{ dispatched: number }> {
+  obs.logger.addContext(context);
+  let dispatched = 0;
+  for (;;) {
+    const n = await ai.pipeline.dispatchQuietStudies();
+    dispatched += n;
+    if (n === 0 || context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS) break;
+  }
+  if (isSchedule(event)) {
+    await ai.pipeline.resumeUnfinished();
+    for (const analyser of ai.analysers) {
+      const m = analyserMetrics(analyser.id, await ai.state.recentResults(analyser.id, DRIFT_WINDOW));
+      const single = obs.metrics.singleMetric();
+      single.addDimension('Analyser', analyser.id);
+      single.addMetric('DriftDetected', MetricUnit.Count, m.drift.status === 'drift' ? 1 : 0);
+      if (m.drift.status === 'drift') obs.logger.warn('output drift', { analyser: analyser.id, reasons: m.drift.reasons });
+    }
+  }
+  obs.logger.info('readiness checked', { dispatched, trigger: isSchedule(event) ? 'schedule' : 'quiet period' });
+  return { dispatched };
+}
+
+const obs = observability('ai-readiness');
+let ai: Promise<AwsAi> | undefined;
+export const handler = async (event: SQSEvent | ScheduledEvent, context: Context): Promise<{ dispatched: number }> => {
+  ai ??= createAwsAi(obs).then(async (created) => {
+    await created.pipeline.registerAnalysers();
+    return created;
+  });
+  return handleReadiness(event, context, await ai, obs);
+};

@@ -1,0 +1,227 @@
+// The AI pipeline on AWS: the same pipeline code as local mode, driven by Lambda event sources.
+//   archive events queue ─► events function ─► AI state (DynamoDB) + a delayed "look again" message
+//   readiness queue (+ a 5-minute schedule) ─► readiness function ─► one SQS FIFO queue per analyser
+//   analyser queue ─► that analyser's worker function ─► SR/SEG stored into the archive, state updated
+// Each analyser has its own queue, dead-letter queue, function (memory, concurrency, logs, alarms) and
+// CloudWatch metrics; the /ai JSON API is one more function behind the archive's API Gateway.
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { BUILT_IN_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
+import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
+import { ArchiveFunction } from './archive-function.js';
+import type { ArchiveStorage } from './archive-storage.js';
+import type { DicomWebApi } from './dicomweb-api.js';
+
+export interface AiPipelineProps {
+  storage: ArchiveStorage;
+  api: DicomWebApi;
+  /** A study is analysed once no instance has arrived for this long. */
+  quietPeriodSeconds: number;
+  /** Most concurrent executions of each analyser's worker. */
+  workerConcurrency: number;
+  /** Ages of the storage tiers, so that the missing-priors analyser knows where a prior sits. */
+  infrequentAccessAfterDays: number;
+  archiveAfterDays: number;
+  drRegion?: string;
+}
+
+/** Attempts per job before it is dead-lettered with its reason (the pipeline's own count). */
+const MAX_ATTEMPTS = 3;
+const WORKER_TIMEOUT = Duration.minutes(10);
+/** Image-based analysers hold a volume in memory; memory also buys CPU on Lambda. */
+const WORKER_MEMORY_MB: Record<BuiltInAnalyserId, number> = {
+  'missing-priors': 1024,
+  'protocol-check': 1024,
+  'threshold-segmentation': 3008,
+  'image-noise': 2048,
+  triage: 1024,
+};
+/** The ONNX runtime's WebAssembly loader and binary, and the shipped model, read next to the bundle. */
+const MODEL_RUNTIME_FILES = [
+  'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs',
+  'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm',
+  'lambdas/ai/models/image-noise.onnx',
+];
+
+export interface AnalyserResources {
+  id: BuiltInAnalyserId;
+  queue: sqs.Queue;
+  deadLetters: sqs.Queue;
+  worker: nodejs.NodejsFunction;
+}
+
+export class AiPipeline extends Construct {
+  readonly state: dynamodb.TableV2;
+  readonly readinessQueue: sqs.Queue;
+  readonly readinessDeadLetters: sqs.Queue;
+  readonly eventsFunction: nodejs.NodejsFunction;
+  readonly readinessFunction: nodejs.NodejsFunction;
+  readonly apiFunction: nodejs.NodejsFunction;
+  readonly analysers: AnalyserResources[] = [];
+
+  constructor(scope: Construct, id: string, props: AiPipelineProps) {
+    super(scope, id);
+    const { storage } = props;
+    const stack = Stack.of(this);
+    const attribute = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
+    this.state = new dynamodb.TableV2(this, 'State', {
+      partitionKey: attribute('pk'),
+      sortKey: attribute('sk'),
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
+      globalSecondaryIndexes: AI_STATE_TABLE_SCHEMA.indexes.map((index) => ({
+        indexName: index.IndexName!,
+        partitionKey: attribute(index.KeySchema![0].AttributeName!),
+        sortKey: attribute(index.KeySchema![1].AttributeName!),
+        projectionType: index.Projection?.ProjectionType === 'KEYS_ONLY' ? dynamodb.ProjectionType.KEYS_ONLY : dynamodb.ProjectionType.ALL,
+      })),
+      // Results, reader feedback and the registry's change log are records worth keeping through a region's loss.
+      replicas: props.drRegion ? [{ region: props.drRegion, deletionProtection: true }] : [],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const queueDefaults = { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: storage.key, enforceSSL: true } as const;
+    this.readinessDeadLetters = new sqs.Queue(this, 'ReadinessDeadLetters', { ...queueDefaults, retentionPeriod: Duration.days(14) });
+    this.readinessQueue = new sqs.Queue(this, 'Readiness', {
+      ...queueDefaults,
+      visibilityTimeout: Duration.minutes(10),
+      retentionPeriod: Duration.days(1),
+      deadLetterQueue: { queue: this.readinessDeadLetters, maxReceiveCount: 5 },
+    });
+    Validations.of(this.readinessDeadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This is the dead-letter queue of the readiness queue.' });
+
+    const queues: Record<string, { url: string; deadLetterUrl: string }> = {};
+    const analyserQueues: Array<{ id: BuiltInAnalyserId; queue: sqs.Queue; deadLetters: sqs.Queue }> = [];
+    for (const analyserId of BUILT_IN_ANALYSER_IDS) {
+      const name = pascal(analyserId);
+      const deadLetters = new sqs.Queue(this, `${name}DeadLetters`, { ...queueDefaults, fifo: true, retentionPeriod: Duration.days(14) });
+      const queue = new sqs.Queue(this, `${name}Jobs`, {
+        ...queueDefaults,
+        fifo: true,
+        // At least the worker's timeout, so that a running job is not delivered twice.
+        visibilityTimeout: WORKER_TIMEOUT.plus(Duration.minutes(5)),
+        retentionPeriod: Duration.days(14),
+        // The pipeline dead-letters a job itself after MAX_ATTEMPTS, with its reason; the redrive is the
+        // safety net for a worker that dies (timeout, out of memory) before it can.
+        deadLetterQueue: { queue: deadLetters, maxReceiveCount: MAX_ATTEMPTS + 2 },
+      });
+      Validations.of(deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: `This is the dead-letter queue of the ${analyserId} analyser's job queue.` });
+      queues[analyserId] = { url: queue.queueUrl, deadLetterUrl: deadLetters.queueUrl };
+      analyserQueues.push({ id: analyserId, queue, deadLetters });
+    }
+
+    const environment = {
+      AI_STATE_TABLE: this.state.tableName,
+      AI_QUEUES: stack.toJsonString(queues),
+      AI_READINESS_QUEUE_URL: this.readinessQueue.queueUrl,
+      AI_QUIET_PERIOD_SECONDS: String(props.quietPeriodSeconds),
+      AI_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+      AI_RETRY_BACKOFF_MS: '30000',
+      STORAGE_INFREQUENT_ACCESS_AFTER_DAYS: String(props.infrequentAccessAfterDays),
+      STORAGE_ARCHIVE_AFTER_DAYS: String(props.archiveAfterDays),
+    };
+    const stateArns = [this.state.tableArn, `${this.state.tableArn}/index/*`];
+    const allJobQueues = analyserQueues.flatMap((q) => [q.queue.queueArn, q.deadLetters.queueArn]);
+    const stateAccess = new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'],
+      resources: stateArns,
+    });
+    const modelStore = new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [storage.archive.arnForObjects('models/*')] });
+    const archiveId = stack.getLogicalId(storage.archive.node.defaultChild as iam.CfnRole);
+    const stateId = stack.getLogicalId(this.state.node.defaultChild as dynamodb.CfnGlobalTable);
+    const acknowledgements = [
+      { id: `AwsSolutions-IAM5[Resource::<${stateId}.Arn>/index/*]`, reason: 'The AI state table\'s own secondary indexes (collecting, unfinished, worklist, byAnalyser), queried by the pipeline.' },
+      { id: `AwsSolutions-IAM5[Resource::<${archiveId}.Arn>/models/*]`, reason: 'Model files are content-addressed (models/<sha256>.onnx); the prefix is the narrowest scope.' },
+    ];
+    const aiFunction = (fid: string, entry: string, description: string, options: { memorySize: number; timeout: Duration; reservedConcurrency: number; statements: iam.PolicyStatement[]; extra?: Record<string, string>; models?: boolean }) =>
+      new ArchiveFunction(this, fid, {
+        storage,
+        entry,
+        description,
+        memorySize: options.memorySize,
+        timeout: options.timeout,
+        reservedConcurrency: options.reservedConcurrency,
+        environment: { ...environment, ...options.extra },
+        statements: options.statements,
+        acknowledgements,
+        ...(options.models ? { assetFiles: MODEL_RUNTIME_FILES } : {}),
+      }).function;
+
+    // Every function that builds the pipeline registers the shipped model (idempotent) and may queue jobs.
+    const pipelineStatements = [stateAccess, modelStore, new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: analyserQueues.map((q) => q.queue.queueArn) })];
+    this.eventsFunction = aiFunction('Events', 'lambdas/aws/handlers/ai-events.ts', 'AI pipeline: records archive events as study activity', {
+      memorySize: 1024,
+      timeout: Duration.minutes(1),
+      reservedConcurrency: 5,
+      statements: [
+        ...pipelineStatements,
+        new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [storage.events.queueArn] }),
+        new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.readinessQueue.queueArn] }),
+      ],
+      models: true,
+    });
+    this.eventsFunction.addEventSource(new eventSources.SqsEventSource(storage.events, { batchSize: 100, maxBatchingWindow: Duration.seconds(2), reportBatchItemFailures: true }));
+
+    this.readinessFunction = aiFunction('Dispatch', 'lambdas/aws/handlers/ai-readiness.ts', 'AI pipeline: dispatches studies whose quiet period has passed', {
+      memorySize: 1024,
+      timeout: Duration.minutes(5),
+      reservedConcurrency: 2,
+      statements: [...pipelineStatements, new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [this.readinessQueue.queueArn] })],
+      models: true,
+    });
+    this.readinessFunction.addEventSource(new eventSources.SqsEventSource(this.readinessQueue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1) }));
+    new events.Rule(this, 'Schedule', {
+      description: 'Safety net of the AI pipeline: quiet studies, lost jobs, drift metrics',
+      schedule: events.Schedule.rate(Duration.minutes(5)),
+      targets: [new targets.LambdaFunction(this.readinessFunction, { retryAttempts: 2 })],
+    });
+
+    for (const { id: analyserId, queue, deadLetters } of analyserQueues) {
+      const worker = aiFunction(`${pascal(analyserId)}Worker`, 'lambdas/aws/handlers/ai-worker.ts', `AI analyser ${analyserId}: runs its jobs`, {
+        memorySize: WORKER_MEMORY_MB[analyserId],
+        timeout: WORKER_TIMEOUT,
+        reservedConcurrency: props.workerConcurrency,
+        extra: { ANALYSER_ID: analyserId },
+        statements: [
+          ...pipelineStatements,
+          new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [queue.queueArn] }),
+          new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [deadLetters.queueArn] }),
+        ],
+        models: true,
+      });
+      worker.addEventSource(new eventSources.SqsEventSource(queue, { batchSize: 1, reportBatchItemFailures: true }));
+      this.analysers.push({ id: analyserId, queue, deadLetters, worker });
+    }
+
+    this.apiFunction = aiFunction('Api', 'lambdas/aws/handlers/ai-api.ts', 'AI pipeline API: worklist, results, feedback, registry, metrics', {
+      memorySize: 1024,
+      timeout: Duration.seconds(29),
+      reservedConcurrency: 20,
+      // Dead letters are listed by receiving them with a zero visibility timeout.
+      statements: [stateAccess, new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage'], resources: allJobQueues })],
+    });
+    props.api.addProxy('/ai', this.apiFunction, { GET: 'read', POST: 'feedback', PATCH: 'govern' });
+
+    for (const fn of [this.eventsFunction, this.readinessFunction, ...this.analysers.map((a) => a.worker)]) {
+      Validations.of(fn).acknowledge(
+        { id: 'HIPAA.Security-LambdaDLQ', reason: 'Invoked by SQS event sources (and a schedule with retries); failed messages go to the queues\' dead-letter queues, which is where a DLQ applies.' },
+        { id: 'HIPAA.Security-LambdaInsideVPC', reason: 'The function calls only S3, DynamoDB and SQS over TLS with IAM; it has no VPC resources to reach.' },
+      );
+    }
+    Validations.of(this.apiFunction).acknowledge(
+      { id: 'HIPAA.Security-LambdaDLQ', reason: 'API Gateway invokes the function synchronously; a dead-letter queue only applies to asynchronous invocations.' },
+      { id: 'HIPAA.Security-LambdaInsideVPC', reason: 'The function calls only DynamoDB and SQS over TLS with IAM; it has no VPC resources to reach.' },
+    );
+  }
+}
+
+const pascal = (id: string) => id.replace(/(^|-)(\w)/g, (_m, _d: string, c: string) => c.toUpperCase());
