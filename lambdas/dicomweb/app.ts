@@ -1,6 +1,7 @@
 // The DICOMweb application: one Hono app that runs unchanged behind the local Node server and
 // behind API Gateway/Lambda. It depends only on the storage interfaces it is given.
 import { Hono, type Context } from 'hono';
+import { consoleLog, type StructuredLog } from '../logging.js';
 import { cors } from 'hono/cors';
 import { logger } from 'hono/logger';
 import { uidProblem } from '../dicom/uid.js';
@@ -28,7 +29,8 @@ function scopeOf(c: Context): ReferenceScope {
 
 const full = (s: ReferenceScope) => s as Required<ReferenceScope>;
 
-export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfig): Hono {
+/** `log` receives unhandled errors (Powertools' Logger on Lambda, JSON lines on the console otherwise). */
+export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfig, log: StructuredLog = consoleLog('dicomweb')): Hono {
   const app = new Hono();
   if (process.env.LOG_REQUESTS === '1') app.use('*', logger());
   app.use(
@@ -44,7 +46,7 @@ export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfi
     if (err instanceof HttpProblem) {
       return c.body(problemBody(err.status, err.message), err.status, { 'Content-Type': 'application/json' });
     }
-    console.error(JSON.stringify({ level: 'error', message: 'unhandled error', method: c.req.method, path: c.req.path, error: String(err), stack: (err as Error).stack }));
+    log('error', 'unhandled error', { method: c.req.method, path: c.req.path, error: String(err), stack: (err as Error).stack });
     return c.body(problemBody(500, 'internal error; the request was not completed'), 500, { 'Content-Type': 'application/json' });
   });
   app.notFound((c) => c.body(problemBody(404, `no DICOMweb resource at ${c.req.method} ${c.req.path}`), 404, { 'Content-Type': 'application/json' }));

@@ -85,5 +85,7 @@ describe('bulk import from S3', () => {
     const originals = await keysUnder('originals/');
     expect(originals).toHaveLength(FILES.length);
     expect(await handleIngestEvent({ Records: [{ ...s3Notification(bucket, [], 9), body: '{"Event":"s3:TestEvent"}' }] }, storage, zone, options)).toEqual({ batchItemFailures: [] });
+    // A message that is no notification at all is handed back to SQS, which dead-letters it after the redrive limit.
+    expect(await handleIngestEvent({ Records: [{ ...s3Notification(bucket, [], 10), body: 'garbage' }] }, storage, zone, options)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm10' }] });
   });
 });

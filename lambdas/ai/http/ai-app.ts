@@ -2,6 +2,7 @@
 // and model registry, monitoring metrics and dead letters. UPS-RS is not implemented; this documented
 // JSON API stands in for it (docs/ai-pipeline.md).
 import { Hono, type Context } from 'hono';
+import { consoleLog, type StructuredLog } from '../../logging.js';
 import { z } from 'zod';
 import { uidProblem } from '../../dicom/uid.js';
 import { analyserMetrics } from '../monitoring/metrics.js';
@@ -65,11 +66,11 @@ function intParam(c: Context, name: string, fallback: number, max: number): numb
 const withId = (r: AnalysisResult) => ({ id: resultId(r.key), ...r });
 
 /** `analyserIds`: the installed analysers, whose metrics and dead letters are reported. */
-export function createAiApp(state: AiStateStore, queue: WorkQueue<AnalysisJob>, analyserIds: readonly string[]): Hono {
+export function createAiApp(state: AiStateStore, queue: WorkQueue<AnalysisJob>, analyserIds: readonly string[], log: StructuredLog = consoleLog('ai-api')): Hono {
   const app = new Hono();
   app.onError((err, c) => {
     if (err instanceof ApiProblem) return c.json({ status: err.status, error: err.message }, err.status);
-    console.error(JSON.stringify({ level: 'error', message: 'unhandled error', path: c.req.path, error: String(err) }));
+    log('error', 'unhandled error', { path: c.req.path, error: String(err) });
     return c.json({ status: 500, error: 'internal error' }, 500);
   });
 

@@ -2,6 +2,7 @@
 // queue → results stored as DICOM in the study → triage → worklist. The same code runs in-process under
 // `npm start`; on AWS the queues are SQS and the loops below are replaced by Lambda event sources that
 // call handleEvent, dispatchQuietStudies and process (lambdas/aws/ai).
+import { consoleLog, type StructuredLog } from '../../logging.js';
 import { tagToHex } from '../../dicom/dictionary.js';
 import { Tag } from '../../dicom/tags.js';
 import type { ArchiveEvent, ArchiveStorage } from '../../storage/ports.js';
@@ -29,7 +30,7 @@ export interface PipelineConfig {
 
 /** Where the pipeline reports: structured logs (Powertools' Logger fits) and each finished analysis (for metrics). */
 export interface PipelineObserver {
-  log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown>): void;
+  log: StructuredLog;
   analysisFinished?(result: AnalysisResult): void;
 }
 
@@ -49,9 +50,7 @@ export type DeliveryOutcome = 'done' | 'retry';
 /** How long arrival events are gathered before they are written. */
 const CHANGE_BATCH_MS = 50;
 
-const consoleObserver: PipelineObserver = {
-  log: (level, message, fields) => console[level === 'info' ? 'log' : level](JSON.stringify({ level, message, service: 'ai-pipeline', ...fields })),
-};
+const consoleObserver: PipelineObserver = { log: consoleLog('ai-pipeline') };
 
 export function matchesFilter(filter: AnalyserFilter, profile: StudyProfile): string | undefined {
   const any = (wanted: string[] | undefined, have: string[]) => !wanted?.length || have.some((h) => wanted.includes(h));

@@ -16,7 +16,7 @@ import { awsStorageSettingsFromEnv, createAwsStorage, defaultAwsClients, type Aw
 import type { ArchiveStorage } from '../../storage/ports.js';
 import { DynamoDbAiState } from '../../storage/aws/dynamodb-ai-state.js';
 import { SqsWorkQueue } from '../../storage/aws/sqs-work-queue.js';
-import type { Observability } from '../observability.js';
+import { powertoolsLog, type Observability } from '../observability.js';
 import { awsAiSettingsFromEnv, type AwsAiSettings } from './settings.js';
 
 export interface AwsAi {
@@ -33,7 +33,7 @@ export interface AwsAi {
 /** Sends the pipeline's logs to the Logger and one set of metrics per finished analysis, by analyser. */
 export function powertoolsObserver({ logger, metrics }: Observability): PipelineObserver {
   return {
-    log: (level, message, fields) => logger[level](message, fields),
+    log: powertoolsLog(logger),
     analysisFinished(result) {
       const m = metrics.singleMetric();
       m.addDimension('Analyser', result.analyserId);

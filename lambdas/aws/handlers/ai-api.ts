@@ -12,21 +12,25 @@ import { DynamoDbAiState } from '../../storage/aws/dynamodb-ai-state.js';
 import { SqsWorkQueue } from '../../storage/aws/sqs-work-queue.js';
 import { awsAiSettingsFromEnv, type AwsAiSettings } from '../ai/settings.js';
 import type { AwsClients } from '../../storage/aws/create.js';
+import type { StructuredLog } from '../../logging.js';
+import { observability, powertoolsLog } from '../observability.js';
 
 export type AiApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 export const AI_BASE_PATH = '/ai';
 
-export function createAiApiHandler(settings: AwsAiSettings, clients: AwsClients): AiApiHandler {
+export function createAiApiHandler(settings: AwsAiSettings, clients: AwsClients, log?: StructuredLog): AiApiHandler {
   const config = aiConfigFromEnv();
   const state = new DynamoDbAiState(clients.dynamodb, settings.stateTable);
   const queue = new SqsWorkQueue<AnalysisJob>(clients.sqs, settings.queues, { maxAttempts: config.maxAttempts, backoffBaseMs: config.retryBackoffMs });
-  const app = new Hono().route(AI_BASE_PATH, createAiApp(state, queue, Object.keys(settings.queues)));
+  const app = new Hono().route(AI_BASE_PATH, createAiApp(state, queue, Object.keys(settings.queues), log));
   return handle(app) as unknown as AiApiHandler;
 }
 
+const { logger } = observability('ai-api');
 let cached: AiApiHandler | undefined;
 export const handler: AiApiHandler = (event, context) => {
-  cached ??= createAiApiHandler(awsAiSettingsFromEnv(), defaultAwsClients());
+  logger.addContext(context);
+  cached ??= createAiApiHandler(awsAiSettingsFromEnv(), defaultAwsClients(), powertoolsLog(logger));
   return cached(event, context);
 };

@@ -7,7 +7,9 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ArchiveEvent } from '../../storage/ports.js';
 import { createAwsAi, type AwsAi } from '../ai/runtime.js';
+import { defaultAwsClients } from '../../storage/aws/create.js';
 import { observability, type Observability } from '../observability.js';
+import { tracedClients } from '../tracing.js';
 
 /** SQS delays a message by at most 15 minutes; longer quiet periods are caught by the scheduled run. */
 const MAX_DELAY_SECONDS = 900;
@@ -48,6 +50,6 @@ export async function handleArchiveEvents(event: SQSEvent, context: Context, ai:
 const obs = observability('ai-events');
 let ai: Promise<AwsAi> | undefined;
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  ai ??= createAwsAi(obs);
+  ai ??= createAwsAi(obs, { clients: tracedClients('ai-events', defaultAwsClients()) });
   return handleArchiveEvents(event, context, await ai, obs);
 };

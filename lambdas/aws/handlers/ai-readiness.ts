@@ -6,7 +6,9 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { analyserMetrics } from '../../ai/monitoring/metrics.js';
 import { createAwsAi, type AwsAi } from '../ai/runtime.js';
+import { defaultAwsClients } from '../../storage/aws/create.js';
 import { observability, type Observability } from '../observability.js';
+import { tracedClients } from '../tracing.js';
 
 /** Leave this much of the invocation's time when deciding whether to dispatch another page of studies. */
 const SAFETY_MARGIN_MS = 60_000;
@@ -40,7 +42,7 @@ export async function handleReadiness(event: SQSEvent | ScheduledEvent, context:
 const obs = observability('ai-readiness');
 let ai: Promise<AwsAi> | undefined;
 export const handler = async (event: SQSEvent | ScheduledEvent, context: Context): Promise<{ dispatched: number }> => {
-  ai ??= createAwsAi(obs).then(async (created) => {
+  ai ??= createAwsAi(obs, { clients: tracedClients('ai-readiness', defaultAwsClients()) }).then(async (created) => {
     await created.pipeline.registerAnalysers();
     return created;
   });

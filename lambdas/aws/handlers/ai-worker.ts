@@ -7,7 +7,9 @@ import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambd
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Analyser } from '../../ai/analysers/analyser.js';
 import { createAwsAi, type AwsAi } from '../ai/runtime.js';
+import { defaultAwsClients } from '../../storage/aws/create.js';
 import { observability, type Observability } from '../observability.js';
+import { tracedClients } from '../tracing.js';
 
 export class RetryLater extends Error {}
 
@@ -27,7 +29,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     const id = process.env.ANALYSER_ID?.trim();
     if (!id) throw new Error('ANALYSER_ID is not set; the CDK app sets it on every worker');
     const obs = observability('ai-worker');
-    const ai = await createAwsAi(obs);
+    const ai = await createAwsAi(obs, { clients: tracedClients('ai-worker', defaultAwsClients()) });
     const analyser = ai.analysers.find((a) => a.id === id);
     if (!analyser) throw new Error(`ANALYSER_ID "${id}" names no installed analyser (${ai.analysers.map((a) => a.id).join(', ')})`);
     return { ai, analyser, obs };

@@ -1,12 +1,17 @@
 // Bulk import on AWS: S3 announces every object created under ingest/ to an SQS queue, and this function
-// imports them (lambdas/ingest/bulk-import.ts). Messages whose import hit a transient error are reported
-// as batch item failures, so SQS redelivers only those and dead-letters them after the redrive limit.
+// imports them (lambdas/ingest/bulk-import.ts). Messages whose import hit a transient error, and messages
+// that are not notifications at all, are reported as batch item failures (Powertools' batch processor),
+// so SQS redelivers only those and dead-letters them after the redrive limit; the reason is logged.
 import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { SQSBatchResponse, SQSEvent, S3Event } from 'aws-lambda';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord, S3Event } from 'aws-lambda';
 import { configFromEnv } from '../../dicomweb/config.js';
-import { importObject, type DropZone, type ImportOptions, type ImportOutcome } from '../../ingest/bulk-import.js';
+import { importObject, type DropZone, type ImportOptions } from '../../ingest/bulk-import.js';
+import { consoleLog, type StructuredLog } from '../../logging.js';
 import { awsStorageSettingsFromEnv, createAwsStorage, defaultAwsClients } from '../../storage/aws/create.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
+import { observability, powertoolsLog } from '../observability.js';
+import { tracedClients } from '../tracing.js';
 
 export function s3DropZone(s3: S3Client, bucket: string): DropZone {
   return {
@@ -31,36 +36,36 @@ export function s3DropZone(s3: S3Client, bucket: string): DropZone {
 /** Object keys in S3 event notifications are URL-encoded, with "+" for spaces. */
 const objectKey = (encoded: string) => decodeURIComponent(encoded.replace(/\+/g, ' '));
 
-export async function handleIngestEvent(event: SQSEvent, storage: ArchiveStorage, zone: DropZone, options: ImportOptions): Promise<SQSBatchResponse> {
-  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-  for (const message of event.Records) {
-    let notification: Partial<S3Event> & { Event?: string };
+export async function handleIngestEvent(event: SQSEvent, storage: ArchiveStorage, zone: DropZone, options: ImportOptions, log: StructuredLog = consoleLog('bulk-import')): Promise<SQSBatchResponse> {
+  const recordHandler = async (message: SQSRecord) => {
     try {
-      notification = JSON.parse(message.body) as Partial<S3Event> & { Event?: string };
-    } catch {
-      console.error(JSON.stringify({ level: 'error', message: 'ingest message is not JSON; dropped', messageId: message.messageId }));
-      continue;
-    }
-    if (notification.Event === 's3:TestEvent') continue; // sent once when the notification is configured
-    try {
-      const outcomes: ImportOutcome[] = [];
+      let notification: Partial<S3Event> & { Event?: string };
+      try {
+        notification = JSON.parse(message.body) as Partial<S3Event> & { Event?: string };
+      } catch {
+        throw new Error('the message is not an S3 event notification (not JSON)');
+      }
+      if (notification.Event === 's3:TestEvent') return; // sent once when the notification is configured
       for (const record of notification.Records ?? []) {
         if (!record.eventName?.startsWith('ObjectCreated:')) continue;
-        outcomes.push(await importObject(storage, zone, objectKey(record.s3.object.key), options));
+        const outcome = await importObject(storage, zone, objectKey(record.s3.object.key), options);
+        log(outcome.result === 'refused' ? 'warn' : 'info', 'ingest', { ...outcome });
       }
-      for (const o of outcomes) console.log(JSON.stringify({ level: o.result === 'refused' ? 'warn' : 'info', message: 'ingest', ...o }));
     } catch (e) {
-      console.error(JSON.stringify({ level: 'error', message: 'ingest failed; the message will be redelivered', messageId: message.messageId, error: String(e) }));
-      batchItemFailures.push({ itemIdentifier: message.messageId });
+      log('error', 'ingest failed; SQS will redeliver the message, then dead-letter it', { messageId: message.messageId, error: String(e) });
+      throw e;
     }
-  }
-  return { batchItemFailures };
+  };
+  // One message at a time: each may carry instances of up to a gigabyte.
+  return processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), { processInParallel: false, throwOnFullBatchFailure: false });
 }
 
+const { logger } = observability('bulk-import');
 let cached: { storage: ArchiveStorage; zone: DropZone; options: ImportOptions } | undefined;
-export const handler = (event: SQSEvent): Promise<SQSBatchResponse> => {
+export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  logger.addContext(context);
   if (!cached) {
-    const clients = defaultAwsClients();
+    const clients = tracedClients('bulk-import', defaultAwsClients());
     const settings = awsStorageSettingsFromEnv();
     const config = configFromEnv();
     cached = {
@@ -69,5 +74,5 @@ export const handler = (event: SQSEvent): Promise<SQSBatchResponse> => {
       options: { duplicatePolicy: config.duplicatePolicy, maxInstanceBytes: config.maxInstanceBytes },
     };
   }
-  return handleIngestEvent(event, cached.storage, cached.zone, cached.options);
+  return handleIngestEvent(event, cached.storage, cached.zone, cached.options, powertoolsLog(logger));
 };
