@@ -14,6 +14,11 @@ export interface PacsConfig {
   viewerCallbackUrls: string[];
   /** Who receives alarm notifications (an email address); alarms still show in CloudWatch without it. */
   alarmEmail?: string;
+  /** Largest STOW-RS request the streaming runtime accepts (bytes); beyond it clients get 413. */
+  maxRequestBytes: number;
+  /** Tasks of the streaming runtime: always running, and the most it scales out to. */
+  streamingMinTasks: number;
+  streamingMaxTasks: number;
   /** Run the AI pipeline on every arriving study. */
   aiEnabled: boolean;
   /** A study is analysed once no instance has arrived for this many seconds. */
@@ -27,6 +32,9 @@ export const DEFAULT_CONFIG: PacsConfig = {
   archiveAfterDays: 90,
   apiReservedConcurrency: 100,
   viewerCallbackUrls: ['http://localhost:3000/callback'],
+  maxRequestBytes: 1024 ** 3,
+  streamingMinTasks: 1,
+  streamingMaxTasks: 4,
   aiEnabled: true,
   aiQuietPeriodSeconds: 30,
   aiWorkerConcurrency: 5,
@@ -53,12 +61,16 @@ export function configFromContext(node: Node): PacsConfig {
     archiveAfterDays: num('archiveAfterDays', DEFAULT_CONFIG.archiveAfterDays, 1),
     apiReservedConcurrency: num('apiReservedConcurrency', DEFAULT_CONFIG.apiReservedConcurrency, 1),
     viewerCallbackUrls: get('viewerCallbackUrls') ? String(get('viewerCallbackUrls')).split(',').map((s) => s.trim()) : DEFAULT_CONFIG.viewerCallbackUrls,
+    maxRequestBytes: num('maxRequestBytes', DEFAULT_CONFIG.maxRequestBytes, 1024 * 1024),
+    streamingMinTasks: num('streamingMinTasks', DEFAULT_CONFIG.streamingMinTasks, 1),
+    streamingMaxTasks: num('streamingMaxTasks', DEFAULT_CONFIG.streamingMaxTasks, 1),
     aiEnabled: bool('aiEnabled', DEFAULT_CONFIG.aiEnabled),
     aiQuietPeriodSeconds: num('aiQuietPeriodSeconds', DEFAULT_CONFIG.aiQuietPeriodSeconds, 1),
     aiWorkerConcurrency: num('aiWorkerConcurrency', DEFAULT_CONFIG.aiWorkerConcurrency, 1),
     ...(get('drRegion') ? { drRegion: String(get('drRegion')) } : {}),
     ...(get('alarmEmail') ? { alarmEmail: String(get('alarmEmail')) } : {}),
   };
+  if (config.streamingMaxTasks < config.streamingMinTasks) throw new Error(`streamingMaxTasks (${config.streamingMaxTasks}) must not be below streamingMinTasks (${config.streamingMinTasks})`);
   // S3 needs 30 days in Standard-IA before an object may move on.
   if (config.archiveAfterDays < config.infrequentAccessAfterDays + 30) {
     throw new Error(`archiveAfterDays (${config.archiveAfterDays}) must be at least infrequentAccessAfterDays + 30 (${config.infrequentAccessAfterDays + 30})`);

@@ -7,7 +7,9 @@ import { ArchiveStorage } from './constructs/archive-storage.js';
 import { Auth } from './constructs/auth.js';
 import { BulkImport } from './constructs/bulk-import.js';
 import { DICOMWEB_BASE_PATH, DicomWebApi } from './constructs/dicomweb-api.js';
+import { FrontDoor } from './constructs/front-door.js';
 import { Monitoring } from './constructs/monitoring.js';
+import { StreamingRuntime } from './constructs/streaming-runtime.js';
 
 export interface PacsStackProps extends StackProps {
   config: PacsConfig;
@@ -19,6 +21,8 @@ export class PacsStack extends Stack {
   readonly dicomweb: DicomWebApi;
   readonly bulkImport: BulkImport;
   readonly monitoring: Monitoring;
+  readonly streaming: StreamingRuntime;
+  readonly frontDoor: FrontDoor;
   readonly ai?: AiPipeline;
 
   constructor(scope: Construct, id: string, props: PacsStackProps) {
@@ -31,6 +35,15 @@ export class PacsStack extends Stack {
     });
     this.auth = new Auth(this, 'Auth', { viewerCallbackUrls: config.viewerCallbackUrls });
     this.dicomweb = new DicomWebApi(this, 'DicomWeb', { storage: this.storage, auth: this.auth, reservedConcurrency: config.apiReservedConcurrency });
+    this.streaming = new StreamingRuntime(this, 'Streaming', {
+      storage: this.storage,
+      auth: this.auth,
+      maxRequestBytes: config.maxRequestBytes,
+      minTasks: config.streamingMinTasks,
+      maxTasks: config.streamingMaxTasks,
+      basePath: DICOMWEB_BASE_PATH,
+    });
+    this.frontDoor = new FrontDoor(this, 'FrontDoor', { api: this.dicomweb.api, streaming: this.streaming, accessLogs: this.storage.accessLogs, basePath: DICOMWEB_BASE_PATH });
     this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
     if (config.aiEnabled) {
       this.ai = new AiPipeline(this, 'Ai', {
@@ -48,12 +61,14 @@ export class PacsStack extends Stack {
       api: this.dicomweb,
       bulkImport: this.bulkImport,
       ...(this.ai ? { ai: this.ai } : {}),
+      streaming: this.streaming,
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
-    new CfnOutput(this, 'DicomWebUrl', { value: `${this.dicomweb.api.url.replace(/\/$/, '')}${DICOMWEB_BASE_PATH}` });
+    const site = `https://${this.frontDoor.distribution.distributionDomainName}`;
+    new CfnOutput(this, 'DicomWebUrl', { value: `${site}${DICOMWEB_BASE_PATH}`, description: 'DICOMweb root for clients and viewers (CloudFront)' });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     new CfnOutput(this, 'BulkImportLocation', { value: `s3://${this.storage.archive.bucketName}/ingest/` });
-    if (this.ai) new CfnOutput(this, 'AiUrl', { value: `${this.dicomweb.api.url.replace(/\/$/, '')}/ai` });
+    if (this.ai) new CfnOutput(this, 'AiUrl', { value: `${site}/ai`, description: 'The AI pipeline\'s JSON API (worklist, results, registry)' });
     new CfnOutput(this, 'ViewerClientId', { value: this.auth.viewerClient.userPoolClientId });
   }
 }

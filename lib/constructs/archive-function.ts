@@ -9,8 +9,11 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
-import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
+import { archiveAccessAcknowledgements, archiveAccessStatements } from './archive-access.js';
 import type { ArchiveStorage } from './archive-storage.js';
+
+/** Bundled CommonJS dependencies still call require(). */
+export const BUNDLE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 export const repoFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
@@ -41,30 +44,17 @@ export class ArchiveFunction extends Construct {
     const stack = Stack.of(this);
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR, encryptionKey: storage.key });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: props.description });
-    const indexArns = [storage.index.tableArn, ...INDEX_TABLE_SCHEMA.indexes.map((i) => `${storage.index.tableArn}/index/${i.IndexName}`)];
     this.policy = new iam.ManagedPolicy(this, 'Policy', {
       statements: [
-        new iam.PolicyStatement({
-          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-          resources: [storage.archive.arnForObjects('originals/*'), storage.archive.arnForObjects('metadata/*')],
-        }),
-        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [storage.archive.bucketArn] }),
-        new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [storage.key.keyArn] }),
-        new iam.PolicyStatement({
-          actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
-          resources: indexArns,
-        }),
-        new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [storage.events.queueArn] }),
+        ...archiveAccessStatements(storage),
         new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${logGroup.logGroupArn}:*`] }),
         new iam.PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] }),
         ...(props.statements ?? []),
       ],
     });
     role.addManagedPolicy(this.policy);
-    const archiveArn = stack.getLogicalId(storage.archive.node.defaultChild as iam.CfnRole);
     Validations.of(this.policy).acknowledge(
-      { id: `AwsSolutions-IAM5[Resource::<${archiveArn}.Arn>/originals/*]`, reason: 'Originals are content-addressed (originals/<sha256>.dcm): their keys are not known when the policy is written; the prefix is the narrowest scope.' },
-      { id: `AwsSolutions-IAM5[Resource::<${archiveArn}.Arn>/metadata/*]`, reason: 'Metadata too large for the index is stored under metadata/<sha256>; the prefix is the narrowest scope.' },
+      ...archiveAccessAcknowledgements(storage),
       { id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup)}.Arn>:*]`, reason: 'Lambda creates one log stream per execution environment, named at run time, in this one log group.' },
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments and PutTelemetryRecords do not support resource-level permissions.' },
       ...(props.acknowledgements ?? []),
@@ -98,8 +88,7 @@ export class ArchiveFunction extends Construct {
         // The SDK is bundled, not taken from the runtime: the version the tests ran, and a minified bundle
         // loads in about half the time of the runtime's node_modules copy (npm run bench:lambda).
         externalModules: [],
-        // Bundled CommonJS dependencies still call require().
-        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        banner: BUNDLE_BANNER,
         tsconfig: repoFile('tsconfig.json'),
         ...(props.assetFiles?.length
           ? {

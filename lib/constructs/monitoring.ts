@@ -2,6 +2,7 @@
 // alarms (to an SNS topic, optionally e-mailed) for errors, throttling and dead letters.
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -12,12 +13,14 @@ import type { AiPipeline } from './ai-pipeline.js';
 import type { ArchiveStorage } from './archive-storage.js';
 import type { BulkImport } from './bulk-import.js';
 import type { DicomWebApi } from './dicomweb-api.js';
+import type { StreamingRuntime } from './streaming-runtime.js';
 
 export interface MonitoringProps {
   storage: ArchiveStorage;
   api: DicomWebApi;
   bulkImport: BulkImport;
   ai?: AiPipeline;
+  streaming?: StreamingRuntime;
   alarmEmail?: string;
 }
 
@@ -68,6 +71,15 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({ title: 'Events', left: [storage.events.metricApproximateNumberOfMessagesVisible(), storage.eventsDeadLetters.metricApproximateNumberOfMessagesVisible()] }),
       new cloudwatch.GraphWidget({ title: 'Bulk import', left: [props.bulkImport.queue.metricApproximateNumberOfMessagesVisible(), props.bulkImport.deadLetters.metricApproximateNumberOfMessagesVisible()], right: [props.bulkImport.function.metricInvocations(), props.bulkImport.function.metricErrors()] }),
     );
+    if (props.streaming) {
+      const lb = props.streaming.loadBalancer.metrics;
+      alarm('StreamingServerErrors', lb.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: fiveMinutes, statistic: 'Sum' }), 5, 'The streaming runtime answered 5xx five times or more in five minutes');
+      alarm('StreamingNoHealthyTask', new cloudwatch.MathExpression({ expression: 'IF(h < 1, 1, 0)', usingMetrics: { h: props.streaming.targetGroup.metrics.healthyHostCount({ period: Duration.minutes(1), statistic: 'Minimum' }) }, period: Duration.minutes(1) }), 1, 'No healthy streaming task: large uploads and retrievals fail');
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({ title: 'Streaming runtime', left: [lb.requestCount({ period: Duration.minutes(1) }), lb.activeConnectionCount({ period: Duration.minutes(1) })], right: [lb.processedBytes({ period: Duration.minutes(1) })] }),
+        new cloudwatch.GraphWidget({ title: 'Streaming tasks', left: [props.streaming.service.metricCpuUtilization(), props.streaming.service.metricMemoryUtilization()] }),
+      );
+    }
     if (props.ai) this.watchAi(props.ai, alarm);
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
   }

@@ -14,7 +14,9 @@ describe('edge routing', () => {
     expect(runtimeFor('POST', '/dicomweb/studies', undefined)).toBe('streaming');
     expect(runtimeFor('GET', '/dicomweb/studies', undefined)).toBe('lambda');
     expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series', undefined)).toBe('lambda');
-    expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/metadata', undefined)).toBe('lambda');
+    expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/metadata', undefined)).toBe('streaming');
+    expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/metadata', undefined)).toBe('streaming');
+    expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/instances/6.7/metadata', undefined)).toBe('lambda');
     expect(runtimeFor('GET', '/dicomweb/studies/1.2.3', undefined)).toBe('streaming');
     expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/instances/6.7', undefined)).toBe('streaming');
     expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/instances/6.7/frames/1,2', undefined)).toBe('streaming');

@@ -2,13 +2,15 @@
 // Security packs find nothing unacknowledged, the template holds the protections the design promises
 // (including those cdk-nag cannot see, such as the TableV2 settings), and the bundled API function loads
 // and answers.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
+import { ORIGIN_IDS } from '../../lib/constructs/front-door.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
 import { BUILT_IN_ANALYSER_IDS } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
@@ -121,9 +123,10 @@ describe('the deployed stack (default settings, with bundling)', () => {
   });
 
   it('alarms on API errors, function errors and throttles, index throttling, dead letters and each analyser, to an encrypted topic', () => {
-    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
-    // 7 for the archive, 3 for the AI pipeline's events and dispatch, 4 per analyser
-    expect(alarms).toHaveLength(7 + 3 + 4 * BUILT_IN_ANALYSER_IDS.length);
+    // (The streaming runtime's step scaling has alarms of its own, which act on the service, not the topic.)
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter((a) => !/threshold scaling alarm/.test(String(a.Properties.AlarmDescription)));
+    // 7 for the archive, 2 for the streaming runtime, 3 for the AI pipeline's events and dispatch, 4 per analyser
+    expect(alarms).toHaveLength(7 + 2 + 3 + 4 * BUILT_IN_ANALYSER_IDS.length);
     const drift = alarms.filter((a) => a.Properties.MetricName === 'DriftDetected');
     expect(drift.map((a) => (a.Properties.Dimensions as Array<{ Name: string; Value: string }>).find((d) => d.Name === 'Analyser')!.Value).sort()).toEqual([...BUILT_IN_ANALYSER_IDS].sort());
     for (const a of alarms) expect((a.Properties.AlarmActions as unknown[]).length).toBe(1);
@@ -161,6 +164,69 @@ describe('the deployed stack (default settings, with bundling)', () => {
     for (const f of ['index.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'image-noise.onnx']) expect(existsSync(join(dir, f)), f).toBe(true);
     const bundle = (await import(join(dir, 'index.mjs'))) as { handler: unknown };
     expect(typeof bundle.handler).toBe('function');
+  });
+
+  it('puts CloudFront in front: HTTPS only, logged, the routing function on every behavior, frames and metadata cached per token', () => {
+    const [dist] = resourcesOf(template, 'AWS::CloudFront::Distribution');
+    const config = dist.Properties.DistributionConfig as {
+      Origins: Array<{ Id: string; VpcOriginConfig?: unknown; CustomOriginConfig?: unknown }>;
+      DefaultCacheBehavior: Record<string, unknown>;
+      CacheBehaviors: Array<Record<string, unknown>>;
+      Logging?: unknown;
+    };
+    expect(config.Origins.map((o) => o.Id).sort()).toEqual([ORIGIN_IDS.lambda, ORIGIN_IDS.streaming]);
+    expect(config.Origins.find((o) => o.Id === ORIGIN_IDS.streaming)!.VpcOriginConfig).toBeDefined();
+    expect(config.Logging).toBeDefined();
+    const behaviors = [config.DefaultCacheBehavior, ...config.CacheBehaviors];
+    for (const b of behaviors) {
+      expect(b.ViewerProtocolPolicy).toBe('https-only');
+      expect((b.FunctionAssociations as Array<{ EventType: string }>).map((f) => f.EventType)).toEqual(['viewer-request']);
+    }
+    expect(config.CacheBehaviors.map((b) => b.PathPattern).sort()).toEqual(['/dicomweb/studies/*/frames/*', '/dicomweb/studies/*/metadata']);
+    template.hasResourceProperties('AWS::CloudFront::CachePolicy', {
+      CachePolicyConfig: Match.objectLike({ ParametersInCacheKeyAndForwardedToOrigin: Match.objectLike({ HeadersConfig: { HeaderBehavior: 'whitelist', Headers: ['Authorization', 'Accept'] } }) }),
+    });
+    template.hasResourceProperties('AWS::CloudFront::Function', { FunctionConfig: Match.objectLike({ Runtime: 'cloudfront-js-2.0' }) });
+  });
+
+  it('runs the streaming runtime on Fargate from stock images: the bundle fetched from S3, an internal load balancer open only to the VPC', () => {
+    const [task] = resourcesOf(template, 'AWS::ECS::TaskDefinition');
+    expect(task.Properties.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+    const containers = task.Properties.ContainerDefinitions as Array<{ Name: string; Image: string; Essential: boolean; DependsOn?: unknown; Environment?: Array<{ Name: string; Value: unknown }> }>;
+    expect(containers.map((c) => c.Image).sort()).toEqual(['public.ecr.aws/aws-cli/aws-cli:latest', 'public.ecr.aws/docker/library/node:24-bookworm-slim']);
+    const server = containers.find((c) => c.Image.includes('node'))!;
+    expect(server.DependsOn).toEqual([{ ContainerName: containers.find((c) => c.Image.includes('aws-cli'))!.Name, Condition: 'SUCCESS' }]);
+    expect(server.Environment!.find((e) => e.Name === 'MAX_REQUEST_BYTES')!.Value).toBe(String(1024 ** 3));
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal' });
+    const groups = resourcesOf(template, 'AWS::EC2::SecurityGroup');
+    const ingress = groups.flatMap((g) => (g.Properties.SecurityGroupIngress as Array<{ CidrIp?: string }> | undefined) ?? []);
+    expect(ingress.filter((r) => r.CidrIp).map((r) => r.CidrIp)).toEqual(['10.40.0.0/16']);
+    template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'ALL' });
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+  });
+
+  it('bundles the streaming runtime into one file that stock Node runs: health check, and 401 without a token', async () => {
+    const [task] = resourcesOf(template, 'AWS::ECS::TaskDefinition');
+    const fetcher = (task.Properties.ContainerDefinitions as Array<{ Command?: unknown[] }>).find((c) => c.Command?.[0] === 's3')!;
+    const url = JSON.stringify(fetcher.Command![2]);
+    const file = readdirSync(outdir).filter((f) => f.startsWith('asset.') && f.endsWith('.mjs')).find((f) => url.includes(f.slice('asset.'.length)));
+    expect(file, 'the asset named in the fetch command').toBeDefined();
+    const port = 18_000 + (process.pid % 1000);
+    const child = spawn(process.execPath, [join(outdir, file!)], {
+      env: { ...process.env, PORT: String(port), USER_POOL_ID: 'eu-west-1_Bundle', ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' },
+      stdio: 'ignore',
+    });
+    try {
+      let health: Response | undefined;
+      for (let i = 0; i < 50 && !health; i++) {
+        health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        if (!health) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(health?.status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/dicomweb/studies`)).status).toBe(401);
+    } finally {
+      child.kill();
+    }
   });
 
   it('grants the function no wildcard actions and no inline policy', () => {

@@ -27,7 +27,8 @@ export async function startLambdaArchive(
   const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
   const table = await createIndexTable(clients.dynamodb);
   const storage = createAwsStorage({ bucket: name, table, eventsQueueUrl: queue.QueueUrl! }, clients);
-  // The streaming runtime: the same application on a Node server, as the Fargate service runs it.
+  // The streaming runtime: the same application on a Node server, as the Fargate task runs it (its token
+  // check, which the API Gateway stand-in does not model either, is tested in streaming-runtime.test.ts).
   const app = createDicomWebApp(storage, config);
   const streaming: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));

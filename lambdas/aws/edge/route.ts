@@ -2,7 +2,8 @@
 // invocation (and API Gateway base64-encodes binary bodies), so requests that may be larger go to the
 // streaming runtime: the same DICOMweb application on a long-running Node server (ECS Fargate), which
 // streams bodies of any size in both directions. Everything else stays on Lambda. The CDK app deploys
-// this decision as the CloudFront function in front of both origins; tests route with it too.
+// this decision as the CloudFront function in front of both origins (lib/constructs/front-door.ts), so
+// it must stay plain code that CloudFront's JavaScript runtime runs; tests route with it too.
 
 /** Largest request body sent to Lambda: 4 MiB becomes 5.3 MiB in base64, leaving room for the event. */
 export const LAMBDA_MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -16,8 +17,10 @@ export function runtimeFor(method: string, path: string, contentLength: string |
     return Number.isFinite(length) && length <= LAMBDA_MAX_BODY_BYTES ? 'lambda' : 'streaming';
   }
   if (method === 'GET' || method === 'HEAD') {
-    // Retrieval of whole studies, series and instances, of frames and of bulk data can be any size.
+    // Retrieval of whole studies, series and instances, of frames and of bulk data can be any size; so
+    // can the metadata of a large study or series (a few KB per instance).
     if (/\/studies\/[^/]+(\/series\/[^/]+(\/instances\/[^/]+)?)?\/?$/.test(path)) return 'streaming';
+    if (/\/studies\/[^/]+(\/series\/[^/]+)?\/metadata\/?$/.test(path)) return 'streaming';
     if (/\/instances\/[^/]+\/(frames\/[^/]+|bulkdata(\/.*)?)\/?$/.test(path)) return 'streaming';
   }
   return 'lambda';

@@ -1,0 +1,20 @@
+// The streaming runtime's application: the DICOMweb app, unchanged, behind the token check, plus the
+// health check the load balancer polls. It takes what Lambda cannot: request bodies above 4 MiB (up to
+// MAX_REQUEST_BYTES, 1 GiB by default, then 413) and whole-study, series, instance, frame and bulk-data
+// responses of any size, streamed in both directions.
+import { Hono } from 'hono';
+import { createDicomWebApp } from '../../dicomweb/app.js';
+import type { DicomWebConfig } from '../../dicomweb/config.js';
+import type { StructuredLog } from '../../logging.js';
+import type { ArchiveStorage } from '../../storage/ports.js';
+import { DICOMWEB_METHOD_SCOPES, requireScopes, type AccessTokenVerifier } from './bearer-scopes.js';
+
+export const HEALTH_CHECK_PATH = '/healthz';
+
+export function createStreamingApp(storage: ArchiveStorage, config: DicomWebConfig, verifier: AccessTokenVerifier, log: StructuredLog): Hono {
+  const app = new Hono();
+  app.get(HEALTH_CHECK_PATH, (c) => c.text('ok'));
+  app.use(`${config.basePath}/*`, requireScopes(verifier, DICOMWEB_METHOD_SCOPES, log));
+  app.route('/', createDicomWebApp(storage, config, log));
+  return app;
+}

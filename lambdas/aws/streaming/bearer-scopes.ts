@@ -1,0 +1,52 @@
+// Token checks for the streaming runtime, which sits behind CloudFront without API Gateway's Cognito
+// authorizer: every request (except CORS preflights) must carry a valid Cognito access token whose scopes
+// include the one its method needs — the same rule as the API Gateway methods. A refusal is 401 (no or
+// bad token) or 403 (missing scope), and leaves an audit entry in the log.
+import type { MiddlewareHandler } from 'hono';
+import { problemBody } from '../../dicomweb/http/problem.js';
+import type { StructuredLog } from '../../logging.js';
+
+/** What a verified access token tells: its space-separated scopes and who it was issued to. */
+export interface AccessTokenClaims {
+  scope?: string;
+  sub?: string;
+  client_id?: string;
+  username?: string;
+}
+
+/** Verifies signature, issuer, expiry and token use (aws-jwt-verify's CognitoJwtVerifier fits). */
+export interface AccessTokenVerifier {
+  verify(token: string): Promise<AccessTokenClaims>;
+}
+
+export const DICOMWEB_METHOD_SCOPES: Readonly<Record<string, string>> = {
+  GET: 'dicomweb/read',
+  HEAD: 'dicomweb/read',
+  POST: 'dicomweb/write',
+  DELETE: 'dicomweb/delete',
+};
+
+export function requireScopes(verifier: AccessTokenVerifier, scopes: Readonly<Record<string, string>>, log: StructuredLog): MiddlewareHandler {
+  return async (c, next) => {
+    const method = c.req.method;
+    if (method === 'OPTIONS') return next();
+    const deny = (status: 401 | 403, reason: string, who?: AccessTokenClaims) => {
+      log('warn', 'access denied', { status, reason, method, path: c.req.path, sourceIp: c.req.header('x-forwarded-for'), sub: who?.sub, clientId: who?.client_id });
+      const challenge = status === 401 ? 'Bearer realm="dicomweb"' : `Bearer realm="dicomweb", error="insufficient_scope", scope="${scopes[method] ?? ''}"`;
+      return c.body(problemBody(status, reason), status, { 'Content-Type': 'application/json', 'WWW-Authenticate': challenge });
+    };
+    const needed = scopes[method];
+    if (!needed) return deny(403, `method ${method} is not allowed here`);
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) return deny(401, 'an access token is required: send "Authorization: Bearer <token>" from the archive\'s Cognito user pool');
+    let claims: AccessTokenClaims;
+    try {
+      claims = await verifier.verify(match[1]);
+    } catch (e) {
+      return deny(401, `the access token is not valid: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!(claims.scope ?? '').split(' ').includes(needed)) return deny(403, `the access token lacks the scope ${needed} that ${method} needs`, claims);
+    await next();
+  };
+}

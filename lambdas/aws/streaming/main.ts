@@ -1,0 +1,20 @@
+// Entry point of the streaming runtime on ECS Fargate: the DICOMweb application on a Node server over
+// S3, DynamoDB and SQS, checking Cognito access tokens itself. Bundled by the CDK app into one file that
+// a stock Node.js image runs (no Docker build).
+import { serve } from '@hono/node-server';
+import { CognitoJwtVerifier } from 'aws-jwt-verify';
+import { configFromEnv } from '../../dicomweb/config.js';
+import { awsStorageSettingsFromEnv, createAwsStorage, defaultAwsClients } from '../../storage/aws/create.js';
+import { observability, powertoolsLog } from '../observability.js';
+import { createStreamingApp } from './app.js';
+
+const userPoolId = process.env.USER_POOL_ID?.trim();
+if (!userPoolId) throw new Error('USER_POOL_ID is not set; the CDK app sets it on the task');
+const { logger } = observability('dicomweb-streaming');
+const log = powertoolsLog(logger);
+const verifier = CognitoJwtVerifier.create({ userPoolId, tokenUse: 'access', clientId: null });
+const app = createStreamingApp(createAwsStorage(awsStorageSettingsFromEnv(), defaultAwsClients()), configFromEnv(), verifier, log);
+const port = Number(process.env.PORT ?? 8080);
+const server = serve({ fetch: app.fetch, port, hostname: '0.0.0.0' }, () => log('info', 'streaming runtime ready', { port }));
+// ECS stops a task with SIGTERM: finish the requests in flight, then exit.
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,124 @@
+// The archive's one public address: a CloudFront distribution (HTTPS only, access-logged) in front of
+// both runtimes. A CloudFront function on every viewer request applies lambdas/aws/edge/route.ts: bodies
+// that fit Lambda, searches, metadata of one instance, rendered images and deletes go to API Gateway and
+// Lambda; larger bodies and whole-object, frame, bulk-data and study/series metadata retrievals go to the
+// streaming runtime through a VPC origin. Both check the Cognito token themselves, so CloudFront caches
+// only by token: the immutable frames and metadata are cached per token (their Cache-Control and ETag
+// come from the archive), everything else not at all.
+import { Duration, Validations } from 'aws-cdk-lib';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { buildSync } from 'esbuild';
+import { repoFile } from './archive-function.js';
+import type { StreamingRuntime } from './streaming-runtime.js';
+
+export interface FrontDoorProps {
+  api: apigateway.RestApi;
+  streaming: StreamingRuntime;
+  accessLogs: s3.IBucket;
+  basePath: string;
+}
+
+/** The origin ids the routing function selects by. */
+export const ORIGIN_IDS = { lambda: 'lambda', streaming: 'streaming' } as const;
+
+/**
+ * The CloudFront function's code: route.ts compiled for CloudFront's JavaScript runtime 2.0 (no modules
+ * but its own `cloudfront`), and a handler that selects the streaming origin when route.ts says so.
+ */
+export function routingFunctionCode(): string {
+  const compiled = buildSync({
+    entryPoints: [repoFile('lambdas/aws/edge/route.ts')],
+    bundle: true,
+    format: 'iife',
+    globalName: 'edgeRoute',
+    target: 'es2020',
+    write: false,
+    logLevel: 'warning',
+  }).outputFiles[0].text;
+  return `import cf from 'cloudfront';
+${compiled}
+function handler(event) {
+  var request = event.request;
+  var length = request.headers['content-length'] ? request.headers['content-length'].value : undefined;
+  if (edgeRoute.runtimeFor(request.method, request.uri, length) === 'streaming') {
+    cf.selectRequestOriginById('${ORIGIN_IDS.streaming}');
+  }
+  return request;
+}
+`;
+}
+
+export class FrontDoor extends Construct {
+  readonly distribution: cloudfront.Distribution;
+
+  constructor(scope: Construct, id: string, props: FrontDoorProps) {
+    super(scope, id);
+    const routing = new cloudfront.Function(this, 'Routing', {
+      code: cloudfront.FunctionCode.fromInline(routingFunctionCode()),
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+      comment: 'Routes each DICOMweb request to Lambda or the streaming runtime (lambdas/aws/edge/route.ts)',
+    });
+    const lambdaOrigin = new origins.RestApiOrigin(props.api, { originId: ORIGIN_IDS.lambda, readTimeout: Duration.seconds(30) });
+    const streamingOrigin = origins.VpcOrigin.withApplicationLoadBalancer(props.streaming.loadBalancer, {
+      originId: ORIGIN_IDS.streaming,
+      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+      // How long CloudFront waits for the first byte, and between bytes (60 s without a quota increase).
+      readTimeout: Duration.seconds(60),
+      keepaliveTimeout: Duration.seconds(60),
+    });
+    const functionAssociations = [{ function: routing, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }];
+    const passThrough: cloudfront.AddBehaviorOptions = {
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+      allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+      cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+      // Everything the viewer sent, the token included, except Host (API Gateway needs its own).
+      originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+      functionAssociations,
+    };
+    // Immutable resources, cached for as long as the archive's Cache-Control says, separately per token
+    // and per Accept (a frame can be asked for in several media types).
+    const perToken = new cloudfront.CachePolicy(this, 'ImmutablePerToken', {
+      comment: 'DICOMweb frames and metadata: cached per access token and Accept header',
+      headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Authorization', 'Accept'),
+      queryStringBehavior: cloudfront.CacheQueryStringBehavior.all(),
+      cookieBehavior: cloudfront.CacheCookieBehavior.none(),
+      minTtl: Duration.seconds(0),
+      defaultTtl: Duration.seconds(0),
+      maxTtl: Duration.days(365),
+      enableAcceptEncodingGzip: true,
+      enableAcceptEncodingBrotli: true,
+    });
+    const cached = (origin: cloudfront.IOrigin): cloudfront.BehaviorOptions => ({
+      origin,
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+      allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+      cachePolicy: perToken,
+      originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+      functionAssociations,
+    });
+    const base = props.basePath;
+    this.distribution = new cloudfront.Distribution(this, 'Distribution', {
+      comment: 'Serverless PACS: DICOMweb and the AI API',
+      defaultBehavior: { origin: lambdaOrigin, ...passThrough },
+      additionalBehaviors: {
+        [`${base}/studies/*/frames/*`]: cached(streamingOrigin),
+        [`${base}/studies/*/metadata`]: cached(streamingOrigin),
+      },
+      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL,
+      enableLogging: true,
+      logBucket: props.accessLogs,
+      logFilePrefix: 'cloudfront/',
+    });
+    Validations.of(this.distribution).acknowledge(
+      { id: 'AwsSolutions-CFR1', reason: 'Who may use the archive is decided by Cognito tokens, not by country; a deployment that must restrict countries adds a geo restriction.' },
+      { id: 'AwsSolutions-CFR4', reason: 'The default cloudfront.net certificate allows only the TLSv1 security policy; with a custom domain and certificate the distribution uses TLS 1.2 (2021) as configured.' },
+      { id: 'AwsSolutions-CFR2', reason: 'A WAF web ACL for CloudFront must live in us-east-1; attach one with the webAclArn context value (see docs/deploy.md).' },
+    );
+  }
+}

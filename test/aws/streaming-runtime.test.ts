@@ -1,0 +1,125 @@
+// The streaming runtime as the Fargate task runs it: the DICOMweb app behind Cognito access-token checks
+// (aws-jwt-verify, with a signing key made here in place of the user pool's), on a Node server over the
+// emulators. It takes instances Lambda cannot, refuses requests without a token or scope with an audit
+// entry, and answers 413 with guidance beyond its limit.
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { serve, type ServerType } from '@hono/node-server';
+import { CognitoJwtVerifier } from 'aws-jwt-verify';
+import { createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { LAMBDA_MAX_BODY_BYTES } from '../../lambdas/aws/edge/route.js';
+import { createStreamingApp, HEALTH_CHECK_PATH } from '../../lambdas/aws/streaming/app.js';
+import type { StructuredLog } from '../../lambdas/logging.js';
+import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
+import { BOUNDARY, multipartBody, testConfig } from '../helpers/archive.js';
+import { emulatorClients } from '../helpers/aws-emulators.js';
+import { createIndexTable } from '../helpers/index-table.js';
+import { syntheticInstance, uid } from '../helpers/synthetic.js';
+
+const USER_POOL_ID = 'eu-west-1_Streaming1';
+const ISSUER = `https://cognito-idp.eu-west-1.amazonaws.com/${USER_POOL_ID}`;
+const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
+
+function signer(privateKey: KeyObject, kid: string) {
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  return (claims: Record<string, unknown>) => {
+    const now = Math.floor(Date.now() / 1000);
+    const body = `${b64({ alg: 'RS256', kid, typ: 'JWT' })}.${b64({ iss: ISSUER, token_use: 'access', client_id: 'systems', sub: 'router-1', iat: now, exp: now + 600, ...claims })}`;
+    return `${body}.${createSign('RSA-SHA256').update(body).sign(privateKey).toString('base64url')}`;
+  };
+}
+
+describe('the streaming runtime', () => {
+  let server: ServerType;
+  let base: string;
+  let token: (claims: Record<string, unknown>) => string;
+  let forged: (claims: Record<string, unknown>) => string;
+  const audit: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
+
+  beforeAll(async () => {
+    const clients = emulatorClients({ fauxqs: inject('fauxqsEndpoint'), dynamodb: inject('dynamoDbEndpoint') });
+    const name = `streaming-${process.pid}`;
+    await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
+    const queue = (await clients.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
+    const storage = createAwsStorage({ bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: queue }, clients);
+    const pool = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = { ...pool.publicKey.export({ format: 'jwk' }), kid: 'pool-key', alg: 'RS256', use: 'sig' };
+    const verifier = CognitoJwtVerifier.create({ userPoolId: USER_POOL_ID, tokenUse: 'access', clientId: null });
+    // What the verifier would fetch from the user pool's JWKS endpoint.
+    verifier.cacheJwks({ keys: [jwk] } as never);
+    token = signer(pool.privateKey, 'pool-key');
+    forged = signer(stranger.privateKey, 'pool-key');
+    const log: StructuredLog = (level, message, fields = {}) => audit.push({ level, message, fields });
+    const app = createStreamingApp(storage, { ...testConfig(), maxRequestBytes: MAX_REQUEST_BYTES }, verifier, log);
+    server = await new Promise((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+  });
+
+  const stowTo = (files: Uint8Array[], authorization?: string) =>
+    fetch(`${base}/dicomweb/studies`, {
+      method: 'POST',
+      headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, ...(authorization ? { Authorization: authorization } : {}) },
+      body: multipartBody(files.map((bytes) => ({ bytes }))),
+    });
+  const image = (study: string, side: number) =>
+    syntheticInstance(
+      { StudyInstanceUID: study, SeriesInstanceUID: uid(), Rows: side, Columns: side, BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 0, SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2' },
+      new Uint16Array(side * side).map((_, i) => i % 4096),
+    );
+
+  it('answers the load balancer\'s health check without a token', async () => {
+    expect((await fetch(`${base}${HEALTH_CHECK_PATH}`)).status).toBe(200);
+  });
+
+  it('stores an instance too large for Lambda and streams it back, with the right scopes', async () => {
+    const study = uid();
+    const large = image(study, 1600); // 5 MB of pixels
+    expect(large.length).toBeGreaterThan(LAMBDA_MAX_BODY_BYTES);
+    const stored = await stowTo([large], `Bearer ${token({ scope: 'dicomweb/read dicomweb/write' })}`);
+    expect(stored.status).toBe(200);
+    const res = await fetch(`${base}/dicomweb/studies/${study}`, { headers: { Accept: 'multipart/related; type="application/dicom"', Authorization: `Bearer ${token({ scope: 'dicomweb/read' })}` } });
+    expect(res.status).toBe(200);
+    expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(large.length);
+  });
+
+  it('refuses requests without a valid token (401) or without the method\'s scope (403), and logs each refusal', async () => {
+    const small = image(uid(), 8);
+    const cases: Array<[string | undefined, number, RegExp]> = [
+      [undefined, 401, /access token is required/],
+      ['Basic dXNlcjpwYXNz', 401, /access token is required/],
+      [`Bearer ${forged({ scope: 'dicomweb/write' })}`, 401, /not valid/],
+      [`Bearer ${token({ scope: 'dicomweb/write', exp: Math.floor(Date.now() / 1000) - 60 })}`, 401, /not valid/],
+      [`Bearer ${token({ scope: 'dicomweb/write', token_use: 'id' })}`, 401, /not valid/],
+      [`Bearer ${token({ scope: 'dicomweb/write', iss: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other' })}`, 401, /not valid/],
+      [`Bearer ${token({ scope: 'dicomweb/read' })}`, 403, /lacks the scope dicomweb\/write/],
+    ];
+    for (const [authorization, status, message] of cases) {
+      const before = audit.length;
+      const res = await stowTo([small], authorization);
+      expect(res.status, authorization).toBe(status);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="dicomweb"/);
+      expect(((await res.json()) as { error: string }).error).toMatch(message);
+      expect(audit.slice(before)).toEqual([expect.objectContaining({ level: 'warn', message: 'access denied', fields: expect.objectContaining({ status, method: 'POST' }) })]);
+    }
+    const del = await fetch(`${base}/dicomweb/studies/${uid()}`, { method: 'DELETE', headers: { Authorization: `Bearer ${token({ scope: 'dicomweb/read dicomweb/write' })}` } });
+    expect(del.status).toBe(403);
+  });
+
+  it('answers 413 with guidance beyond its request limit, without storing anything', async () => {
+    const study = uid();
+    const res = await stowTo([image(study, 1600), image(study, 1600), image(study, 1600)], `Bearer ${token({ scope: 'dicomweb/read dicomweb/write' })}`);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: string }).error).toMatch(/exceeds the limit of 12582912 bytes; send fewer instances per request/);
+    const found = await fetch(`${base}/dicomweb/studies?StudyInstanceUID=${study}`, { headers: { Authorization: `Bearer ${token({ scope: 'dicomweb/read' })}` } });
+    expect(found.status).toBe(200);
+    expect(await found.json()).toEqual([]);
+  });
+});
