@@ -8,6 +8,7 @@ import { Auth } from './constructs/auth.js';
 import { BulkImport } from './constructs/bulk-import.js';
 import { DICOMWEB_BASE_PATH, DicomWebApi } from './constructs/dicomweb-api.js';
 import { FrontDoor } from './constructs/front-door.js';
+import { Maintenance } from './constructs/maintenance.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { StreamingRuntime } from './constructs/streaming-runtime.js';
 
@@ -23,6 +24,7 @@ export class PacsStack extends Stack {
   readonly monitoring: Monitoring;
   readonly streaming: StreamingRuntime;
   readonly frontDoor: FrontDoor;
+  readonly maintenance: Maintenance;
   readonly ai?: AiPipeline;
 
   constructor(scope: Construct, id: string, props: PacsStackProps) {
@@ -45,6 +47,7 @@ export class PacsStack extends Stack {
     });
     this.frontDoor = new FrontDoor(this, 'FrontDoor', { api: this.dicomweb.api, streaming: this.streaming, accessLogs: this.storage.accessLogs, basePath: DICOMWEB_BASE_PATH });
     this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
+    this.maintenance = new Maintenance(this, 'Maintenance', { storage: this.storage });
     if (config.aiEnabled) {
       this.ai = new AiPipeline(this, 'Ai', {
         storage: this.storage,
@@ -62,6 +65,7 @@ export class PacsStack extends Stack {
       bulkImport: this.bulkImport,
       ...(this.ai ? { ai: this.ai } : {}),
       streaming: this.streaming,
+      maintenance: this.maintenance,
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
     const site = `https://${this.frontDoor.distribution.distributionDomainName}`;

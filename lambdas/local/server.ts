@@ -32,8 +32,8 @@ export interface LocalArchiveOptions {
 export async function startLocalArchive(options: LocalArchiveOptions): Promise<LocalArchive> {
   const storage = createLocalStorage(options.dataDir);
   // Stores interrupted by a crash left files that no index entry names: remove them before serving.
-  const orphans = await sweepOrphans(storage);
-  if (orphans) console.log(JSON.stringify({ level: 'info', message: 'removed files of interrupted stores', count: orphans }));
+  const { removed } = await sweepOrphans(storage);
+  if (removed) console.log(JSON.stringify({ level: 'info', message: 'removed files of interrupted stores', count: removed }));
   const dicomweb = createDicomWebApp(storage, options.config);
   const ai = options.ai?.enabled ? await startLocalAi(storage, options.dataDir, options.ai, options.aiOptions) : undefined;
   const aiRoot = ai ? new Hono().route('/ai', ai.app) : undefined;

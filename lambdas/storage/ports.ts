@@ -5,6 +5,11 @@ import type { DicomJson } from '../dicom/json-model.js';
 import type { AttributeFilter } from '../dicom/matching.js';
 
 /** Object storage for original Part 10 files. Keys are built from validated UIDs only. */
+export interface ListedBlob {
+  key: string;
+  modifiedAt: Date;
+}
+
 export interface BlobStore {
   /** Resolves once the object is durable. Objects are immutable: a key always names the same bytes. */
   put(key: string, data: Uint8Array): Promise<void>;
@@ -12,8 +17,8 @@ export interface BlobStore {
   /** Reads several ranges of one object, in order. */
   getRanges(key: string, ranges: ByteRange[]): Promise<Uint8Array[]>;
   delete(keys: string[]): Promise<void>;
-  /** Every key under a prefix, for recovery sweeps. */
-  list(prefix: string): AsyncIterable<string>;
+  /** Every object under a prefix with when it was last written, for recovery sweeps. */
+  list(prefix: string): AsyncIterable<ListedBlob>;
   close(): Promise<void>;
 }
 

@@ -13,6 +13,7 @@ import type { AiPipeline } from './ai-pipeline.js';
 import type { ArchiveStorage } from './archive-storage.js';
 import type { BulkImport } from './bulk-import.js';
 import type { DicomWebApi } from './dicomweb-api.js';
+import type { Maintenance } from './maintenance.js';
 import type { StreamingRuntime } from './streaming-runtime.js';
 
 export interface MonitoringProps {
@@ -21,6 +22,7 @@ export interface MonitoringProps {
   bulkImport: BulkImport;
   ai?: AiPipeline;
   streaming?: StreamingRuntime;
+  maintenance?: Maintenance;
   alarmEmail?: string;
 }
 
@@ -71,6 +73,7 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({ title: 'Events', left: [storage.events.metricApproximateNumberOfMessagesVisible(), storage.eventsDeadLetters.metricApproximateNumberOfMessagesVisible()] }),
       new cloudwatch.GraphWidget({ title: 'Bulk import', left: [props.bulkImport.queue.metricApproximateNumberOfMessagesVisible(), props.bulkImport.deadLetters.metricApproximateNumberOfMessagesVisible()], right: [props.bulkImport.function.metricInvocations(), props.bulkImport.function.metricErrors()] }),
     );
+    if (props.maintenance) alarm('SweepErrors', props.maintenance.sweepFunction.metricErrors({ period: Duration.hours(1) }), 1, 'The weekly sweep of unreferenced originals failed');
     if (props.streaming) {
       const lb = props.streaming.loadBalancer.metrics;
       alarm('StreamingServerErrors', lb.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: fiveMinutes, statistic: 'Sum' }), 5, 'The streaming runtime answered 5xx five times or more in five minutes');

@@ -125,8 +125,9 @@ describe('the deployed stack (default settings, with bundling)', () => {
   it('alarms on API errors, function errors and throttles, index throttling, dead letters and each analyser, to an encrypted topic', () => {
     // (The streaming runtime's step scaling has alarms of its own, which act on the service, not the topic.)
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter((a) => !/threshold scaling alarm/.test(String(a.Properties.AlarmDescription)));
-    // 7 for the archive, 2 for the streaming runtime, 3 for the AI pipeline's events and dispatch, 4 per analyser
-    expect(alarms).toHaveLength(7 + 2 + 3 + 4 * BUILT_IN_ANALYSER_IDS.length);
+    // 7 for the archive, 1 for the weekly sweep, 2 for the streaming runtime, 3 for the AI pipeline's events and dispatch, 4 per analyser
+    expect(alarms).toHaveLength(7 + 1 + 2 + 3 + 4 * BUILT_IN_ANALYSER_IDS.length);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 3 ? * SUN *)' });
     const drift = alarms.filter((a) => a.Properties.MetricName === 'DriftDetected');
     expect(drift.map((a) => (a.Properties.Dimensions as Array<{ Name: string; Value: string }>).find((d) => d.Name === 'Analyser')!.Value).sort()).toEqual([...BUILT_IN_ANALYSER_IDS].sort());
     for (const a of alarms) expect((a.Properties.AlarmActions as unknown[]).length).toBe(1);

@@ -217,11 +217,11 @@ describe('DynamoDbIndex specifics', () => {
     const [meta] = await index.metadataJson({ studyInstanceUID: r.studyInstanceUID });
     expect(JSON.parse(meta.json)).toEqual(r.metadata);
     const keys: string[] = [];
-    for await (const k of blobs.list('metadata/')) keys.push(k);
+    for await (const { key } of blobs.list('metadata/')) keys.push(key);
     expect(keys).toHaveLength(1);
     await index.deleteInstances({ studyInstanceUID: r.studyInstanceUID });
     const after: string[] = [];
-    for await (const k of blobs.list('metadata/')) after.push(k);
+    for await (const { key } of blobs.list('metadata/')) after.push(key);
     expect(after).toEqual([]);
   });
 });

@@ -62,7 +62,7 @@ describe('DICOMweb over S3 and SQS', () => {
     const first = readInstance(sampleBytes(FILES[0]));
     expect((await fetch(`${url}/studies/${first.studyInstanceUID}`, { method: 'DELETE' })).status).toBe(204);
     const keys: string[] = [];
-    for await (const k of storage.blobs.list('originals/')) keys.push(k);
+    for await (const { key } of storage.blobs.list('originals/')) keys.push(key);
     expect(keys).toHaveLength(FILES.length - 1);
   });
 });

@@ -55,7 +55,7 @@ function contract(name: string, open: () => Promise<{ store: BlobStore; cleanup(
       const data = bytes(1000, 9);
       await Promise.all([store.put('originals/12/same.dcm', data), store.put('originals/12/same.dcm', data)]);
       const keys: string[] = [];
-      for await (const k of store.list('originals/12/')) keys.push(k);
+      for await (const { key } of store.list('originals/12/')) keys.push(key);
       expect(keys).toEqual(['originals/12/same.dcm']);
     });
 
@@ -64,7 +64,13 @@ function contract(name: string, open: () => Promise<{ store: BlobStore; cleanup(
       await store.put('originals/34/b.dcm', bytes(10));
       await store.put('originals/35/c.dcm', bytes(10));
       const listed: string[] = [];
-      for await (const k of store.list('originals/34/')) listed.push(k);
+      const before = Date.now() - 60_000;
+      for await (const { key, modifiedAt } of store.list('originals/34/')) {
+        listed.push(key);
+        // When each was written, for sweeps that must spare stores in flight.
+        expect(modifiedAt.getTime()).toBeGreaterThan(before);
+        expect(modifiedAt.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+      }
       expect(listed.sort()).toEqual(['originals/34/a.dcm', 'originals/34/b.dcm']);
       await store.delete(['originals/34/a.dcm', 'originals/34/missing.dcm']);
       expect(await store.get('originals/34/a.dcm')).toBeUndefined();

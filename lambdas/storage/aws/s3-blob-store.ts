@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ByteRange } from '../../dicom/frames.js';
-import type { BlobStore } from '../ports.js';
+import type { BlobStore, ListedBlob } from '../ports.js';
 
 /** Objects above this size are uploaded in parts (S3 allows 5 GiB in one PUT; parts keep memory and retries small). */
 const PART_SIZE = 8 * 1024 * 1024;
@@ -59,9 +59,9 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<string> {
+  async *list(prefix: string): AsyncIterable<ListedBlob> {
     for await (const page of paginateListObjectsV2({ client: this.s3 }, { Bucket: this.bucket, Prefix: prefix })) {
-      for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
+      for (const object of page.Contents ?? []) if (object.Key) yield { key: object.Key, modifiedAt: object.LastModified ?? new Date(0) };
     }
   }
 

@@ -4,7 +4,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ByteRange } from '../../dicom/frames.js';
-import type { BlobStore } from '../ports.js';
+import type { BlobStore, ListedBlob } from '../ports.js';
 import { GroupFsync } from './group-fsync.js';
 
 export class FsBlobStore implements BlobStore {
@@ -105,7 +105,7 @@ export class FsBlobStore implements BlobStore {
     await Promise.all(keys.map((k) => rm(this.path(k), { force: true })));
   }
 
-  async *list(prefix: string): AsyncIterable<string> {
+  async *list(prefix: string): AsyncIterable<ListedBlob> {
     const start = join(this.root, ...prefix.split('/').filter(Boolean));
     try {
       await stat(start);
@@ -115,7 +115,8 @@ export class FsBlobStore implements BlobStore {
     for (const entry of await readdir(start, { recursive: true, withFileTypes: true })) {
       if (!entry.isFile()) continue;
       const full = join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
-      yield relative(this.root, full).split(sep).join('/');
+      const { mtime } = await stat(full);
+      yield { key: relative(this.root, full).split(sep).join('/'), modifiedAt: mtime };
     }
   }
 
