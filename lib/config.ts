@@ -19,6 +19,11 @@ export interface PacsConfig {
   /** Tasks of the streaming runtime: always running, and the most it scales out to. */
   streamingMinTasks: number;
   streamingMaxTasks: number;
+  /** A custom domain for the archive (e.g. pacs.example.org) and its ACM certificate in us-east-1. */
+  domainName?: string;
+  certificateArn?: string;
+  /** Requests per five minutes from one address before the firewall blocks it for a while. */
+  wafRateLimit: number;
   /** Run the AI pipeline on every arriving study. */
   aiEnabled: boolean;
   /** A study is analysed once no instance has arrived for this many seconds. */
@@ -35,6 +40,7 @@ export const DEFAULT_CONFIG: PacsConfig = {
   maxRequestBytes: 1024 ** 3,
   streamingMinTasks: 1,
   streamingMaxTasks: 4,
+  wafRateLimit: 20_000,
   aiEnabled: true,
   aiQuietPeriodSeconds: 30,
   aiWorkerConcurrency: 5,
@@ -64,12 +70,17 @@ export function configFromContext(node: Node): PacsConfig {
     maxRequestBytes: num('maxRequestBytes', DEFAULT_CONFIG.maxRequestBytes, 1024 * 1024),
     streamingMinTasks: num('streamingMinTasks', DEFAULT_CONFIG.streamingMinTasks, 1),
     streamingMaxTasks: num('streamingMaxTasks', DEFAULT_CONFIG.streamingMaxTasks, 1),
+    wafRateLimit: num('wafRateLimit', DEFAULT_CONFIG.wafRateLimit, 100),
     aiEnabled: bool('aiEnabled', DEFAULT_CONFIG.aiEnabled),
     aiQuietPeriodSeconds: num('aiQuietPeriodSeconds', DEFAULT_CONFIG.aiQuietPeriodSeconds, 1),
     aiWorkerConcurrency: num('aiWorkerConcurrency', DEFAULT_CONFIG.aiWorkerConcurrency, 1),
+    ...(get('domainName') ? { domainName: String(get('domainName')) } : {}),
+    ...(get('certificateArn') ? { certificateArn: String(get('certificateArn')) } : {}),
     ...(get('drRegion') ? { drRegion: String(get('drRegion')) } : {}),
     ...(get('alarmEmail') ? { alarmEmail: String(get('alarmEmail')) } : {}),
   };
+  if (Boolean(config.domainName) !== Boolean(config.certificateArn)) throw new Error('domainName and certificateArn go together: CloudFront needs the certificate of the domain');
+  if (config.certificateArn && !config.certificateArn.startsWith('arn:aws:acm:us-east-1:')) throw new Error(`certificateArn must name an ACM certificate in us-east-1 (CloudFront's region), got ${config.certificateArn}`);
   if (config.streamingMaxTasks < config.streamingMinTasks) throw new Error(`streamingMaxTasks (${config.streamingMaxTasks}) must not be below streamingMinTasks (${config.streamingMinTasks})`);
   // S3 needs 30 days in Standard-IA before an object may move on.
   if (config.archiveAfterDays < config.infrequentAccessAfterDays + 30) {

@@ -1,5 +1,5 @@
 // The whole deployment in one stack, composed from the constructs in lib/constructs.
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { PacsConfig } from './config.js';
 import { AiPipeline } from './constructs/ai-pipeline.js';
@@ -11,9 +11,12 @@ import { FrontDoor } from './constructs/front-door.js';
 import { Maintenance } from './constructs/maintenance.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { StreamingRuntime } from './constructs/streaming-runtime.js';
+import { WebAcl } from './constructs/web-acl.js';
 
 export interface PacsStackProps extends StackProps {
   config: PacsConfig;
+  /** The CloudFront web ACL made in us-east-1 (PacsEdgeStack); made here when this stack is in us-east-1. */
+  webAclArn?: string;
 }
 
 export class PacsStack extends Stack {
@@ -45,7 +48,16 @@ export class PacsStack extends Stack {
       maxTasks: config.streamingMaxTasks,
       basePath: DICOMWEB_BASE_PATH,
     });
-    this.frontDoor = new FrontDoor(this, 'FrontDoor', { api: this.dicomweb.api, streaming: this.streaming, accessLogs: this.storage.accessLogs, basePath: DICOMWEB_BASE_PATH });
+    const webAclArn = props.webAclArn ?? (this.region === 'us-east-1' ? new WebAcl(this, 'Firewall', { rateLimitPer5Minutes: config.wafRateLimit }).acl.attrArn : undefined);
+    if (!webAclArn) Annotations.of(this).addWarningV2('pacs:no-waf', 'No WAF web ACL: the account and region are unknown (synthesize with credentials or CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION to include one).');
+    this.frontDoor = new FrontDoor(this, 'FrontDoor', {
+      api: this.dicomweb.api,
+      streaming: this.streaming,
+      accessLogs: this.storage.accessLogs,
+      basePath: DICOMWEB_BASE_PATH,
+      ...(webAclArn ? { webAclArn } : {}),
+      ...(config.domainName && config.certificateArn ? { domain: { name: config.domainName, certificateArn: config.certificateArn } } : {}),
+    });
     this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
     this.maintenance = new Maintenance(this, 'Maintenance', { storage: this.storage });
     if (config.aiEnabled) {
@@ -68,7 +80,7 @@ export class PacsStack extends Stack {
       maintenance: this.maintenance,
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
-    const site = `https://${this.frontDoor.distribution.distributionDomainName}`;
+    const site = `https://${config.domainName ?? this.frontDoor.distribution.distributionDomainName}`;
     new CfnOutput(this, 'DicomWebUrl', { value: `${site}${DICOMWEB_BASE_PATH}`, description: 'DICOMweb root for clients and viewers (CloudFront)' });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     new CfnOutput(this, 'BulkImportLocation', { value: `s3://${this.storage.archive.bucketName}/ingest/` });

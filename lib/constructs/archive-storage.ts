@@ -11,6 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { accessLogBucket } from './access-log-bucket.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
+import { allowLogGroupsToUse } from './log-encryption.js';
 import { replicaNames } from './replica.js';
 
 export interface ArchiveStorageProps {
@@ -35,16 +36,8 @@ export class ArchiveStorage extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    // CloudWatch Logs encrypts the archive's log groups with this key too (they can hold patient identifiers).
-    const here = Stack.of(this);
-    this.key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal(`logs.${here.region}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-        resources: ['*'],
-        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${here.partition}:logs:${here.region}:${here.account}:log-group:*` } },
-      }),
-    );
+    // CloudWatch Logs encrypts the archive's log groups with this key too.
+    allowLogGroupsToUse(this.key);
 
     this.accessLogs = accessLogBucket(this, 'AccessLogs');
 

@@ -7,6 +7,7 @@
 // come from the archive), everything else not at all.
 import { Duration, Validations } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -20,6 +21,10 @@ export interface FrontDoorProps {
   streaming: StreamingRuntime;
   accessLogs: s3.IBucket;
   basePath: string;
+  /** The WAF web ACL (CLOUDFRONT scope, us-east-1) to attach. */
+  webAclArn?: string;
+  /** A custom domain and its ACM certificate (us-east-1); viewers then need TLS 1.2 or later. */
+  domain?: { name: string; certificateArn: string };
 }
 
 /** The origin ids the routing function selects by. */
@@ -109,16 +114,27 @@ export class FrontDoor extends Construct {
         [`${base}/studies/*/metadata`]: cached(streamingOrigin),
       },
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
-      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      ...(props.domain
+        ? {
+            domainNames: [props.domain.name],
+            certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', props.domain.certificateArn),
+            minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+          }
+        : {}),
       priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL,
       enableLogging: true,
       logBucket: props.accessLogs,
       logFilePrefix: 'cloudfront/',
+      ...(props.webAclArn ? { webAclId: props.webAclArn } : {}),
     });
     Validations.of(this.distribution).acknowledge(
       { id: 'AwsSolutions-CFR1', reason: 'Who may use the archive is decided by Cognito tokens, not by country; a deployment that must restrict countries adds a geo restriction.' },
-      { id: 'AwsSolutions-CFR4', reason: 'The default cloudfront.net certificate allows only the TLSv1 security policy; with a custom domain and certificate the distribution uses TLS 1.2 (2021) as configured.' },
-      { id: 'AwsSolutions-CFR2', reason: 'A WAF web ACL for CloudFront must live in us-east-1; attach one with the webAclArn context value (see docs/deploy.md).' },
     );
+    if (!props.domain) {
+      Validations.of(this.distribution).acknowledge({ id: 'AwsSolutions-CFR4', reason: 'The default cloudfront.net certificate allows only the TLSv1 security policy; with the domainName and certificateArn settings the distribution requires TLS 1.2 (2021).' });
+    }
+    if (!props.webAclArn) {
+      Validations.of(this.distribution).acknowledge({ id: 'AwsSolutions-CFR2', reason: 'Synthesized without account and region, so without the us-east-1 web ACL; every deployment (which knows both) has one.' });
+    }
   }
 }

@@ -272,6 +272,37 @@ describe('settings', () => {
     replica.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'serverless-pacs-replica-123456789012-eu-central-1', VersioningConfiguration: { Status: 'Enabled' } });
   });
 
+  it('puts a WAF web ACL made in us-east-1 in front of CloudFront; binary DICOM bodies are only counted, never blocked', () => {
+    const app = new App({ outdir: join(work, 'waf'), context: { 'aws:cdk:bundling-stacks': [] } });
+    const { stack } = buildApp(app, DEFAULT_CONFIG);
+    expect(noFindings(join(work, 'waf'))).toEqual([]);
+    const edge = app.node.findChild('ServerlessPacsEdge') as Stack;
+    expect(edge.region).toBe('us-east-1');
+    const waf = Template.fromStack(edge);
+    const [acl] = resourcesOf(waf, 'AWS::WAFv2::WebACL');
+    expect(acl.Properties.Scope).toBe('CLOUDFRONT');
+    const rules = acl.Properties.Rules as Array<{ Name: string; Statement: { ManagedRuleGroupStatement?: { RuleActionOverrides?: Array<{ Name: string }> }; RateBasedStatement?: { Limit: number } } }>;
+    expect(rules.map((r) => r.Name)).toEqual(['AWSManagedRulesAmazonIpReputationList', 'AWSManagedRulesKnownBadInputsRuleSet', 'AWSManagedRulesCommonRuleSet', 'RatePerAddress']);
+    const counted = rules[2].Statement.ManagedRuleGroupStatement!.RuleActionOverrides!.map((o) => o.Name);
+    expect(counted).toEqual(expect.arrayContaining(['SizeRestrictions_BODY', 'CrossSiteScripting_BODY', 'GenericLFI_BODY']));
+    expect(rules[3].Statement.RateBasedStatement!.Limit).toBe(DEFAULT_CONFIG.wafRateLimit);
+    waf.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', { RedactedFields: [{ SingleHeader: { Name: 'authorization' } }] });
+    const [dist] = resourcesOf(Template.fromStack(stack), 'AWS::CloudFront::Distribution');
+    expect((dist.Properties.DistributionConfig as { WebACLId?: unknown }).WebACLId).toBeDefined();
+  });
+
+  it('serves a custom domain with its certificate and TLS 1.2, and refuses a certificate outside us-east-1', () => {
+    const app = new App({ outdir: join(work, 'domain'), context: { 'aws:cdk:bundling-stacks': [] } });
+    const certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-0000-4000-8000-000000000000';
+    const { stack } = buildApp(app, { ...DEFAULT_CONFIG, domainName: 'pacs.example.org', certificateArn });
+    const [dist] = resourcesOf(Template.fromStack(stack), 'AWS::CloudFront::Distribution');
+    const config = dist.Properties.DistributionConfig as { Aliases: string[]; ViewerCertificate: Record<string, unknown> };
+    expect(config.Aliases).toEqual(['pacs.example.org']);
+    expect(config.ViewerCertificate).toMatchObject({ AcmCertificateArn: certificateArn, MinimumProtocolVersion: 'TLSv1.2_2021' });
+    expect(() => configFromContext(new App({ context: { domainName: 'pacs.example.org', certificateArn: certificateArn.replace('us-east-1', 'eu-west-1') } }).node)).toThrow(/us-east-1/);
+    expect(() => configFromContext(new App({ context: { domainName: 'pacs.example.org' } }).node)).toThrow(/go together/);
+  });
+
   it('refuses lifecycle ages S3 would refuse', () => {
     const app = new App({ context: { infrequentAccessAfterDays: 30, archiveAfterDays: 40 } });
     expect(() => configFromContext(app.node)).toThrow(/archiveAfterDays \(40\) must be at least/);
