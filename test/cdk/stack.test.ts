@@ -268,6 +268,8 @@ describe('settings', () => {
     expect(replication).toContain(':s3:::serverless-pacs-replica-123456789012-eu-central-1');
     expect(replication).toContain('"ReplicaKmsKeyID":"arn:aws:kms:eu-central-1:123456789012:alias/serverless-pacs-replica"');
     expect(replication).toContain('"DeleteMarkerReplication":{"Status":"Enabled"}');
+    expect(replication).toContain('"ReplicationTime":{"Status":"Enabled","Time":{"Minutes":15}}');
+    expect(replication).toContain('"StorageClass":"GLACIER_IR"');
     const replica = Template.fromStack(app.node.findChild('ServerlessPacsReplica') as Stack);
     replica.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'serverless-pacs-replica-123456789012-eu-central-1', VersioningConfiguration: { Status: 'Enabled' } });
   });
