@@ -1,34 +1,41 @@
 // Builds the CDK app with cdk-nag's AWS Solutions and HIPAA Security checks applied (cdk-nag 3 runs as
 // a policy validation plugin: any unacknowledged finding fails synthesis).
+//
+// Normal deployment: ServerlessPacs in the current region, ServerlessPacsEdge (the WAF) in us-east-1
+// and, with drRegion, ServerlessPacsReplica there. A recovery (restoreFromReplica): the archive is
+// deployed as ServerlessPacsRestored in drRegion over the replicas that ServerlessPacsReplica and the
+// tables' replicas hold, with its own WAF stack.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks } from 'cdk-nag';
 import { configFromContext, type PacsConfig } from './config.js';
 import { PacsEdgeStack } from './edge-stack.js';
 import { PacsReplicaStack } from './replica-stack.js';
+import { replicaNames } from './constructs/replica.js';
 import { PacsStack } from './pacs-stack.js';
 
 export function buildApp(app: App = new App(), config?: PacsConfig): { app: App; stack: PacsStack } {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new HIPAASecurityChecks(app));
   const settings = config ?? configFromContext(app.node);
   const account = process.env.CDK_DEFAULT_ACCOUNT;
-  const region = process.env.CDK_DEFAULT_REGION;
+  if (settings.drRegion && !account) throw new Error('drRegion needs the target account: run with AWS credentials, or set CDK_DEFAULT_ACCOUNT');
+  const restoring = settings.restoreFromReplica;
+  const region = restoring ? settings.drRegion : process.env.CDK_DEFAULT_REGION;
+  const prefix = restoring ? 'ServerlessPacsRestored' : 'ServerlessPacs';
+  // The replica's names include the account, so the primary stack can name them without cross-region
+  // references; it deploys first, since replication needs its bucket and key to exist.
+  const replica = settings.drRegion && account ? new PacsReplicaStack(app, 'ServerlessPacsReplica', { env: { account, region: settings.drRegion } }) : undefined;
   // CloudFront's web ACL lives in us-east-1: in the stack itself there, else in an edge stack whose ARN
   // CDK carries across regions (which needs the account and region, as every `cdk deploy` has them).
   const edge =
     account && region && region !== 'us-east-1'
-      ? new PacsEdgeStack(app, 'ServerlessPacsEdge', { env: { account, region: 'us-east-1' }, rateLimitPer5Minutes: settings.wafRateLimit })
+      ? new PacsEdgeStack(app, `${prefix}Edge`, { env: { account, region: 'us-east-1' }, rateLimitPer5Minutes: settings.wafRateLimit })
       : undefined;
-  const stack = new PacsStack(app, 'ServerlessPacs', {
+  const stack = new PacsStack(app, prefix, {
     config: settings,
     env: { account, region },
     ...(edge ? { crossRegionReferences: true, webAclArn: edge.webAcl.acl.attrArn } : {}),
+    ...(restoring && replica && account && settings.drRegion ? { restore: { bucketName: replicaNames(account, settings.drRegion).bucket, key: replica.replica.key } } : {}),
   });
-  if (settings.drRegion) {
-    // The replica's names include the account, so the primary stack can name them without cross-region references.
-    if (!account) throw new Error('drRegion needs the target account: run with AWS credentials, or set CDK_DEFAULT_ACCOUNT');
-    // The replica's stack deploys first: replication needs its bucket and key to exist.
-    const replica = new PacsReplicaStack(app, 'ServerlessPacsReplica', { env: { account, region: settings.drRegion } });
-    stack.node.addDependency(replica);
-  }
+  if (replica) stack.node.addDependency(replica);
   return { app, stack };
 }

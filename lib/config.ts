@@ -24,6 +24,11 @@ export interface PacsConfig {
   certificateArn?: string;
   /** Requests per five minutes from one address before the firewall blocks it for a while. */
   wafRateLimit: number;
+  /**
+   * Recovery: deploy the archive in `drRegion` over the data replicated there (the replica bucket and
+   * the tables' replicas) instead of the primary region.
+   */
+  restoreFromReplica: boolean;
   /** Run the AI pipeline on every arriving study. */
   aiEnabled: boolean;
   /** A study is analysed once no instance has arrived for this many seconds. */
@@ -41,6 +46,7 @@ export const DEFAULT_CONFIG: PacsConfig = {
   streamingMinTasks: 1,
   streamingMaxTasks: 4,
   wafRateLimit: 20_000,
+  restoreFromReplica: false,
   aiEnabled: true,
   aiQuietPeriodSeconds: 30,
   aiWorkerConcurrency: 5,
@@ -71,6 +77,7 @@ export function configFromContext(node: Node): PacsConfig {
     streamingMinTasks: num('streamingMinTasks', DEFAULT_CONFIG.streamingMinTasks, 1),
     streamingMaxTasks: num('streamingMaxTasks', DEFAULT_CONFIG.streamingMaxTasks, 1),
     wafRateLimit: num('wafRateLimit', DEFAULT_CONFIG.wafRateLimit, 100),
+    restoreFromReplica: bool('restoreFromReplica', DEFAULT_CONFIG.restoreFromReplica),
     aiEnabled: bool('aiEnabled', DEFAULT_CONFIG.aiEnabled),
     aiQuietPeriodSeconds: num('aiQuietPeriodSeconds', DEFAULT_CONFIG.aiQuietPeriodSeconds, 1),
     aiWorkerConcurrency: num('aiWorkerConcurrency', DEFAULT_CONFIG.aiWorkerConcurrency, 1),
@@ -79,6 +86,7 @@ export function configFromContext(node: Node): PacsConfig {
     ...(get('drRegion') ? { drRegion: String(get('drRegion')) } : {}),
     ...(get('alarmEmail') ? { alarmEmail: String(get('alarmEmail')) } : {}),
   };
+  if (config.restoreFromReplica && !config.drRegion) throw new Error('restoreFromReplica needs drRegion: the region whose replicas the recovered archive runs on');
   if (Boolean(config.domainName) !== Boolean(config.certificateArn)) throw new Error('domainName and certificateArn go together: CloudFront needs the certificate of the domain');
   if (config.certificateArn && !config.certificateArn.startsWith('arn:aws:acm:us-east-1:')) throw new Error(`certificateArn must name an ACM certificate in us-east-1 (CloudFront's region), got ${config.certificateArn}`);
   if (config.streamingMaxTasks < config.streamingMinTasks) throw new Error(`streamingMaxTasks (${config.streamingMaxTasks}) must not be below streamingMinTasks (${config.streamingMinTasks})`);

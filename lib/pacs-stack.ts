@@ -1,5 +1,6 @@
 // The whole deployment in one stack, composed from the constructs in lib/constructs.
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { PacsConfig } from './config.js';
 import { AiPipeline } from './constructs/ai-pipeline.js';
@@ -17,13 +18,15 @@ export interface PacsStackProps extends StackProps {
   config: PacsConfig;
   /** The CloudFront web ACL made in us-east-1 (PacsEdgeStack); made here when this stack is in us-east-1. */
   webAclArn?: string;
+  /** A recovery: run on the replica bucket (and its key) that the primary deployment filled in this region. */
+  restore?: { bucketName: string; key: kms.Key };
 }
 
 export class PacsStack extends Stack {
   readonly storage: ArchiveStorage;
   readonly auth: Auth;
   readonly dicomweb: DicomWebApi;
-  readonly bulkImport: BulkImport;
+  readonly bulkImport?: BulkImport;
   readonly monitoring: Monitoring;
   readonly streaming: StreamingRuntime;
   readonly frontDoor: FrontDoor;
@@ -36,7 +39,9 @@ export class PacsStack extends Stack {
     this.storage = new ArchiveStorage(this, 'Storage', {
       infrequentAccessAfterDays: config.infrequentAccessAfterDays,
       archiveAfterDays: config.archiveAfterDays,
-      ...(config.drRegion ? { drRegion: config.drRegion } : {}),
+      // A recovered archive does not replicate further: the primary region is the one that was lost.
+      ...(config.drRegion && !props.restore ? { drRegion: config.drRegion } : {}),
+      ...(props.restore ? { restore: props.restore } : {}),
     });
     this.auth = new Auth(this, 'Auth', { viewerCallbackUrls: config.viewerCallbackUrls });
     this.dicomweb = new DicomWebApi(this, 'DicomWeb', { storage: this.storage, auth: this.auth, reservedConcurrency: config.apiReservedConcurrency });
@@ -58,7 +63,8 @@ export class PacsStack extends Stack {
       ...(webAclArn ? { webAclArn } : {}),
       ...(config.domainName && config.certificateArn ? { domain: { name: config.domainName, certificateArn: config.certificateArn } } : {}),
     });
-    this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
+    // Bulk import needs notifications on the bucket, which in a recovery belongs to the replica's stack.
+    if (!props.restore) this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
     this.maintenance = new Maintenance(this, 'Maintenance', { storage: this.storage });
     if (config.aiEnabled) {
       this.ai = new AiPipeline(this, 'Ai', {
@@ -68,13 +74,14 @@ export class PacsStack extends Stack {
         workerConcurrency: config.aiWorkerConcurrency,
         infrequentAccessAfterDays: config.infrequentAccessAfterDays,
         archiveAfterDays: config.archiveAfterDays,
-        ...(config.drRegion ? { drRegion: config.drRegion } : {}),
+        ...(config.drRegion && !props.restore ? { drRegion: config.drRegion } : {}),
+        restore: Boolean(props.restore),
       });
     }
     this.monitoring = new Monitoring(this, 'Monitoring', {
       storage: this.storage,
       api: this.dicomweb,
-      bulkImport: this.bulkImport,
+      ...(this.bulkImport ? { bulkImport: this.bulkImport } : {}),
       ...(this.ai ? { ai: this.ai } : {}),
       streaming: this.streaming,
       maintenance: this.maintenance,
@@ -83,7 +90,7 @@ export class PacsStack extends Stack {
     const site = `https://${config.domainName ?? this.frontDoor.distribution.distributionDomainName}`;
     new CfnOutput(this, 'DicomWebUrl', { value: `${site}${DICOMWEB_BASE_PATH}`, description: 'DICOMweb root for clients and viewers (CloudFront)' });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
-    new CfnOutput(this, 'BulkImportLocation', { value: `s3://${this.storage.archive.bucketName}/ingest/` });
+    if (this.bulkImport) new CfnOutput(this, 'BulkImportLocation', { value: `s3://${this.storage.archive.bucketName}/ingest/` });
     if (this.ai) new CfnOutput(this, 'AiUrl', { value: `${site}/ai`, description: 'The AI pipeline\'s JSON API (worklist, results, registry)' });
     new CfnOutput(this, 'ViewerClientId', { value: this.auth.viewerClient.userPoolClientId });
   }

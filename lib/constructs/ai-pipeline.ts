@@ -15,6 +15,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { BUILT_IN_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
+import { archiveArnInFindings } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
 import type { ArchiveStorage } from './archive-storage.js';
 import type { DicomWebApi } from './dicomweb-api.js';
@@ -30,7 +31,12 @@ export interface AiPipelineProps {
   infrequentAccessAfterDays: number;
   archiveAfterDays: number;
   drRegion?: string;
+  /** A recovery in the DR region: the state table is the primary's replica here. */
+  restore?: boolean;
 }
+
+/** Fixed, so that the replica in the recovery region can be found by name. */
+export const AI_STATE_TABLE_NAME = 'serverless-pacs-ai-state';
 
 /** Attempts per job before it is dead-lettered with its reason (the pipeline's own count). */
 const MAX_ATTEMPTS = 3;
@@ -58,7 +64,7 @@ export interface AnalyserResources {
 }
 
 export class AiPipeline extends Construct {
-  readonly state: dynamodb.TableV2;
+  readonly state: dynamodb.ITableV2;
   readonly readinessQueue: sqs.Queue;
   readonly readinessDeadLetters: sqs.Queue;
   readonly eventsFunction: nodejs.NodejsFunction;
@@ -71,7 +77,10 @@ export class AiPipeline extends Construct {
     const { storage } = props;
     const stack = Stack.of(this);
     const attribute = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
-    this.state = new dynamodb.TableV2(this, 'State', {
+    this.state = props.restore
+      ? dynamodb.TableV2.fromTableName(this, 'State', AI_STATE_TABLE_NAME)
+      : new dynamodb.TableV2(this, 'State', {
+      tableName: AI_STATE_TABLE_NAME,
       partitionKey: attribute('pk'),
       sortKey: attribute('sk'),
       billing: dynamodb.Billing.onDemand(),
@@ -136,11 +145,13 @@ export class AiPipeline extends Construct {
       resources: stateArns,
     });
     const modelStore = new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [storage.archive.arnForObjects('models/*')] });
-    const archiveId = stack.getLogicalId(storage.archive.node.defaultChild as iam.CfnRole);
-    const stateId = stack.getLogicalId(this.state.node.defaultChild as dynamodb.CfnGlobalTable);
+    const archiveArn = archiveArnInFindings(storage);
+    const stateArnInFindings = props.restore
+      ? `arn:<AWS::Partition>:dynamodb:${stack.region}:${stack.account}:table/${AI_STATE_TABLE_NAME}`
+      : `<${stack.getLogicalId(this.state.node.defaultChild as dynamodb.CfnGlobalTable)}.Arn>`;
     const acknowledgements = [
-      { id: `AwsSolutions-IAM5[Resource::<${stateId}.Arn>/index/*]`, reason: 'The AI state table\'s own secondary indexes (collecting, unfinished, worklist, byAnalyser), queried by the pipeline.' },
-      { id: `AwsSolutions-IAM5[Resource::<${archiveId}.Arn>/models/*]`, reason: 'Model files are content-addressed (models/<sha256>.onnx); the prefix is the narrowest scope.' },
+      { id: `AwsSolutions-IAM5[Resource::${stateArnInFindings}/index/*]`, reason: 'The AI state table\'s own secondary indexes (collecting, unfinished, worklist, byAnalyser), queried by the pipeline.' },
+      { id: `AwsSolutions-IAM5[Resource::${archiveArn}/models/*]`, reason: 'Model files are content-addressed (models/<sha256>.onnx); the prefix is the narrowest scope.' },
     ];
     const aiFunction = (fid: string, entry: string, description: string, options: { memorySize: number; timeout: Duration; reservedConcurrency: number; statements: iam.PolicyStatement[]; extra?: Record<string, string>; models?: boolean }) =>
       new ArchiveFunction(this, fid, {

@@ -1,7 +1,8 @@
 // Where the archive keeps its data: originals in a KMS-encrypted, versioned S3 bucket that tiers to
 // Standard-IA and Glacier Instant Retrieval (retrieval stays instant, so clients never notice); the index
 // in DynamoDB with point-in-time recovery and deletion protection; archive events in SQS with a
-// dead-letter queue.
+// dead-letter queue. In a recovery (`restore`), the bucket and the index are the replicas that the
+// primary deployment kept in this region, and only the rest is new.
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -19,13 +20,21 @@ export interface ArchiveStorageProps {
   archiveAfterDays: number;
   /** Region of the DynamoDB replica for disaster recovery. */
   drRegion?: string;
+  /** Run on the replicated data in this region (a recovery): the replica bucket's name and its key. */
+  restore?: { bucketName: string; key: kms.Key };
 }
 
+/** Fixed, so that the replica in the recovery region can be found by name. */
+export const INDEX_TABLE_NAME = 'serverless-pacs-index';
+
 export class ArchiveStorage extends Construct {
+  /** Encrypts queues, topics and logs (and, outside a recovery, the originals). */
   readonly key: kms.Key;
-  readonly archive: s3.Bucket;
+  /** Encrypts the originals. */
+  readonly archiveKey: kms.Key;
+  readonly archive: s3.IBucket;
   readonly accessLogs: s3.Bucket;
-  readonly index: dynamodb.TableV2;
+  readonly index: dynamodb.ITableV2;
   readonly events: sqs.Queue;
   readonly eventsDeadLetters: sqs.Queue;
 
@@ -38,16 +47,43 @@ export class ArchiveStorage extends Construct {
     });
     // CloudWatch Logs encrypts the archive's log groups with this key too.
     allowLogGroupsToUse(this.key);
+    this.archiveKey = props.restore?.key ?? this.key;
 
     this.accessLogs = accessLogBucket(this, 'AccessLogs');
+    if (props.restore) {
+      // By name (it is fixed), so that policies name it exactly.
+      this.archive = s3.Bucket.fromBucketAttributes(this, 'Archive', { bucketName: props.restore.bucketName, encryptionKey: props.restore.key });
+      // The primary's global table has a replica here under the same name.
+      this.index = dynamodb.TableV2.fromTableName(this, 'Index', INDEX_TABLE_NAME);
+    } else {
+      this.archive = this.primaryArchive(props);
+      this.index = this.primaryIndex(props);
+    }
+    this.eventsDeadLetters = new sqs.Queue(this, 'EventsDeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.events = new sqs.Queue(this, 'Events', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      visibilityTimeout: Duration.minutes(5),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.eventsDeadLetters, maxReceiveCount: 5 },
+    });
+    Validations.of(this.eventsDeadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This is the dead-letter queue of the events queue.' });
+  }
 
+  private primaryArchive(props: ArchiveStorageProps): s3.Bucket {
     const stack = Stack.of(this);
     const replica = props.drRegion ? replicaNames(stack.account, props.drRegion) : undefined;
     // Replication runs as its own role with exactly the permissions S3 replication needs.
     const replicationRole = replica
       ? new iam.Role(this, 'ReplicationRole', { assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'), description: 'Replicates the archive to the DR region' })
       : undefined;
-    this.archive = new s3.Bucket(this, 'Archive', {
+    const archive = new s3.Bucket(this, 'Archive', {
       ...(replica && replicationRole
         ? {
             replicationRole: replicationRole.withoutPolicyUpdates(),
@@ -97,10 +133,10 @@ export class ArchiveStorage extends Construct {
       const policy = new iam.ManagedPolicy(this, 'ReplicationPolicy', {
         roles: [replicationRole],
         statements: [
-          new iam.PolicyStatement({ actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [this.archive.bucketArn] }),
+          new iam.PolicyStatement({ actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [archive.bucketArn] }),
           new iam.PolicyStatement({
             actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging'],
-            resources: [this.archive.arnForObjects('*')],
+            resources: [archive.arnForObjects('*')],
           }),
           new iam.PolicyStatement({ actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'], resources: [`${replicaBucketArn}/*`] }),
           new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }),
@@ -113,14 +149,18 @@ export class ArchiveStorage extends Construct {
         { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${props.drRegion}:${Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account}:key/*]`, reason: 'The replica key is named by its alias (condition kms:ResourceAliases); its key id is only known in the DR region.' },
       );
     } else {
-      Validations.of(this.archive).acknowledge({
+      Validations.of(archive).acknowledge({
         id: 'HIPAA.Security-S3BucketReplicationEnabled',
         reason: 'Replication is configured when the drRegion context value names a second region; this deployment has none.',
       });
     }
+    return archive;
+  }
 
+  private primaryIndex(props: ArchiveStorageProps): dynamodb.TableV2 {
     const attribute = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
-    this.index = new dynamodb.TableV2(this, 'Index', {
+    return new dynamodb.TableV2(this, 'Index', {
+      tableName: INDEX_TABLE_NAME,
       partitionKey: attribute('pk'),
       sortKey: attribute('sk'),
       billing: dynamodb.Billing.onDemand(),
@@ -139,20 +179,5 @@ export class ArchiveStorage extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    this.eventsDeadLetters = new sqs.Queue(this, 'EventsDeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    this.events = new sqs.Queue(this, 'Events', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.key,
-      enforceSSL: true,
-      visibilityTimeout: Duration.minutes(5),
-      retentionPeriod: Duration.days(4),
-      deadLetterQueue: { queue: this.eventsDeadLetters, maxReceiveCount: 5 },
-    });
-    Validations.of(this.eventsDeadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This is the dead-letter queue of the events queue.' });
   }
 }

@@ -11,6 +11,7 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FAILED_PREFIX, INGEST_PREFIX } from '../../lambdas/ingest/bulk-import.js';
+import { archiveArnInFindings } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
 import type { ArchiveStorage } from './archive-storage.js';
 
@@ -54,7 +55,7 @@ export class BulkImport extends Construct {
     }
 
     const archive = storage.archive;
-    const archiveId = Stack.of(this).getLogicalId(archive.node.defaultChild as s3.CfnBucket);
+    const archiveArn = archiveArnInFindings(storage);
     this.function = new ArchiveFunction(this, 'Import', {
       storage,
       entry: 'lambdas/aws/handlers/s3-ingest.ts',
@@ -70,8 +71,8 @@ export class BulkImport extends Construct {
         new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn] }),
       ],
       acknowledgements: [
-        { id: `AwsSolutions-IAM5[Resource::<${archiveId}.Arn>/${INGEST_PREFIX}*]`, reason: 'Files to import are named by whoever drops them under ingest/; the prefix is the narrowest scope.' },
-        { id: `AwsSolutions-IAM5[Resource::<${archiveId}.Arn>/${FAILED_PREFIX}*]`, reason: 'Refused files keep their names under ingest-failed/.' },
+        { id: `AwsSolutions-IAM5[Resource::${archiveArn}/${INGEST_PREFIX}*]`, reason: 'Files to import are named by whoever drops them under ingest/; the prefix is the narrowest scope.' },
+        { id: `AwsSolutions-IAM5[Resource::${archiveArn}/${FAILED_PREFIX}*]`, reason: 'Refused files keep their names under ingest-failed/.' },
       ],
     }).function;
     this.function.addEventSource(new eventSources.SqsEventSource(this.queue, { batchSize: 5, reportBatchItemFailures: true }));

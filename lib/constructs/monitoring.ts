@@ -19,7 +19,7 @@ import type { StreamingRuntime } from './streaming-runtime.js';
 export interface MonitoringProps {
   storage: ArchiveStorage;
   api: DicomWebApi;
-  bulkImport: BulkImport;
+  bulkImport?: BulkImport;
   ai?: AiPipeline;
   streaming?: StreamingRuntime;
   maintenance?: Maintenance;
@@ -58,8 +58,11 @@ export class Monitoring extends Construct {
     alarm('FunctionErrors', fn.metricErrors({ period: fiveMinutes }), 1, 'The DICOMweb function failed (crash or timeout)');
     alarm('FunctionThrottles', fn.metricThrottles({ period: fiveMinutes }), 1, 'The DICOMweb function hit its reserved concurrency');
     alarm('IndexThrottles', new cloudwatch.MathExpression({ expression: 'r + w', usingMetrics: { r: ddb('ReadThrottleEvents'), w: ddb('WriteThrottleEvents') }, period: fiveMinutes }), 1, 'The index table throttled reads or writes');
-    alarm('ImportDeadLetters', props.bulkImport.deadLetters.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }), 1, 'Files dropped for bulk import could not be imported and their notifications are in the dead-letter queue');
-    alarm('ImportErrors', props.bulkImport.function.metricErrors({ period: fiveMinutes }), 1, 'The bulk-import function failed');
+    const { bulkImport } = props;
+    if (bulkImport) {
+      alarm('ImportDeadLetters', bulkImport.deadLetters.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }), 1, 'Files dropped for bulk import could not be imported and their notifications are in the dead-letter queue');
+      alarm('ImportErrors', bulkImport.function.metricErrors({ period: fiveMinutes }), 1, 'The bulk-import function failed');
+    }
     alarm('EventDeadLetters', storage.eventsDeadLetters.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }), 1, 'Archive events could not be processed and are in the dead-letter queue');
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: undefined, defaultInterval: Duration.hours(3) });
@@ -71,7 +74,9 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Index capacity', left: [ddb('ConsumedReadCapacityUnits'), ddb('ConsumedWriteCapacityUnits')], right: [ddb('ReadThrottleEvents'), ddb('WriteThrottleEvents')] }),
       new cloudwatch.GraphWidget({ title: 'Events', left: [storage.events.metricApproximateNumberOfMessagesVisible(), storage.eventsDeadLetters.metricApproximateNumberOfMessagesVisible()] }),
-      new cloudwatch.GraphWidget({ title: 'Bulk import', left: [props.bulkImport.queue.metricApproximateNumberOfMessagesVisible(), props.bulkImport.deadLetters.metricApproximateNumberOfMessagesVisible()], right: [props.bulkImport.function.metricInvocations(), props.bulkImport.function.metricErrors()] }),
+      ...(bulkImport
+        ? [new cloudwatch.GraphWidget({ title: 'Bulk import', left: [bulkImport.queue.metricApproximateNumberOfMessagesVisible(), bulkImport.deadLetters.metricApproximateNumberOfMessagesVisible()], right: [bulkImport.function.metricInvocations(), bulkImport.function.metricErrors()] })]
+        : []),
     );
     if (props.maintenance) alarm('SweepErrors', props.maintenance.sweepFunction.metricErrors({ period: Duration.hours(1) }), 1, 'The weekly sweep of unreferenced originals failed');
     if (props.streaming) {

@@ -15,12 +15,13 @@ export const replicaNames = (account: string, region: string) => ({
 
 export class ArchiveReplica extends Construct {
   readonly bucket: s3.Bucket;
+  readonly key: kms.Key;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
     const { account, region } = Stack.of(this);
     const names = replicaNames(account, region);
-    const key = new kms.Key(this, 'Key', { alias: names.keyAlias, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN, description: 'Encrypts the PACS archive replica' });
+    const key = (this.key = new kms.Key(this, 'Key', { alias: names.keyAlias, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN, description: 'Encrypts the PACS archive replica' }));
     const logs = accessLogBucket(this, 'AccessLogs');
     this.bucket = new s3.Bucket(this, 'Archive', {
       bucketName: names.bucket,

@@ -305,6 +305,26 @@ describe('settings', () => {
     expect(() => configFromContext(new App({ context: { domainName: 'pacs.example.org' } }).node)).toThrow(/go together/);
   });
 
+  it('recovers in the DR region: the archive deployed over the replica bucket and the tables\' replicas there', () => {
+    const outdir = join(work, 'restore');
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+    const { stack } = buildApp(app, { ...DEFAULT_CONFIG, drRegion: 'eu-central-1', restoreFromReplica: true });
+    expect(noFindings(outdir)).toEqual([]);
+    expect(stack.stackName).toBe('ServerlessPacsRestored');
+    expect(stack.region).toBe('eu-central-1');
+    const template = Template.fromStack(stack);
+    // Nothing that holds data is created: the bucket and both tables are the replicas already there.
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
+    expect(resourcesOf(template, 'AWS::S3::Bucket').filter((b) => b.Properties.LifecycleConfiguration && JSON.stringify(b.Properties).includes('GLACIER_IR'))).toEqual([]);
+    const api = resourcesOf(template, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('DICOMweb API'))!;
+    const variables = (api.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables.ARCHIVE_BUCKET).toBe('serverless-pacs-replica-123456789012-eu-central-1');
+    expect(variables.INDEX_TABLE).toBe('serverless-pacs-index');
+    // Bulk import is left out (its notifications would belong to the replica's stack).
+    expect(resourcesOf(template, 'AWS::Lambda::Function').some((f) => String(f.Properties.Description).startsWith('Bulk import'))).toBe(false);
+    expect(() => configFromContext(new App({ context: { restoreFromReplica: 'true' } }).node)).toThrow(/needs drRegion/);
+  });
+
   it('refuses lifecycle ages S3 would refuse', () => {
     const app = new App({ context: { infrequentAccessAfterDays: 30, archiveAfterDays: 40 } });
     expect(() => configFromContext(app.node)).toThrow(/archiveAfterDays \(40\) must be at least/);
