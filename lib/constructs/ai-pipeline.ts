@@ -4,7 +4,7 @@
 //   analyser queue ─► that analyser's worker function ─► SR/SEG stored into the archive, state updated
 // Each analyser has its own queue, dead-letter queue, function (memory, concurrency, logs, alarms) and
 // CloudWatch metrics; the /ai JSON API is one more function behind the archive's API Gateway.
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -17,6 +17,7 @@ import { BUILT_IN_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
 import { archiveArnInFindings } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
+import { protectedTable } from './protected-table.js';
 import type { ArchiveStorage } from './archive-storage.js';
 import type { DicomWebApi } from './dicomweb-api.js';
 
@@ -76,27 +77,10 @@ export class AiPipeline extends Construct {
     super(scope, id);
     const { storage } = props;
     const stack = Stack.of(this);
-    const attribute = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
+    // Results, reader feedback and the registry's change log are records worth keeping through a region's loss.
     this.state = props.restore
       ? dynamodb.TableV2.fromTableName(this, 'State', AI_STATE_TABLE_NAME)
-      : new dynamodb.TableV2(this, 'State', {
-      tableName: AI_STATE_TABLE_NAME,
-      partitionKey: attribute('pk'),
-      sortKey: attribute('sk'),
-      billing: dynamodb.Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: true,
-      encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
-      globalSecondaryIndexes: AI_STATE_TABLE_SCHEMA.indexes.map((index) => ({
-        indexName: index.IndexName!,
-        partitionKey: attribute(index.KeySchema![0].AttributeName!),
-        sortKey: attribute(index.KeySchema![1].AttributeName!),
-        projectionType: index.Projection?.ProjectionType === 'KEYS_ONLY' ? dynamodb.ProjectionType.KEYS_ONLY : dynamodb.ProjectionType.ALL,
-      })),
-      // Results, reader feedback and the registry's change log are records worth keeping through a region's loss.
-      replicas: props.drRegion ? [{ region: props.drRegion, deletionProtection: true }] : [],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+      : protectedTable(this, 'State', { tableName: AI_STATE_TABLE_NAME, indexes: AI_STATE_TABLE_SCHEMA.indexes, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
 
     const queueDefaults = { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: storage.key, enforceSSL: true } as const;
     this.readinessDeadLetters = new sqs.Queue(this, 'ReadinessDeadLetters', { ...queueDefaults, retentionPeriod: Duration.days(14) });

@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { accessLogBucket } from './access-log-bucket.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 import { allowLogGroupsToUse } from './log-encryption.js';
+import { protectedTable } from './protected-table.js';
 import { replicaNames } from './replica.js';
 
 export interface ArchiveStorageProps {
@@ -158,26 +159,6 @@ export class ArchiveStorage extends Construct {
   }
 
   private primaryIndex(props: ArchiveStorageProps): dynamodb.TableV2 {
-    const attribute = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
-    return new dynamodb.TableV2(this, 'Index', {
-      tableName: INDEX_TABLE_NAME,
-      partitionKey: attribute('pk'),
-      sortKey: attribute('sk'),
-      billing: dynamodb.Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: true,
-      // A table with replicas in other regions needs a key there too: the AWS-owned DynamoDB key keeps
-      // encryption at rest without managing keys per region.
-      encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
-      globalSecondaryIndexes: INDEX_TABLE_SCHEMA.indexes.map((index) => ({
-        indexName: index.IndexName!,
-        partitionKey: attribute(index.KeySchema![0].AttributeName!),
-        sortKey: attribute(index.KeySchema![1].AttributeName!),
-        projectionType: dynamodb.ProjectionType.KEYS_ONLY,
-      })),
-      replicas: props.drRegion ? [{ region: props.drRegion, deletionProtection: true }] : [],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-
+    return protectedTable(this, 'Index', { tableName: INDEX_TABLE_NAME, indexes: INDEX_TABLE_SCHEMA.indexes, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
   }
 }

@@ -2,16 +2,12 @@
 // environment: archive storage on S3/DynamoDB/SQS, state in DynamoDB, one SQS FIFO queue per analyser,
 // the shipped model registered in the archive's model store (S3) and loaded from there, and the
 // pipeline's logs and per-analysis metrics going to Powertools.
-import { readFileSync } from 'node:fs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Analyser } from '../../ai/analysers/analyser.js';
-import { builtInAnalysers } from '../../ai/analysers/built-in.js';
 import { aiConfigFromEnv, type AiConfig } from '../../ai/config.js';
-import { IMAGE_NOISE_MODEL } from '../../ai/models/model-info.js';
-import { AiPipeline, type PipelineObserver } from '../../ai/pipeline/pipeline.js';
+import { composePipeline } from '../../ai/pipeline/compose.js';
+import type { AiPipeline, PipelineObserver } from '../../ai/pipeline/pipeline.js';
 import type { AnalysisJob } from '../../ai/ports.js';
-import { ModelStore } from '../../ai/runtime/model-store.js';
-import { ModelRuntime } from '../../ai/runtime/onnx-runtime.js';
 import { awsStorageSettingsFromEnv, createAwsStorage, defaultAwsClients, type AwsClients, type AwsStorageSettings } from '../../storage/aws/create.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
 import { DynamoDbAiState } from '../../storage/aws/dynamodb-ai-state.js';
@@ -63,21 +59,17 @@ export async function createAwsAi(
   const storage = createAwsStorage(options.storage ?? awsStorageSettingsFromEnv(), clients);
   const state = new DynamoDbAiState(clients.dynamodb, settings.stateTable);
   const queue = new SqsWorkQueue<AnalysisJob>(clients.sqs, settings.queues, { maxAttempts: config.maxAttempts, backoffBaseMs: config.retryBackoffMs });
-  const models = new ModelStore(storage.blobs, state);
-  // The model file ships inside the function's bundle; registering is idempotent and verifies its hash.
-  await models.register(IMAGE_NOISE_MODEL.name, IMAGE_NOISE_MODEL.version, readFileSync(IMAGE_NOISE_MODEL.file), IMAGE_NOISE_MODEL.provenance);
-  const shipped = builtInAnalysers(config, new ModelRuntime(models));
-  const analysers = options.analysers ? options.analysers(shipped) : shipped;
-  const unqueued = analysers.filter((a) => !settings.queues[a.id]).map((a) => a.id);
-  if (unqueued.length) throw new Error(`AI_QUEUES has no queue for analyser(s) ${unqueued.join(', ')}; deploy the CDK app of this version`);
-  const pipeline = new AiPipeline({
+  // The model file ships inside the function's bundle; registering it is idempotent and verifies its hash.
+  const { pipeline, analysers } = await composePipeline({
     storage,
     state,
     queue,
-    analysers,
-    config: { quietPeriodMs: config.quietPeriodMs, pollIntervalMs: config.pollIntervalMs },
+    config,
     observer: powertoolsObserver(observability),
+    ...(options.analysers ? { analysers: options.analysers } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
+  const unqueued = analysers.filter((a) => !settings.queues[a.id]).map((a) => a.id);
+  if (unqueued.length) throw new Error(`AI_QUEUES has no queue for analyser(s) ${unqueued.join(', ')}; deploy the CDK app of this version`);
   return { pipeline, storage, state, queue, analysers, settings, clients, config };
 }
