@@ -12,6 +12,8 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     url: { type: 'string', default: process.env.DICOMWEB_URL ?? 'http://localhost:8080/dicomweb' },
+    // A deployed archive wants a Cognito access token with the dicomweb/write scope (docs/deploy.md).
+    token: { type: 'string', default: process.env.DICOMWEB_TOKEN },
     concurrency: { type: 'string', default: '4' },
     'batch-files': { type: 'string', default: '20' },
     'batch-bytes': { type: 'string', default: String(64 * 1024 * 1024) },
@@ -19,7 +21,7 @@ const { values, positionals } = parseArgs({
 });
 
 if (positionals.length === 0) {
-  console.error('usage: npm run upload -- <folder or file>... [--url http://localhost:8080/dicomweb] [--concurrency 4]');
+  console.error('usage: npm run upload -- <folder or file>... [--url http://localhost:8080/dicomweb] [--token <access token>] [--concurrency 4]');
   process.exit(2);
 }
 
@@ -74,7 +76,11 @@ async function send(batch: Candidate[], summary: Summary): Promise<void> {
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   const res = await fetch(`${values.url}/studies`, {
     method: 'POST',
-    headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`, Accept: 'application/dicom+json' },
+    headers: {
+      'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      Accept: 'application/dicom+json',
+      ...(values.token ? { Authorization: `Bearer ${values.token}` } : {}),
+    },
     body: new Uint8Array(Buffer.concat(chunks)),
   });
   const text = await res.text();

@@ -6,7 +6,12 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { serve, type ServerType } from '@hono/node-server';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
+import { execFile } from 'node:child_process';
 import { createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LAMBDA_MAX_BODY_BYTES } from '../../lambdas/aws/edge/route.js';
@@ -16,7 +21,10 @@ import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import { BOUNDARY, multipartBody, testConfig } from '../helpers/archive.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
 import { createIndexTable } from '../helpers/index-table.js';
+import { repoRoot } from '../helpers/samples.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
+
+const run = promisify(execFile);
 
 const USER_POOL_ID = 'eu-west-1_Streaming1';
 const ISSUER = `https://cognito-idp.eu-west-1.amazonaws.com/${USER_POOL_ID}`;
@@ -111,6 +119,21 @@ describe('the streaming runtime', () => {
     }
     const del = await fetch(`${base}/dicomweb/studies/${uid()}`, { method: 'DELETE', headers: { Authorization: `Bearer ${token({ scope: 'dicomweb/read dicomweb/write' })}` } });
     expect(del.status).toBe(403);
+  });
+
+  it('takes a first upload with `npm run upload -- --token`, and refuses the same upload without one', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'upload-'));
+    try {
+      const study = uid();
+      writeFileSync(join(folder, 'a.dcm'), image(study, 64));
+      writeFileSync(join(folder, 'b.dcm'), image(study, 64));
+      const upload = (...args: string[]) =>
+        run(process.execPath, ['--import', 'tsx', join(repoRoot, 'lambdas/local/upload-cli.ts'), '--url', `${base}/dicomweb`, ...args, folder]).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
+      expect((await upload()).stdout).toMatch(/Stored 0, skipped 0 \(not DICOM\), refused 2/);
+      expect((await upload('--token', token({ scope: 'dicomweb/write' }))).stdout).toMatch(/Stored 2, skipped 0 \(not DICOM\), refused 0/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('answers 413 with guidance beyond its request limit, without storing anything', async () => {

@@ -118,8 +118,16 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 async function startOurs(dir: string, port: number): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
-    env: { ...process.env, DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', AI_ENABLED: process.env.AI_ENABLED ?? 'false' },
+  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" profiles the server under the load.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
+    env: {
+      ...process.env,
+      DATA_DIR: dir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      AI_ENABLED: process.env.AI_ENABLED ?? 'false',
+    },
     stdio: ['ignore', openSync(join(repoRoot, '.tmp/bench-server.log'), 'w'), openSync(join(repoRoot, '.tmp/bench-server.log'), 'a')],
   });
   const root = `http://127.0.0.1:${port}/dicomweb`;
@@ -179,11 +187,19 @@ function post(url: string, body: Buffer): Promise<number> {
   });
 }
 
-async function stowAll(server: Server, items: Item[], clients: number): Promise<{ instancesPerSecond: number; mbPerSecond: number }> {
+/** CPU time (user + system) the process has used, in milliseconds (Linux clock ticks are 1/100 s). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function stowAll(server: Server, items: Item[], clients: number): Promise<{ instancesPerSecond: number; mbPerSecond: number; serverCpuMsPerInstance: number; clientCpuMsPerInstance: number }> {
   const batches: Item[][] = [];
   for (let i = 0; i < items.length; i += PER_REQUEST) batches.push(items.slice(i, i + PER_REQUEST));
   let next = 0;
   const started = performance.now();
+  const serverCpu = cpuMs(server.pid);
+  const clientCpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (next < batches.length) {
@@ -197,7 +213,14 @@ async function stowAll(server: Server, items: Item[], clients: number): Promise<
   );
   const seconds = (performance.now() - started) / 1000;
   const bytes = items.reduce((n, it) => n + it.bytes.length, 0);
-  return { instancesPerSecond: items.length / seconds, mbPerSecond: bytes / 1e6 / seconds };
+  const client = process.cpuUsage(clientCpu);
+  return {
+    instancesPerSecond: items.length / seconds,
+    mbPerSecond: bytes / 1e6 / seconds,
+    // Where the two cores go: the server's CPU (its threads included) and this client's, per instance.
+    serverCpuMsPerInstance: (cpuMs(server.pid) - serverCpu) / items.length,
+    clientCpuMsPerInstance: (client.user + client.system) / 1000 / items.length,
+  };
 }
 
 function percentile(values: number[], p: number): number {
@@ -293,6 +316,8 @@ if (results.ours && results.orthanc) {
   row('STOW, 1 client (instances/s)', o.stow1.instancesPerSecond.toFixed(0), t.stow1.instancesPerSecond.toFixed(0), r(o.stow1.instancesPerSecond, t.stow1.instancesPerSecond));
   row('STOW, 4 clients (instances/s)', o.stow4.instancesPerSecond.toFixed(0), t.stow4.instancesPerSecond.toFixed(0), r(o.stow4.instancesPerSecond, t.stow4.instancesPerSecond));
   row('STOW, 4 clients (MB/s)', o.stow4.mbPerSecond.toFixed(0), t.stow4.mbPerSecond.toFixed(0), r(o.stow4.mbPerSecond, t.stow4.mbPerSecond));
+  row('STOW, 4 clients: server CPU per instance (ms)', o.stow4.serverCpuMsPerInstance.toFixed(2), t.stow4.serverCpuMsPerInstance.toFixed(2), r(o.stow4.serverCpuMsPerInstance, t.stow4.serverCpuMsPerInstance));
+  row('STOW, 4 clients: client CPU per instance (ms)', o.stow4.clientCpuMsPerInstance.toFixed(2), t.stow4.clientCpuMsPerInstance.toFixed(2), r(o.stow4.clientCpuMsPerInstance, t.stow4.clientCpuMsPerInstance));
   for (const [name, v] of Object.entries(o.queries)) {
     const w = t.queries[name as keyof typeof t.queries];
     row(`QIDO ${name} p50 / p95 (ms)`, `${v.p50.toFixed(1)} / ${v.p95.toFixed(1)}`, `${w.p50.toFixed(1)} / ${w.p95.toFixed(1)}`, r(v.p95, w.p95));
