@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { Analyser } from '../../lambdas/ai/analysers/analyser.js';
 import { handleArchiveEvents } from '../../lambdas/aws/handlers/ai-events.js';
 import { createAiApiHandler } from '../../lambdas/aws/handlers/ai-api.js';
-import { handleReadiness } from '../../lambdas/aws/handlers/ai-readiness.js';
+import { LOST_JOB_AFTER_MS, handleReadiness } from '../../lambdas/aws/handlers/ai-readiness.js';
 import { handleAnalysisJobs } from '../../lambdas/aws/handlers/ai-worker.js';
 import { createAwsAi, type AwsAi } from '../../lambdas/aws/ai/runtime.js';
 import type { AwsAiSettings } from '../../lambdas/aws/ai/settings.js';
 import { observability } from '../../lambdas/aws/observability.js';
 import { createApiHandler } from '../../lambdas/aws/handlers/dicomweb-api.js';
-import { createAwsStorage, type AwsClients } from '../../lambdas/storage/aws/create.js';
+import { createAwsStorage, type AwsClients, type AwsStorageSettings } from '../../lambdas/storage/aws/create.js';
 import { BOUNDARY, multipartBody, testAiConfig, testConfig } from '../helpers/archive.js';
 import { createAiStateTable } from '../helpers/ai-state-table.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
@@ -60,6 +60,7 @@ describe('the AI pipeline\'s Lambda handlers on the AWS emulators', () => {
   let ai: AwsAi;
   let eventsUrl: string;
   let settings: AwsAiSettings;
+  let storageSettings: AwsStorageSettings;
   let stowHandler: ReturnType<typeof createApiHandler>;
   let failProtocolCheck = false;
   const emf: string[] = [];
@@ -71,7 +72,7 @@ describe('the AI pipeline\'s Lambda handlers on the AWS emulators', () => {
     const queue = async (queueName: string, fifo = false) =>
       (await clients.sqs.send(new CreateQueueCommand({ QueueName: queueName, Attributes: fifo ? { FifoQueue: 'true', VisibilityTimeout: '60' } : { VisibilityTimeout: '60' } }))).QueueUrl!;
     eventsUrl = await queue(`${name}-events`);
-    const storageSettings = { bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: eventsUrl };
+    storageSettings = { bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: eventsUrl };
     const ids = ['missing-priors', 'protocol-check', 'threshold-segmentation', 'image-noise', 'triage'];
     const queues: AwsAiSettings['queues'] = {};
     for (const id of ids) queues[id] = { url: await queue(`${name}-${id}.fifo`, true), deadLetterUrl: await queue(`${name}-${id}-dead.fifo`, true) };
@@ -220,6 +221,28 @@ describe('the AI pipeline\'s Lambda handlers on the AWS emulators', () => {
     const drift = emf.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>).filter((m) => 'DriftDetected' in m);
     expect(drift.map((m) => m.Analyser).sort()).toEqual(['image-noise', 'missing-priors', 'protocol-check', 'threshold-segmentation', 'triage']);
   });
+
+  it('sends a stalled study\'s jobs again from the schedule only once the study has been still for six hours', async () => {
+    const ct = syntheticCt({ patientID: 'LAMBDA-AI-3', studyDate: '20250303', studyDescription: 'CT CHEST', slices: 4, size: 16, sphereRadiusMm: 3 });
+    await store(ct.files);
+    const arrivals = await receive(clients.sqs, eventsUrl);
+    await handleArchiveEvents(sqsEvent(arrivals, 'arn:aws:sqs:us-east-1:0:events'), lambdaContext, ai, obs);
+    for (const m of arrivals) await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: eventsUrl, ReceiptHandle: m.ReceiptHandle! }));
+    const checks = await receive(clients.sqs, settings.readinessQueueUrl, 5);
+    expect((await handleReadiness(sqsEvent(checks, 'arn:aws:sqs:us-east-1:0:readiness'), lambdaContext, ai, obs)).dispatched).toBe(1);
+    // The missing-priors job is taken by a worker that then stalls: its message is in flight, unfinished.
+    const [inFlight] = await receive(clients.sqs, settings.queues['missing-priors'].url, 1, 1);
+    expect(JSON.parse(inFlight.Body!).body.studyInstanceUID).toBe(ct.studyInstanceUID);
+    // Seconds later the schedule leaves it alone; six hours later it would send it again.
+    expect(await ai.pipeline.resumeUnfinished({ unchangedFor: LOST_JOB_AFTER_MS })).toBe(0);
+    const later = await createAwsAi(obs, { storage: storageSettings, ai: settings, config, clients, now: () => new Date(Date.now() + LOST_JOB_AFTER_MS + 60_000) });
+    expect(await later.pipeline.resumeUnfinished({ unchangedFor: LOST_JOB_AFTER_MS })).toBe(1);
+    // The stalled worker finishes after all; everything else runs as usual.
+    const missingPriors = ai.analysers.find((a) => a.id === 'missing-priors')!;
+    await handleAnalysisJobs(sqsEvent([inFlight], 'arn:aws:sqs:us-east-1:0:missing-priors.fifo'), lambdaContext, ai, missingPriors, obs);
+    await drain(60_000);
+    expect((await ai.state.resultsOf(ct.studyInstanceUID)).map((r) => r.analyserId).sort()).toEqual(['image-noise', 'missing-priors', 'protocol-check', 'threshold-segmentation', 'triage']);
+  }, 90_000);
 
   it('serves the worklist and dead letters through the AI API handler', async () => {
     const api = createAiApiHandler(settings, clients);

@@ -104,9 +104,28 @@ export class AiPipeline {
     await this.deps.queue.close();
   }
 
-  /** Queues again the jobs of dispatched studies that have no result (a crash or a lost message); queues dedupe. */
-  async resumeUnfinished(): Promise<void> {
-    for (const job of await this.deps.state.unfinishedJobs(10_000)) await this.enqueueIfDue(job.studyInstanceUID, job.revision);
+  /**
+   * Queues again the jobs of dispatched studies that have no result (a crash or a lost message). With
+   * `unchangedFor`, only studies whose last change is at least that old: on SQS, a job still waiting in
+   * its queue (or in a retry's backoff) would otherwise get a second message once the five-minute
+   * deduplication window has passed.
+   */
+  async resumeUnfinished(options: { unchangedFor?: number } = {}): Promise<number> {
+    const cutoff = options.unchangedFor === undefined ? undefined : new Date(this.now().getTime() - options.unchangedFor).toISOString();
+    const revisions = new Map<string, { study: string; revision: number }>();
+    for (const job of await this.deps.state.unfinishedJobs(10_000)) revisions.set(`${job.studyInstanceUID}/${job.revision}`, { study: job.studyInstanceUID, revision: job.revision });
+    const changedAt = new Map<string, string | undefined>();
+    let resumed = 0;
+    for (const { study, revision } of revisions.values()) {
+      if (cutoff) {
+        if (!changedAt.has(study)) changedAt.set(study, (await this.deps.state.activity(study))?.lastChangeAt);
+        const last = changedAt.get(study);
+        if (last && last > cutoff) continue;
+      }
+      await this.enqueueIfDue(study, revision);
+      resumed++;
+    }
+    return resumed;
   }
 
   /** Records the installed analysers in the registry (a new version is a change-log entry). */

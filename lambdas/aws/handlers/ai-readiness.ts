@@ -14,6 +14,11 @@ import { tracedClients } from '../tracing.js';
 const SAFETY_MARGIN_MS = 60_000;
 /** Results per analyser that the drift signal compares. */
 const DRIFT_WINDOW = 1000;
+/**
+ * A study's unfinished jobs are sent again only once it has not changed for this long: longer than a
+ * job can legitimately wait in its queue and its retries (three attempts with backoff, ten-minute runs).
+ */
+export const LOST_JOB_AFTER_MS = 6 * 3600_000;
 
 const isSchedule = (event: SQSEvent | ScheduledEvent): event is ScheduledEvent => 'detail-type' in event;
 
@@ -26,7 +31,8 @@ export async function handleReadiness(event: SQSEvent | ScheduledEvent, context:
     if (n === 0 || context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS) break;
   }
   if (isSchedule(event)) {
-    await ai.pipeline.resumeUnfinished();
+    const resumed = await ai.pipeline.resumeUnfinished({ unchangedFor: LOST_JOB_AFTER_MS });
+    if (resumed) obs.logger.warn('re-queued the jobs of studies whose analysis stalled', { studies: resumed });
     for (const analyser of ai.analysers) {
       const m = analyserMetrics(analyser.id, await ai.state.recentResults(analyser.id, DRIFT_WINDOW));
       const single = obs.metrics.singleMetric();
