@@ -88,6 +88,10 @@ export class PacsStack extends Stack {
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
     const site = `https://${config.domainName ?? this.frontDoor.distribution.distributionDomainName}`;
+    // Behind the load balancer the request says http and the balancer's name; its URLs must name the site.
+    // (Lambda learns the site from X-Forwarded-Host, which the CloudFront function sets: its environment
+    // cannot name the distribution, which depends on the API that depends on the function.)
+    this.streaming.server.addEnvironment('PUBLIC_URL', `${site}${DICOMWEB_BASE_PATH}`);
     new CfnOutput(this, 'DicomWebUrl', { value: `${site}${DICOMWEB_BASE_PATH}`, description: 'DICOMweb root for clients and viewers (CloudFront)' });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     if (this.bulkImport) new CfnOutput(this, 'BulkImportLocation', { value: `s3://${this.storage.archive.bucketName}/ingest/` });

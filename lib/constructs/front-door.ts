@@ -48,6 +48,8 @@ export function routingFunctionCode(): string {
 ${compiled}
 function handler(event) {
   var request = event.request;
+  // The origins see their own host names; RetrieveURL and BulkDataURI must name the viewer's.
+  if (request.headers.host) request.headers['x-forwarded-host'] = { value: request.headers.host.value };
   var length = request.headers['content-length'] ? request.headers['content-length'].value : undefined;
   if (edgeRoute.runtimeFor(request.method, request.uri, length) === 'streaming') {
     cf.selectRequestOriginById('${ORIGIN_IDS.streaming}');

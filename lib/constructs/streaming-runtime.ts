@@ -43,6 +43,8 @@ export class StreamingRuntime extends Construct {
   readonly service: ecs.FargateService;
   readonly taskPolicy: iam.ManagedPolicy;
   readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** The application's container, for settings known only once CloudFront exists (its public URL). */
+  readonly server: ecs.ContainerDefinition;
 
   constructor(scope: Construct, id: string, props: StreamingRuntimeProps) {
     super(scope, id);
@@ -137,7 +139,7 @@ export class StreamingRuntime extends Construct {
       logging: logging('fetch'),
     });
     fetchApp.addMountPoints({ containerPath: '/app', sourceVolume: 'app', readOnly: false });
-    const server = task.addContainer('Server', {
+    const server = (this.server = task.addContainer('Server', {
       image: ecs.ContainerImage.fromRegistry(NODE_IMAGE),
       command: ['node', '--enable-source-maps', '/app/index.mjs'],
       portMappings: [{ containerPort: PORT }],
@@ -155,7 +157,7 @@ export class StreamingRuntime extends Construct {
         NODE_OPTIONS: '--max-old-space-size=3072',
       },
       healthCheck: { command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${PORT}${HEALTH_CHECK_PATH}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`], interval: Duration.seconds(30), startPeriod: Duration.seconds(30) },
-    });
+    }));
     server.addMountPoints({ containerPath: '/app', sourceVolume: 'app', readOnly: true });
     server.addContainerDependencies({ container: fetchApp, condition: ecs.ContainerDependencyCondition.SUCCESS });
 

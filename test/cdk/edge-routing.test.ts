@@ -41,10 +41,12 @@ describe('the routing CloudFront function', () => {
       ['DELETE', '/dicomweb/studies/1.2.3', undefined, []],
     ];
     for (const [method, uri, length, expected] of cases) {
-      const request: ViewerRequest = { method, uri, headers: length ? { 'content-length': { value: length } } : {} };
+      const request: ViewerRequest = { method, uri, headers: { host: { value: 'pacs.example.org' }, ...(length ? { 'content-length': { value: length } } : {}) } };
       const { selected, returned } = runFunction(request);
       expect(selected, `${method} ${uri} ${length ?? ''}`).toEqual(expected);
       expect(returned).toBe(request);
+      // The origins build RetrieveURLs from it.
+      expect(request.headers['x-forwarded-host']).toEqual({ value: 'pacs.example.org' });
     }
   });
 });

@@ -198,6 +198,11 @@ describe('the deployed stack (default settings, with bundling)', () => {
     const server = containers.find((c) => c.Image.includes('node'))!;
     expect(server.DependsOn).toEqual([{ ContainerName: containers.find((c) => c.Image.includes('aws-cli'))!.Name, Condition: 'SUCCESS' }]);
     expect(server.Environment!.find((e) => e.Name === 'MAX_REQUEST_BYTES')!.Value).toBe(String(1024 ** 3));
+    // Its URLs name the CloudFront site, not the load balancer behind it.
+    const publicUrl = JSON.stringify(server.Environment!.find((e) => e.Name === 'PUBLIC_URL')!.Value);
+    expect(publicUrl).toContain('"https://"');
+    expect(publicUrl).toMatch(/FrontDoorDistribution[0-9A-F]+","DomainName"/);
+    expect(publicUrl).toContain('"/dicomweb"');
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal' });
     const groups = resourcesOf(template, 'AWS::EC2::SecurityGroup');
     const ingress = groups.flatMap((g) => (g.Properties.SecurityGroupIngress as Array<{ CidrIp?: string }> | undefined) ?? []);
