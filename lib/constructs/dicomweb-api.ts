@@ -74,7 +74,7 @@ export class DicomWebApi extends Construct {
     Validations.of(this.api).acknowledge(
       { id: 'AwsSolutions-APIG4', reason: 'Only the CORS preflight (OPTIONS, a mock integration that returns headers) is unauthenticated; browsers send it without credentials.' },
       { id: 'AwsSolutions-COG4', reason: 'Only the CORS preflight (OPTIONS) has no Cognito authorizer; every DICOMweb method has one.' },
-      { id: 'AwsSolutions-APIG3', reason: 'A WAF web ACL is attached at the CloudFront distribution in front of this API (planned; see docs/aws.md).' },
+      { id: 'AwsSolutions-APIG3', reason: 'The WAF web ACL is attached to the CloudFront distribution in front of this API (lib/constructs/web-acl.ts).' },
       { id: 'HIPAA.Security-APIGWCacheEnabledAndEncrypted', reason: 'Responses carry patient data and are cached only at CloudFront for immutable resources; the API Gateway cache stays off.' },
       { id: 'HIPAA.Security-APIGWSSLEnabled', reason: 'Client certificates to the backend are for HTTP integrations; this API invokes Lambda through AWS, not over HTTP.' },
       { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]', reason: 'The account-wide role API Gateway writes execution logs with; this AWS managed policy is the one AWS documents for it and grants only CloudWatch Logs.' },
