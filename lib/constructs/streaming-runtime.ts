@@ -1,8 +1,9 @@
 // The streaming runtime: the same DICOMweb application on a long-running Node server (ECS Fargate,
 // arm64), for what Lambda cannot carry — request bodies above 4 MiB (up to 1 GiB) and retrievals of any
-// size, streamed at full speed. Deploying needs no Docker: the application is bundled by esbuild into
-// one file, uploaded as an S3 asset, fetched by a stock AWS CLI image into a task volume and run by a
-// stock Node.js image. An internal load balancer, reachable only from inside the VPC, is CloudFront's
+// size, streamed at full speed, and rendered images (it carries the image codecs, which the Lambda
+// bundle does not). Deploying needs no Docker: the application is bundled by esbuild into one file,
+// archived with the codec packages as an S3 asset, fetched by a stock AWS CLI image into a task volume
+// and unpacked and run by a stock Node.js image. An internal load balancer, reachable only from inside the VPC, is CloudFront's
 // VPC origin; tasks reach S3 and DynamoDB through gateway endpoints.
 import { AssetHashType, BundlingOutput, DockerImage, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -13,6 +14,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { buildSync } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HEALTH_CHECK_PATH } from '../../lambdas/aws/streaming/app.js';
 import { archiveAccessAcknowledgements, archiveAccessStatements } from './archive-access.js';
@@ -32,6 +36,15 @@ export interface StreamingRuntimeProps {
 }
 
 const PORT = 8080;
+const APP_ARCHIVE = 'app.tgz';
+/** Loaded by lambdas/imaging/codecs.ts with require() when a compressed frame is rendered. */
+export const CODEC_PACKAGES = [
+  '@cornerstonejs/codec-charls',
+  '@cornerstonejs/codec-libjpeg-turbo-8bit',
+  '@cornerstonejs/codec-libjxl',
+  '@cornerstonejs/codec-openjpeg',
+  '@cornerstonejs/codec-openjph',
+];
 /** The VPC's range, literal so that the load balancer's rule and its review name it. */
 const VPC_CIDR = '10.40.0.0/16';
 const NODE_IMAGE = 'public.ecr.aws/docker/library/node:24-bookworm-slim';
@@ -75,7 +88,8 @@ export class StreamingRuntime extends Construct {
     });
     this.vpc.addFlowLog('FlowLog', { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs, flowLogRole.withoutPolicyUpdates()), trafficType: ec2.FlowLogTrafficType.ALL });
 
-    // The application, bundled on this machine (no Docker) into one ES module, uploaded as is.
+    // The application, bundled on this machine (no Docker) into one ES module, with the image codec
+    // packages it loads at run time beside it (WebAssembly builds found by require.resolve), as one .tgz.
     const bundle = new s3assets.Asset(this, 'Bundle', {
       path: repoFile('lambdas/aws/streaming'),
       assetHashType: AssetHashType.OUTPUT,
@@ -84,9 +98,10 @@ export class StreamingRuntime extends Construct {
         outputType: BundlingOutput.SINGLE_FILE,
         local: {
           tryBundle(outputDir: string) {
+            const staging = mkdtempSync(join(tmpdir(), 'streaming-'));
             buildSync({
               entryPoints: [repoFile('lambdas/aws/streaming/main.ts')],
-              outfile: join(outputDir, 'index.mjs'),
+              outfile: join(staging, 'index.mjs'),
               bundle: true,
               platform: 'node',
               format: 'esm',
@@ -97,6 +112,9 @@ export class StreamingRuntime extends Construct {
               tsconfig: repoFile('tsconfig.json'),
               logLevel: 'warning',
             });
+            for (const pkg of CODEC_PACKAGES) cpSync(repoFile(`node_modules/${pkg}`), join(staging, 'node_modules', pkg), { recursive: true });
+            execFileSync('tar', ['czf', join(outputDir, APP_ARCHIVE), '-C', staging, '.']);
+            rmSync(staging, { recursive: true, force: true });
             return true;
           },
         },
@@ -129,19 +147,20 @@ export class StreamingRuntime extends Construct {
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
       executionRole: executionRole.withoutPolicyUpdates(),
       taskRole: taskRole.withoutPolicyUpdates(),
-      volumes: [{ name: 'app' }],
+      // 'app' receives the archive, 'runtime' its unpacked contents (the root file system is read-only).
+      volumes: [{ name: 'app' }, { name: 'runtime' }],
     });
     const logging = (prefix: string) => ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: prefix });
     const fetchApp = task.addContainer('FetchApp', {
       image: ecs.ContainerImage.fromRegistry(AWS_CLI_IMAGE),
       essential: false,
-      command: ['s3', 'cp', bundle.s3ObjectUrl, '/app/index.mjs'],
+      command: ['s3', 'cp', bundle.s3ObjectUrl, `/app/${APP_ARCHIVE}`],
       logging: logging('fetch'),
     });
     fetchApp.addMountPoints({ containerPath: '/app', sourceVolume: 'app', readOnly: false });
     const server = (this.server = task.addContainer('Server', {
       image: ecs.ContainerImage.fromRegistry(NODE_IMAGE),
-      command: ['node', '--enable-source-maps', '/app/index.mjs'],
+      command: ['sh', '-c', `tar xzf /app/${APP_ARCHIVE} -C /srv && exec node /srv/index.mjs`],
       portMappings: [{ containerPort: PORT }],
       logging: logging('server'),
       readonlyRootFilesystem: true,
@@ -158,7 +177,7 @@ export class StreamingRuntime extends Construct {
       },
       healthCheck: { command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${PORT}${HEALTH_CHECK_PATH}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`], interval: Duration.seconds(30), startPeriod: Duration.seconds(30) },
     }));
-    server.addMountPoints({ containerPath: '/app', sourceVolume: 'app', readOnly: true });
+    server.addMountPoints({ containerPath: '/app', sourceVolume: 'app', readOnly: true }, { containerPath: '/srv', sourceVolume: 'runtime', readOnly: false });
     server.addContainerDependencies({ container: fetchApp, condition: ecs.ContainerDependencyCondition.SUCCESS });
 
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Origin', {

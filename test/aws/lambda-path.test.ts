@@ -20,7 +20,10 @@ describe('edge routing', () => {
     expect(runtimeFor('GET', '/dicomweb/studies/1.2.3', undefined)).toBe('streaming');
     expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/instances/6.7', undefined)).toBe('streaming');
     expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/instances/6.7/frames/1,2', undefined)).toBe('streaming');
-    expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/instances/6.7/rendered', undefined)).toBe('lambda');
+    expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/instances/6.7/rendered', undefined)).toBe('streaming');
+    expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/instances/6.7/frames/1/rendered', undefined)).toBe('streaming');
+    expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/thumbnail', undefined)).toBe('streaming');
+    expect(runtimeFor('GET', '/dicomweb/studies/1.2.3/series/4.5/instances/6.7/metadata', undefined)).toBe('lambda');
     expect(runtimeFor('DELETE', '/dicomweb/studies/1.2.3', undefined)).toBe('lambda');
   });
 });

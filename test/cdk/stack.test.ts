@@ -2,7 +2,7 @@
 // Security packs find nothing unacknowledged, the template holds the protections the design promises
 // (including those cdk-nag cannot see, such as the TableV2 settings), and the bundled API function loads
 // and answers.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
 import { ORIGIN_IDS } from '../../lib/constructs/front-door.js';
+import { CODEC_PACKAGES } from '../../lib/constructs/streaming-runtime.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
 import { BUILT_IN_ANALYSER_IDS } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
@@ -211,14 +212,24 @@ describe('the deployed stack (default settings, with bundling)', () => {
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
   });
 
-  it('bundles the streaming runtime into one file that stock Node runs: health check, and 401 without a token', async () => {
+  it('packs the streaming runtime with its codecs into one archive that stock Node runs: health check, and 401 without a token', async () => {
     const [task] = resourcesOf(template, 'AWS::ECS::TaskDefinition');
     const fetcher = (task.Properties.ContainerDefinitions as Array<{ Command?: unknown[] }>).find((c) => c.Command?.[0] === 's3')!;
     const url = JSON.stringify(fetcher.Command![2]);
-    const file = readdirSync(outdir).filter((f) => f.startsWith('asset.') && f.endsWith('.mjs')).find((f) => url.includes(f.slice('asset.'.length)));
+    const file = readdirSync(outdir).filter((f) => f.startsWith('asset.') && f.endsWith('.tgz')).find((f) => url.includes(f.slice('asset.'.length)));
     expect(file, 'the asset named in the fetch command').toBeDefined();
+    // What the server container does: unpack, then run index.mjs.
+    const srv = mkdtempSync(join(work, 'srv-'));
+    execFileSync('tar', ['xzf', join(outdir, file!), '-C', srv]);
+    for (const pkg of CODEC_PACKAGES) {
+      const resolved = execFileSync(process.execPath, ['--input-type=module', '-e', `import { createRequire } from 'node:module'; console.log(createRequire('${join(srv, 'index.mjs')}').resolve('${pkg}'))`], { encoding: 'utf8' });
+      expect(resolved.startsWith(srv), `${pkg} resolves inside the archive`).toBe(true);
+    }
+    // A codec's WebAssembly module instantiates from there, as lambdas/imaging/codecs.ts loads it.
+    const probe = `import { createRequire } from 'node:module'; const f = createRequire('${join(srv, 'index.mjs')}')('@cornerstonejs/codec-charls/decodewasmjs'); const m = await f({ print() {}, printErr() {} }); console.log(typeof new m.JpegLSDecoder().decode)`;
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' }).trim()).toBe('function');
     const port = 18_000 + (process.pid % 1000);
-    const child = spawn(process.execPath, [join(outdir, file!)], {
+    const child = spawn(process.execPath, [join(srv, 'index.mjs')], {
       env: { ...process.env, PORT: String(port), USER_POOL_ID: 'eu-west-1_Bundle', ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' },
       stdio: 'ignore',
     });

@@ -17,6 +17,8 @@ export function runtimeFor(method: string, path: string, contentLength: string |
     return Number.isFinite(length) && length <= LAMBDA_MAX_BODY_BYTES ? 'lambda' : 'streaming';
   }
   if (method === 'GET' || method === 'HEAD') {
+    // Rendering decodes compressed frames with WebAssembly codecs that only the streaming runtime carries.
+    if (/\/(rendered|thumbnail)\/?$/.test(path)) return 'streaming';
     // Retrieval of whole studies, series and instances, of frames and of bulk data can be any size; so
     // can the metadata of a large study or series (a few KB per instance).
     if (/\/studies\/[^/]+(\/series\/[^/]+(\/instances\/[^/]+)?)?\/?$/.test(path)) return 'streaming';
