@@ -1,7 +1,7 @@
 // The DICOM data dictionary (PS3.6), generated from dcmjs's copy (dictionary-data.ts) so that we keep
 // one maintained source without loading dcmjs itself.
 // We only need keyword <-> tag and the VR used when a file is implicit VR.
-import { DICTIONARY_ENTRIES } from './dictionary-data.js';
+import { DICTIONARY_JSON } from './dictionary-data.js';
 
 export interface DictionaryEntry {
   tag: number;
@@ -13,24 +13,15 @@ export interface DictionaryEntry {
 const byTag = new Map<number, DictionaryEntry>();
 const byKeyword = new Map<string, DictionaryEntry>();
 
-function parseDcmjsTag(text: string): number | undefined {
-  // "(0010,0010)"; repeating groups such as "(60xx,3000)" are stored under their base group.
-  const m = /^\(([0-9A-Fa-fx]{4}),([0-9A-Fa-fx]{4})\)$/.exec(text);
-  if (!m) return undefined;
-  const group = parseInt(m[1].replace(/x/gi, '0'), 16);
-  const element = parseInt(m[2].replace(/x/gi, '0'), 16);
-  return ((group << 16) | element) >>> 0;
-}
-
-for (const line of DICTIONARY_ENTRIES.split('\n')) {
-  const [tagText, vr, name] = line.split(' ');
-  const raw = { tag: tagText, vr, name };
-  const tag = parseDcmjsTag(raw.tag);
-  if (tag === undefined) continue;
-  const keyword = raw.name.replace(/^RETIRED_/, '');
-  const entry: DictionaryEntry = { tag, keyword, vr: raw.vr };
-  if (!byTag.has(tag) || !raw.name.startsWith('RETIRED_')) byTag.set(tag, entry);
-  if (!byKeyword.has(keyword)) byKeyword.set(keyword, entry);
+// Runs once per cold start, before V8 has optimised anything: a plain indexed loop over parsed JSON
+// (about 10 ms for 5,000 entries here) instead of regular expressions per line (about 45 ms).
+const entries = JSON.parse(DICTIONARY_JSON) as Array<[tag: number, vr: string, keyword: string, retired: 0 | 1]>;
+for (let i = 0; i < entries.length; i++) {
+  const e = entries[i]; // (no destructuring: the interpreter runs it through the iterator protocol)
+  const entry: DictionaryEntry = { tag: e[0], vr: e[1], keyword: e[2] };
+  // For a tag, a current entry wins over a retired one; for a keyword, the first entry.
+  if (!e[3] || !byTag.has(e[0])) byTag.set(e[0], entry);
+  if (!byKeyword.has(e[2])) byKeyword.set(e[2], entry);
 }
 
 /** Groups whose even-numbered members repeat a base group (curves 50xx, overlays 60xx). */
