@@ -42,6 +42,13 @@ export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfi
       maxAge: 600,
     }),
   );
+  if (config.cacheScope === 'private') {
+    app.use('*', async (c, next) => {
+      await next();
+      const cacheControl = c.res.headers.get('cache-control');
+      if (cacheControl?.startsWith('public')) c.res.headers.set('cache-control', `private${cacheControl.slice('public'.length)}`);
+    });
+  }
   app.onError((err, c) => {
     if (err instanceof HttpProblem) {
       return c.body(problemBody(err.status, err.message), err.status, { 'Content-Type': 'application/json' });

@@ -15,6 +15,12 @@ export interface DicomWebConfig {
   maxQueryResults: number;
   /** Instances stored at once within one STOW-RS request. */
   storeConcurrency: number;
+  /**
+   * Who may keep a copy of a cacheable response: "public" (any cache; an archive without sign-in) or
+   * "private" (only the client's own cache, so that no shared proxy keeps patient data fetched with a
+   * token; the AWS deployment's CloudFront still caches per token through its minimum TTL).
+   */
+  cacheScope: 'public' | 'private';
 }
 
 const env = (name: string): string | undefined => process.env[name]?.trim() || undefined;
@@ -29,7 +35,10 @@ const intEnv = (name: string, fallback: number): number => {
 export function configFromEnv(): DicomWebConfig {
   const policy = env('DUPLICATE_POLICY') ?? 'reject';
   if (policy !== 'reject' && policy !== 'replace') throw new Error(`DUPLICATE_POLICY must be "reject" or "replace", got "${policy}"`);
+  const cacheScope = env('CACHE_SCOPE') ?? 'public';
+  if (cacheScope !== 'public' && cacheScope !== 'private') throw new Error(`CACHE_SCOPE must be "public" or "private", got "${cacheScope}"`);
   return {
+    cacheScope,
     basePath: env('DICOMWEB_BASE_PATH') ?? '/dicomweb',
     publicUrl: env('PUBLIC_URL'),
     maxRequestBytes: intEnv('MAX_REQUEST_BYTES', 1024 ** 3),

@@ -14,6 +14,9 @@ const SCOPES = {
 } as const;
 export type ScopeName = keyof typeof SCOPES;
 
+/** How long an access token is valid; CloudFront keeps frames cached per token for no longer. */
+export const ACCESS_TOKEN_LIFETIME = Duration.hours(1);
+
 export interface AuthProps {
   viewerCallbackUrls: string[];
 }
@@ -48,7 +51,7 @@ export class Auth extends Construct {
     this.viewerClient = this.userPool.addClient('Viewer', {
       generateSecret: false,
       oAuth: { flows: { authorizationCodeGrant: true }, scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, this.scopes.read, this.scopes.feedback], callbackUrls: props.viewerCallbackUrls },
-      accessTokenValidity: Duration.hours(1),
+      accessTokenValidity: ACCESS_TOKEN_LIFETIME,
       refreshTokenValidity: Duration.hours(12),
       preventUserExistenceErrors: true,
     });
@@ -56,7 +59,7 @@ export class Auth extends Construct {
     this.systemClient = this.userPool.addClient('Systems', {
       generateSecret: true,
       oAuth: { flows: { clientCredentials: true }, scopes: [this.scopes.read, this.scopes.write] },
-      accessTokenValidity: Duration.hours(1),
+      accessTokenValidity: ACCESS_TOKEN_LIFETIME,
     });
     // The clients name the resource server's scopes, so it must exist before them.
     this.viewerClient.node.addDependency(server);

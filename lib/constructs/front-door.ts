@@ -3,8 +3,7 @@
 // that fit Lambda, searches, metadata of one instance, rendered images and deletes go to API Gateway and
 // Lambda; larger bodies and whole-object, frame, bulk-data and study/series metadata retrievals go to the
 // streaming runtime through a VPC origin. Both check the Cognito token themselves, so CloudFront caches
-// only by token: the immutable frames and metadata are cached per token (their Cache-Control and ETag
-// come from the archive), everything else not at all.
+// only by token: frames are cached per token for an access token's lifetime, everything else not at all.
 import { Duration, Validations } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -14,6 +13,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { buildSync } from 'esbuild';
 import { repoFile } from './archive-function.js';
+import { ACCESS_TOKEN_LIFETIME } from './auth.js';
 import type { StreamingRuntime } from './streaming-runtime.js';
 
 export interface FrontDoorProps {
@@ -86,16 +86,18 @@ export class FrontDoor extends Construct {
       originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
       functionAssociations,
     };
-    // Immutable resources, cached for as long as the archive's Cache-Control says, separately per token
-    // and per Accept (a frame can be asked for in several media types).
-    const perToken = new cloudfront.CachePolicy(this, 'ImmutablePerToken', {
-      comment: 'DICOMweb frames and metadata: cached per access token and Accept header',
+    // Frames never change once stored. The archive marks them `private` (no shared proxy may keep
+    // patient data fetched with a token), so CloudFront keeps them by its minimum TTL instead: per token
+    // and Accept (a frame can be asked for in several media types), and for the life of an access token,
+    // so that a token which has expired reads cached frames for at most that long after they were cached.
+    const perToken = new cloudfront.CachePolicy(this, 'FramesPerToken', {
+      comment: 'DICOMweb frames: cached per access token and Accept header, for an access token\'s lifetime',
       headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Authorization', 'Accept'),
       queryStringBehavior: cloudfront.CacheQueryStringBehavior.all(),
       cookieBehavior: cloudfront.CacheCookieBehavior.none(),
-      minTtl: Duration.seconds(0),
-      defaultTtl: Duration.seconds(0),
-      maxTtl: Duration.days(365),
+      minTtl: ACCESS_TOKEN_LIFETIME,
+      defaultTtl: ACCESS_TOKEN_LIFETIME,
+      maxTtl: ACCESS_TOKEN_LIFETIME,
       enableAcceptEncodingGzip: true,
       enableAcceptEncodingBrotli: true,
     });
@@ -113,7 +115,6 @@ export class FrontDoor extends Construct {
       defaultBehavior: { origin: lambdaOrigin, ...passThrough },
       additionalBehaviors: {
         [`${base}/studies/*/frames/*`]: cached(streamingOrigin),
-        [`${base}/studies/*/metadata`]: cached(streamingOrigin),
       },
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       ...(props.domain

@@ -174,6 +174,7 @@ export class StreamingRuntime extends Construct {
         MAX_REQUEST_BYTES: String(props.maxRequestBytes),
         MAX_INSTANCE_BYTES: String(props.maxRequestBytes),
         NODE_OPTIONS: '--max-old-space-size=3072',
+        CACHE_SCOPE: 'private',
       },
       healthCheck: { command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${PORT}${HEALTH_CHECK_PATH}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`], interval: Duration.seconds(30), startPeriod: Duration.seconds(30) },
     }));

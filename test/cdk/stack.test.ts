@@ -184,10 +184,13 @@ describe('the deployed stack (default settings, with bundling)', () => {
       expect(b.ViewerProtocolPolicy).toBe('https-only');
       expect((b.FunctionAssociations as Array<{ EventType: string }>).map((f) => f.EventType)).toEqual(['viewer-request']);
     }
-    expect(config.CacheBehaviors.map((b) => b.PathPattern).sort()).toEqual(['/dicomweb/studies/*/frames/*', '/dicomweb/studies/*/metadata']);
+    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/dicomweb/studies/*/frames/*']);
+    // Per token, and no longer than a token lives (the archive says `private`, so only the minimum TTL caches).
     template.hasResourceProperties('AWS::CloudFront::CachePolicy', {
-      CachePolicyConfig: Match.objectLike({ ParametersInCacheKeyAndForwardedToOrigin: Match.objectLike({ HeadersConfig: { HeaderBehavior: 'whitelist', Headers: ['Authorization', 'Accept'] } }) }),
+      CachePolicyConfig: Match.objectLike({ MinTTL: 3600, MaxTTL: 3600, ParametersInCacheKeyAndForwardedToOrigin: Match.objectLike({ HeadersConfig: { HeaderBehavior: 'whitelist', Headers: ['Authorization', 'Accept'] } }) }),
     });
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', { AccessTokenValidity: 60 });
+    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('DICOMweb API'), Environment: { Variables: Match.objectLike({ CACHE_SCOPE: 'private' }) } });
     template.hasResourceProperties('AWS::CloudFront::Function', { FunctionConfig: Match.objectLike({ Runtime: 'cloudfront-js-2.0' }) });
   });
 

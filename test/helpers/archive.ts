@@ -14,6 +14,7 @@ export const testConfig = (overrides: Partial<DicomWebConfig> = {}): DicomWebCon
   duplicatePolicy: 'reject',
   maxQueryResults: 10000,
   storeConcurrency: 8,
+  cacheScope: 'public',
   ...overrides,
 });
 
