@@ -10,7 +10,7 @@ import { AwsSolutionsChecks, HIPAASecurityChecks } from 'cdk-nag';
 import { configFromContext, type PacsConfig } from './config.js';
 import { PacsEdgeStack } from './edge-stack.js';
 import { PacsReplicaStack } from './replica-stack.js';
-import { replicaNames } from './constructs/replica.js';
+import { archiveNames } from './constructs/names.js';
 import { PacsStack } from './pacs-stack.js';
 
 export function buildApp(app: App = new App(), config?: PacsConfig): { app: App; stack: PacsStack } {
@@ -18,12 +18,13 @@ export function buildApp(app: App = new App(), config?: PacsConfig): { app: App;
   const settings = config ?? configFromContext(app.node);
   const account = process.env.CDK_DEFAULT_ACCOUNT;
   if (settings.drRegion && !account) throw new Error('drRegion needs the target account: run with AWS credentials, or set CDK_DEFAULT_ACCOUNT');
+  const names = archiveNames(settings.archiveName);
   const restoring = settings.restoreFromReplica;
   const region = restoring ? settings.drRegion : process.env.CDK_DEFAULT_REGION;
-  const prefix = restoring ? 'ServerlessPacsRestored' : 'ServerlessPacs';
+  const prefix = restoring ? `${names.stackPrefix}Restored` : names.stackPrefix;
   // The replica's names include the account, so the primary stack can name them without cross-region
   // references; it deploys first, since replication needs its bucket and key to exist.
-  const replica = settings.drRegion && account ? new PacsReplicaStack(app, 'ServerlessPacsReplica', { env: { account, region: settings.drRegion } }) : undefined;
+  const replica = settings.drRegion && account ? new PacsReplicaStack(app, `${names.stackPrefix}Replica`, { env: { account, region: settings.drRegion }, names }) : undefined;
   // CloudFront's web ACL lives in us-east-1: in the stack itself there, else in an edge stack whose ARN
   // CDK carries across regions (which needs the account and region, as every `cdk deploy` has them).
   const edge =
@@ -32,9 +33,10 @@ export function buildApp(app: App = new App(), config?: PacsConfig): { app: App;
       : undefined;
   const stack = new PacsStack(app, prefix, {
     config: settings,
+    names,
     env: { account, region },
     ...(edge ? { crossRegionReferences: true, webAclArn: edge.webAcl.acl.attrArn } : {}),
-    ...(restoring && replica && account && settings.drRegion ? { restore: { bucketName: replicaNames(account, settings.drRegion).bucket, key: replica.replica.key } } : {}),
+    ...(restoring && replica && account && settings.drRegion ? { restore: { bucketName: names.replicaBucket(account, settings.drRegion), key: replica.replica.key } } : {}),
   });
   if (replica) stack.node.addDependency(replica);
   return { app, stack };

@@ -1,8 +1,11 @@
 // Settings of a deployment, read from CDK context (`cdk deploy -c key=value` or cdk.json). Every value
 // has a default that makes a working, locked-down deployment.
 import type { Node } from 'constructs';
+import { DEFAULT_ARCHIVE_NAME, archiveNames } from './constructs/names.js';
 
 export interface PacsConfig {
+  /** Names the stacks, tables and replica bucket, so that several archives can share an account. */
+  archiveName: string;
   /** Days after which originals move to S3 Standard-IA, and then to Glacier Instant Retrieval. */
   infrequentAccessAfterDays: number;
   archiveAfterDays: number;
@@ -38,6 +41,7 @@ export interface PacsConfig {
 }
 
 export const DEFAULT_CONFIG: PacsConfig = {
+  archiveName: DEFAULT_ARCHIVE_NAME,
   infrequentAccessAfterDays: 30,
   archiveAfterDays: 90,
   apiReservedConcurrency: 100,
@@ -69,6 +73,7 @@ export function configFromContext(node: Node): PacsConfig {
     throw new Error(`context value ${key} must be true or false, got ${JSON.stringify(v)}`);
   };
   const config: PacsConfig = {
+    archiveName: get('archiveName') ? String(get('archiveName')) : DEFAULT_CONFIG.archiveName,
     infrequentAccessAfterDays: num('infrequentAccessAfterDays', DEFAULT_CONFIG.infrequentAccessAfterDays, 30),
     archiveAfterDays: num('archiveAfterDays', DEFAULT_CONFIG.archiveAfterDays, 1),
     apiReservedConcurrency: num('apiReservedConcurrency', DEFAULT_CONFIG.apiReservedConcurrency, 1),
@@ -86,6 +91,7 @@ export function configFromContext(node: Node): PacsConfig {
     ...(get('drRegion') ? { drRegion: String(get('drRegion')) } : {}),
     ...(get('alarmEmail') ? { alarmEmail: String(get('alarmEmail')) } : {}),
   };
+  archiveNames(config.archiveName); // refuses a name that cannot name a bucket
   if (config.restoreFromReplica && !config.drRegion) throw new Error('restoreFromReplica needs drRegion: the region whose replicas the recovered archive runs on');
   if (Boolean(config.domainName) !== Boolean(config.certificateArn)) throw new Error('domainName and certificateArn go together: CloudFront needs the certificate of the domain');
   if (config.certificateArn && !config.certificateArn.startsWith('arn:aws:acm:us-east-1:')) throw new Error(`certificateArn must name an ACM certificate in us-east-1 (CloudFront's region), got ${config.certificateArn}`);

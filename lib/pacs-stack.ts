@@ -11,11 +11,13 @@ import { DICOMWEB_BASE_PATH, DicomWebApi } from './constructs/dicomweb-api.js';
 import { FrontDoor } from './constructs/front-door.js';
 import { Maintenance } from './constructs/maintenance.js';
 import { Monitoring } from './constructs/monitoring.js';
+import type { ArchiveNames } from './constructs/names.js';
 import { StreamingRuntime } from './constructs/streaming-runtime.js';
 import { WebAcl } from './constructs/web-acl.js';
 
 export interface PacsStackProps extends StackProps {
   config: PacsConfig;
+  names: ArchiveNames;
   /** The CloudFront web ACL made in us-east-1 (PacsEdgeStack); made here when this stack is in us-east-1. */
   webAclArn?: string;
   /** A recovery: run on the replica bucket (and its key) that the primary deployment filled in this region. */
@@ -37,6 +39,7 @@ export class PacsStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     this.storage = new ArchiveStorage(this, 'Storage', {
+      names: props.names,
       infrequentAccessAfterDays: config.infrequentAccessAfterDays,
       archiveAfterDays: config.archiveAfterDays,
       // A recovered archive does not replicate further: the primary region is the one that was lost.
@@ -68,6 +71,7 @@ export class PacsStack extends Stack {
     this.maintenance = new Maintenance(this, 'Maintenance', { storage: this.storage });
     if (config.aiEnabled) {
       this.ai = new AiPipeline(this, 'Ai', {
+        names: props.names,
         storage: this.storage,
         api: this.dicomweb,
         quietPeriodSeconds: config.aiQuietPeriodSeconds,

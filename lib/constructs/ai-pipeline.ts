@@ -17,6 +17,7 @@ import { BUILT_IN_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
 import { archiveArnInFindings } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
+import type { ArchiveNames } from './names.js';
 import { protectedTable } from './protected-table.js';
 import type { ArchiveStorage } from './archive-storage.js';
 import type { DicomWebApi } from './dicomweb-api.js';
@@ -34,10 +35,8 @@ export interface AiPipelineProps {
   drRegion?: string;
   /** A recovery in the DR region: the state table is the primary's replica here. */
   restore?: boolean;
+  names: ArchiveNames;
 }
-
-/** Fixed, so that the replica in the recovery region can be found by name. */
-export const AI_STATE_TABLE_NAME = 'serverless-pacs-ai-state';
 
 /** Attempts per job before it is dead-lettered with its reason (the pipeline's own count). */
 const MAX_ATTEMPTS = 3;
@@ -79,8 +78,8 @@ export class AiPipeline extends Construct {
     const stack = Stack.of(this);
     // Results, reader feedback and the registry's change log are records worth keeping through a region's loss.
     this.state = props.restore
-      ? dynamodb.TableV2.fromTableName(this, 'State', AI_STATE_TABLE_NAME)
-      : protectedTable(this, 'State', { tableName: AI_STATE_TABLE_NAME, indexes: AI_STATE_TABLE_SCHEMA.indexes, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
+      ? dynamodb.TableV2.fromTableName(this, 'State', props.names.aiStateTable)
+      : protectedTable(this, 'State', { tableName: props.names.aiStateTable, indexes: AI_STATE_TABLE_SCHEMA.indexes, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
 
     const queueDefaults = { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: storage.key, enforceSSL: true } as const;
     this.readinessDeadLetters = new sqs.Queue(this, 'ReadinessDeadLetters', { ...queueDefaults, retentionPeriod: Duration.days(14) });
@@ -131,7 +130,7 @@ export class AiPipeline extends Construct {
     const modelStore = new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [storage.archive.arnForObjects('models/*')] });
     const archiveArn = archiveArnInFindings(storage);
     const stateArnInFindings = props.restore
-      ? `arn:<AWS::Partition>:dynamodb:${stack.region}:${stack.account}:table/${AI_STATE_TABLE_NAME}`
+      ? `arn:<AWS::Partition>:dynamodb:${stack.region}:${stack.account}:table/${props.names.aiStateTable}`
       : `<${stack.getLogicalId(this.state.node.defaultChild as dynamodb.CfnGlobalTable)}.Arn>`;
     const acknowledgements = [
       { id: `AwsSolutions-IAM5[Resource::${stateArnInFindings}/index/*]`, reason: 'The AI state table\'s own secondary indexes (collecting, unfinished, worklist, byAnalyser), queried by the pipeline.' },

@@ -14,9 +14,10 @@ import { accessLogBucket } from './access-log-bucket.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 import { allowLogGroupsToUse } from './log-encryption.js';
 import { protectedTable } from './protected-table.js';
-import { replicaNames } from './replica.js';
+import type { ArchiveNames } from './names.js';
 
 export interface ArchiveStorageProps {
+  names: ArchiveNames;
   infrequentAccessAfterDays: number;
   archiveAfterDays: number;
   /** Region of the DynamoDB replica for disaster recovery. */
@@ -25,8 +26,6 @@ export interface ArchiveStorageProps {
   restore?: { bucketName: string; key: kms.Key };
 }
 
-/** Fixed, so that the replica in the recovery region can be found by name. */
-export const INDEX_TABLE_NAME = 'serverless-pacs-index';
 
 export class ArchiveStorage extends Construct {
   /** Encrypts queues, topics and logs (and, outside a recovery, the originals). */
@@ -55,7 +54,7 @@ export class ArchiveStorage extends Construct {
       // By name (it is fixed), so that policies name it exactly.
       this.archive = s3.Bucket.fromBucketAttributes(this, 'Archive', { bucketName: props.restore.bucketName, encryptionKey: props.restore.key });
       // The primary's global table has a replica here under the same name.
-      this.index = dynamodb.TableV2.fromTableName(this, 'Index', INDEX_TABLE_NAME);
+      this.index = dynamodb.TableV2.fromTableName(this, 'Index', props.names.indexTable);
     } else {
       this.archive = this.primaryArchive(props);
       this.index = this.primaryIndex(props);
@@ -79,7 +78,12 @@ export class ArchiveStorage extends Construct {
 
   private primaryArchive(props: ArchiveStorageProps): s3.Bucket {
     const stack = Stack.of(this);
-    const replica = props.drRegion ? replicaNames(stack.account, props.drRegion) : undefined;
+    const replica = props.drRegion
+      ? {
+          bucket: props.names.replicaBucket(stack.account, props.drRegion),
+          keyAliasArn: `arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:${props.names.replicaKeyAlias}`,
+        }
+      : undefined;
     // Replication runs as its own role with exactly the permissions S3 replication needs.
     const replicationRole = replica
       ? new iam.Role(this, 'ReplicationRole', { assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'), description: 'Replicates the archive to the DR region' })
@@ -141,7 +145,7 @@ export class ArchiveStorage extends Construct {
           }),
           new iam.PolicyStatement({ actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'], resources: [`${replicaBucketArn}/*`] }),
           new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }),
-          new iam.PolicyStatement({ actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [`arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:key/*`], conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/serverless-pacs-replica' } } }),
+          new iam.PolicyStatement({ actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [`arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:key/*`], conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': props.names.replicaKeyAlias } } }),
         ],
       });
       Validations.of(policy).acknowledge(
@@ -159,6 +163,6 @@ export class ArchiveStorage extends Construct {
   }
 
   private primaryIndex(props: ArchiveStorageProps): dynamodb.TableV2 {
-    return protectedTable(this, 'Index', { tableName: INDEX_TABLE_NAME, indexes: INDEX_TABLE_SCHEMA.indexes, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
+    return protectedTable(this, 'Index', { tableName: props.names.indexTable, indexes: INDEX_TABLE_SCHEMA.indexes, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
   }
 }

@@ -6,25 +6,20 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { accessLogBucket } from './access-log-bucket.js';
+import type { ArchiveNames } from './names.js';
 
-export const replicaNames = (account: string, region: string) => ({
-  bucket: `serverless-pacs-replica-${account}-${region}`,
-  keyAlias: 'alias/serverless-pacs-replica',
-  keyAliasArn: `arn:aws:kms:${region}:${account}:alias/serverless-pacs-replica`,
-});
 
 export class ArchiveReplica extends Construct {
   readonly bucket: s3.Bucket;
   readonly key: kms.Key;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: { names: ArchiveNames }) {
     super(scope, id);
     const { account, region } = Stack.of(this);
-    const names = replicaNames(account, region);
-    const key = (this.key = new kms.Key(this, 'Key', { alias: names.keyAlias, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN, description: 'Encrypts the PACS archive replica' }));
+    const key = (this.key = new kms.Key(this, 'Key', { alias: props.names.replicaKeyAlias, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN, description: 'Encrypts the PACS archive replica' }));
     const logs = accessLogBucket(this, 'AccessLogs');
     this.bucket = new s3.Bucket(this, 'Archive', {
-      bucketName: names.bucket,
+      bucketName: props.names.replicaBucket(account, region),
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: key,
       bucketKeyEnabled: true,

@@ -285,7 +285,7 @@ describe('settings', () => {
     const archive = resourcesOf(template, 'AWS::S3::Bucket').find((b) => b.Properties.ReplicationConfiguration)!;
     const replication = JSON.stringify(archive.Properties.ReplicationConfiguration);
     expect(replication).toContain(':s3:::serverless-pacs-replica-123456789012-eu-central-1');
-    expect(replication).toContain('"ReplicaKmsKeyID":"arn:aws:kms:eu-central-1:123456789012:alias/serverless-pacs-replica"');
+    expect(replication).toMatch(/"ReplicaKmsKeyID":\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":kms:eu-central-1:123456789012:alias\/serverless-pacs-replica"\]\]\}/);
     expect(replication).toContain('"DeleteMarkerReplication":{"Status":"Enabled"}');
     expect(replication).toContain('"ReplicationTime":{"Status":"Enabled","Time":{"Minutes":15}}');
     expect(replication).toContain('"StorageClass":"GLACIER_IR"');
@@ -342,6 +342,19 @@ describe('settings', () => {
     // Bulk import is left out (its notifications would belong to the replica's stack).
     expect(resourcesOf(template, 'AWS::Lambda::Function').some((f) => String(f.Properties.Description).startsWith('Bulk import'))).toBe(false);
     expect(() => configFromContext(new App({ context: { restoreFromReplica: 'true' } }).node)).toThrow(/needs drRegion/);
+  });
+
+  it('names a second archive in the same account apart from the first (stacks, tables, replica)', () => {
+    const app = new App({ outdir: join(work, 'named'), context: { 'aws:cdk:bundling-stacks': [] } });
+    const { stack } = buildApp(app, { ...DEFAULT_CONFIG, archiveName: 'pacs-staging', drRegion: 'eu-central-1' });
+    expect(stack.stackName).toBe('PacsStaging');
+    expect(app.node.tryFindChild('PacsStagingEdge')).toBeDefined();
+    const tables = resourcesOf(Template.fromStack(stack), 'AWS::DynamoDB::GlobalTable').map((t) => t.Properties.TableName).sort();
+    expect(tables).toEqual(['pacs-staging-ai-state', 'pacs-staging-index']);
+    const replica = Template.fromStack(app.node.findChild('PacsStagingReplica') as Stack);
+    replica.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'pacs-staging-replica-123456789012-eu-central-1' });
+    replica.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/pacs-staging-replica' });
+    expect(() => configFromContext(new App({ context: { archiveName: 'Pacs_Staging' } }).node)).toThrow(/archiveName must be/);
   });
 
   it('refuses lifecycle ages S3 would refuse', () => {
