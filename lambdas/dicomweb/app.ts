@@ -2,7 +2,7 @@
 // behind API Gateway/Lambda. It depends only on the storage interfaces it is given.
 import { Hono, type Context } from 'hono';
 import { consoleLog, type StructuredLog } from '../logging.js';
-import { cors } from 'hono/cors';
+import { viewerCors } from '../cors.js';
 import { logger } from 'hono/logger';
 import { uidProblem } from '../dicom/uid.js';
 import type { ArchiveStorage, QueryLevel, ReferenceScope } from '../storage/ports.js';
@@ -33,15 +33,7 @@ const full = (s: ReferenceScope) => s as Required<ReferenceScope>;
 export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfig, log: StructuredLog = consoleLog('dicomweb')): Hono {
   const app = new Hono();
   if (process.env.LOG_REQUESTS === '1') app.use('*', logger());
-  app.use(
-    '*',
-    cors({
-      origin: process.env.CORS_ORIGINS?.split(',').map((s) => s.trim()) ?? '*',
-      allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
-      exposeHeaders: ['Warning', 'ETag', 'Content-Location', 'Content-Type'],
-      maxAge: 600,
-    }),
-  );
+  app.use('*', viewerCors(['GET', 'HEAD', 'POST', 'DELETE']));
   if (config.cacheScope === 'private') {
     app.use('*', async (c, next) => {
       await next();

@@ -228,6 +228,16 @@ describe('governance APIs', () => {
     expect((await ai('/worklist?limit=-1')).status).toBe(400);
     expect((await ai('/worklist?state=done')).status).toBe(400);
   });
+
+  it('lets a viewer on another origin read the worklist and send feedback (CORS)', async () => {
+    const origin = 'https://viewer.example.org';
+    const preflight = await ai('/results/x/feedback', { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+    const worklist = await ai('/worklist', { headers: { Origin: origin } });
+    expect(worklist.headers.get('access-control-allow-origin')).toBe('*');
+  });
 });
 
 describe('priors in cold storage', () => {

@@ -2,6 +2,7 @@
 // and model registry, monitoring metrics and dead letters. UPS-RS is not implemented; this documented
 // JSON API stands in for it (docs/ai-pipeline.md).
 import { Hono, type Context } from 'hono';
+import { viewerCors } from '../../cors.js';
 import { consoleLog, type StructuredLog } from '../../logging.js';
 import { z } from 'zod';
 import { uidProblem } from '../../dicom/uid.js';
@@ -68,6 +69,7 @@ const withId = (r: AnalysisResult) => ({ id: resultId(r.key), ...r });
 /** `analyserIds`: the installed analysers, whose metrics and dead letters are reported. */
 export function createAiApp(state: AiStateStore, queue: WorkQueue<AnalysisJob>, analyserIds: readonly string[], log: StructuredLog = consoleLog('ai-api')): Hono {
   const app = new Hono();
+  app.use('*', viewerCors(['GET', 'POST', 'PATCH']));
   app.onError((err, c) => {
     if (err instanceof ApiProblem) return c.json({ status: err.status, error: err.message }, err.status);
     log('error', 'unhandled error', { path: c.req.path, error: String(err) });
