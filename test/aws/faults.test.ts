@@ -6,8 +6,6 @@
 import { createHash } from 'node:crypto';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, DeleteMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { serve, type ServerType } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { createDicomWebApp } from '../../lambdas/dicomweb/app.js';
 import { sweepOrphans } from '../../lambdas/dicomweb/store/store-instance.js';
@@ -18,12 +16,13 @@ import { injectFaults, type FaultCounter } from '../helpers/fault-injection.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
+import { serveApp, type ServedApp } from '../helpers/serve.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('faults from S3, DynamoDB and SQS', () => {
   let storage: ArchiveStorage;
-  let server: ServerType;
+  let server: ServedApp;
   let url: string;
   let queueUrl: string;
   let sqs: SQSClient;
@@ -44,13 +43,11 @@ describe('faults from S3, DynamoDB and SQS', () => {
     injectFaults(clients.sqs, { rate: 0.3, seed: 3 }, counter);
     storage = createAwsStorage({ bucket: name, table, eventsQueueUrl: queueUrl }, clients);
     const app = createDicomWebApp(storage, testConfig());
-    server = await new Promise((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dicomweb`;
+    server = await serveApp(app);
+    url = `${server.origin}/dicomweb`;
   });
   afterAll(async () => {
-    await new Promise((r) => server?.close(r));
+    await server?.close();
     sqs?.destroy();
   });
 

@@ -4,7 +4,6 @@
 // entry, and answers 413 with guidance beyond its limit.
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
-import { serve, type ServerType } from '@hono/node-server';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { execFile } from 'node:child_process';
 import { createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
@@ -12,7 +11,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LAMBDA_MAX_BODY_BYTES } from '../../lambdas/aws/edge/route.js';
 import { createStreamingApp, HEALTH_CHECK_PATH } from '../../lambdas/aws/streaming/app.js';
@@ -23,6 +21,7 @@ import { emulatorClients } from '../helpers/aws-emulators.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { repoRoot } from '../helpers/samples.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
+import { serveApp, type ServedApp } from '../helpers/serve.js';
 
 const run = promisify(execFile);
 
@@ -40,7 +39,7 @@ function signer(privateKey: KeyObject, kid: string) {
 }
 
 describe('the streaming runtime', () => {
-  let server: ServerType;
+  let server: ServedApp;
   let base: string;
   let token: (claims: Record<string, unknown>) => string;
   let forged: (claims: Record<string, unknown>) => string;
@@ -62,13 +61,11 @@ describe('the streaming runtime', () => {
     forged = signer(stranger.privateKey, 'pool-key');
     const log: StructuredLog = (level, message, fields = {}) => audit.push({ level, message, fields });
     const app = createStreamingApp(storage, { ...testConfig(), maxRequestBytes: MAX_REQUEST_BYTES }, verifier, log);
-    server = await new Promise((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveApp(app);
+    base = server.origin;
   });
   afterAll(async () => {
-    await new Promise((r) => server?.close(r));
+    await server?.close();
   });
 
   const stowTo = (files: Uint8Array[], authorization?: string) =>

@@ -3,8 +3,6 @@
 // Local), each archive with its own bucket, table and queue.
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
-import { serve, type ServerType } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
 import { inject } from 'vitest';
 import { createDicomWebApp } from '../../lambdas/dicomweb/app.js';
 import { createApiHandler } from '../../lambdas/aws/handlers/dicomweb-api.js';
@@ -12,6 +10,7 @@ import type { DicomWebConfig } from '../../lambdas/dicomweb/config.js';
 import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { startApiGateway } from './api-gateway.js';
+import { serveApp } from './serve.js';
 import { createIndexTable } from './index-table.js';
 import { emulatorClients } from './aws-emulators.js';
 
@@ -30,17 +29,15 @@ export async function startLambdaArchive(
   // The streaming runtime: the same application on a Node server, as the Fargate task runs it (its token
   // check, which the API Gateway stand-in does not model either, is tested in streaming-runtime.test.ts).
   const app = createDicomWebApp(storage, config);
-  const streaming: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
-  const gateway = await startApiGateway(createApiHandler(storage, config), `http://127.0.0.1:${(streaming.address() as AddressInfo).port}`);
+  const streaming = await serveApp(app);
+  const gateway = await startApiGateway(createApiHandler(storage, config), streaming.origin);
   return {
     url: `${gateway.url}${config.basePath}`,
     storage,
     served: gateway.served,
     close: async () => {
       await gateway.close();
-      await new Promise((r) => streaming.close(r));
+      await streaming.close();
       await storage.index.close();
       clients.s3.destroy();
       clients.sqs.destroy();

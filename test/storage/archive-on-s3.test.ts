@@ -5,8 +5,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { serve, type ServerType } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readInstance } from '../../lambdas/dicom/instance.js';
 import { createDicomWebApp } from '../../lambdas/dicomweb/app.js';
@@ -17,6 +15,7 @@ import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { getMultipart, stow, testConfig } from '../helpers/archive.js';
 import { startAwsEmulators, type AwsEmulators } from '../helpers/aws-emulators.js';
 import { sampleBytes } from '../helpers/samples.js';
+import { serveApp, type ServedApp } from '../helpers/serve.js';
 
 const FILES = ['pydicom-data/693_UNCI.dcm', 'dicomParser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm', 'orthanc-tests/SCSH32', 'pydicom-data/emri_small_RLE.dcm'];
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -24,7 +23,7 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 describe('DICOMweb over S3 and SQS', () => {
   let aws: AwsEmulators;
   let storage: ArchiveStorage;
-  let server: ServerType;
+  let server: ServedApp;
   let url: string;
   let dir: string;
   let queueUrl: string;
@@ -35,13 +34,11 @@ describe('DICOMweb over S3 and SQS', () => {
     dir = mkdtempSync(join(tmpdir(), 'index-'));
     storage = { blobs: new S3BlobStore(aws.s3, 'archive'), index: new SqliteIndex(join(dir, 'index.sqlite')), events: new SqsEventPublisher(aws.sqs, queueUrl) };
     const app = createDicomWebApp(storage, testConfig());
-    server = await new Promise((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dicomweb`;
+    server = await serveApp(app);
+    url = `${server.origin}/dicomweb`;
   });
   afterAll(async () => {
-    await new Promise((r) => server?.close(r));
+    await server?.close();
     await storage?.index.close();
     await aws?.stop();
     rmSync(dir, { recursive: true, force: true });
