@@ -33,7 +33,7 @@ export interface ToJsonOptions {
 const TEXT_VRS = new Set(['SH', 'LO', 'ST', 'LT', 'UC', 'UT', 'PN']);
 const SINGLE_VALUED_TEXT = new Set(['LT', 'ST', 'UT', 'UR']);
 const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
-const WORD_SIZE: Record<string, number> = { OW: 2, OF: 4, OL: 4, OD: 8, OV: 8 };
+export const WORD_SIZE: Readonly<Record<string, number>> = { OW: 2, OF: 4, OL: 4, OD: 8, OV: 8 };
 const DEFAULT_INLINE_MAX = 1024;
 
 export function datasetToJson(ds: DicomDataSet, options: ToJsonOptions = {}, inheritedCharset?: CharacterSet, path: string[] = []): DicomJson {

@@ -3,6 +3,7 @@
 import dcmjs from 'dcmjs';
 import { lookupKeyword, resolveAmbiguousVr, tagToHex } from './dictionary.js';
 import type { DicomJson, DicomJsonAttribute, DicomJsonValue, PersonNameJson } from './json-model.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './implementation.js';
 import { TransferSyntax } from './transfer-syntax.js';
 
 interface DcmjsDicomDict {
@@ -11,9 +12,6 @@ interface DcmjsDicomDict {
 }
 const data = (dcmjs as unknown as { data: { DicomDict: new (meta: Record<string, unknown>) => DcmjsDicomDict } }).data;
 
-/** Our implementation's identity in File Meta Information (a 2.25 UUID-derived UID). */
-export const IMPLEMENTATION_CLASS_UID = '2.25.80302813137786398554742050926734630921';
-export const IMPLEMENTATION_VERSION_NAME = 'SERVERLESSPACS1';
 
 export class DatasetError extends Error {}
 

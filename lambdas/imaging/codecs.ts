@@ -28,6 +28,8 @@ interface WasmDecoder {
   getDecodedBuffer(): Uint8Array;
   decode(): void;
   getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned?: boolean };
+  /** JPEG-LS only: 0 means the components come one after the other (planar). */
+  getInterleaveMode?(): number;
   delete?(): void;
 }
 type WasmModule = Record<string, new () => WasmDecoder>;
@@ -54,8 +56,9 @@ async function decodeWith(pkg: string, decoderName: string, bytes: Uint8Array, w
     decoder.getEncodedBuffer(bytes.length).set(bytes);
     decoder.decode();
     const info = decoder.getFrameInfo();
+    const planar = info.componentCount > 1 && decoder.getInterleaveMode?.() === 0;
     // Copy out of WASM memory before the decoder is freed.
-    return { info, data: new Uint8Array(decoder.getDecodedBuffer()) };
+    return { info, planar, data: new Uint8Array(decoder.getDecodedBuffer()) };
   } finally {
     decoder.delete?.();
   }
@@ -98,14 +101,36 @@ function expand422(bytes: Uint8Array, pixels: number): Uint8Array {
   return out;
 }
 
-function fromNative(bytes: Uint8Array, pm: PixelModule, photometric = pm.photometricInterpretation, planar = pm.planarConfiguration === 1): DecodedFrame {
-  const base = { rows: pm.rows, columns: pm.columns, samplesPerPixel: pm.samplesPerPixel, photometricInterpretation: photometric, planar };
-  const pixels = pm.rows * pm.columns;
-  if (pm.bitsAllocated === 1) return { ...base, values: unpackBits(bytes, pixels * pm.samplesPerPixel) };
-  if (photometric === 'YBR_FULL_422' && pm.bitsAllocated === 8) {
-    return { ...base, photometricInterpretation: 'YBR_FULL', planar: false, values: expand422(bytes, pixels) };
-  }
-  return { ...base, values: samplesFrom(bytes, pm.bitsAllocated, pm.bitsStored, pm.pixelRepresentation === 1, pm.floatPixels) };
+/**
+ * A frame's samples as native little endian bytes, pixel by pixel or plane by plane, with the geometry
+ * and photometric interpretation the decoder produced (a JPEG decoder turns YBR into RGB, for example).
+ */
+export interface NativeFrame {
+  bytes: Uint8Array;
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  /** Bits per sample in `bytes`: the stored Bits Allocated for native data, 8 or 16 from a codec. */
+  bitsAllocated: number;
+  /** Significant bits per sample. */
+  bitsStored: number;
+  signed: boolean;
+  photometricInterpretation: string;
+  planar: boolean;
+}
+
+function native(bytes: Uint8Array, pm: PixelModule, photometric = pm.photometricInterpretation, planar = pm.planarConfiguration === 1): NativeFrame {
+  return {
+    bytes,
+    rows: pm.rows,
+    columns: pm.columns,
+    samplesPerPixel: pm.samplesPerPixel,
+    bitsAllocated: pm.bitsAllocated,
+    bitsStored: pm.bitsStored,
+    signed: pm.pixelRepresentation === 1,
+    photometricInterpretation: photometric,
+    planar,
+  };
 }
 
 async function fromCodec(
@@ -115,22 +140,42 @@ async function fromCodec(
   pm: PixelModule,
   colourOut: (photometric: string) => string,
   wasmFile?: string,
-): Promise<DecodedFrame> {
-  const { info, data } = await decodeWith(pkg, decoderName, bytes, wasmFile);
+): Promise<NativeFrame> {
+  const { info, planar, data } = await decodeWith(pkg, decoderName, bytes, wasmFile);
   const bits = info.bitsPerSample > 8 ? 16 : 8;
-  const values = samplesFrom(data, bits, Math.min(info.bitsPerSample, bits), pm.pixelRepresentation === 1 || !!info.isSigned, false);
   return {
+    bytes: data,
     rows: info.height,
     columns: info.width,
     samplesPerPixel: info.componentCount,
+    bitsAllocated: bits,
+    bitsStored: Math.min(info.bitsPerSample, bits),
+    signed: pm.pixelRepresentation === 1 || !!info.isSigned,
     photometricInterpretation: info.componentCount === 3 ? colourOut(pm.photometricInterpretation) : pm.photometricInterpretation,
-    planar: false,
-    values,
+    planar,
   };
 }
 
-/** Decodes one frame; any failure of a decoder (corrupt or truncated data) becomes an UnsupportedEncodingError naming it. */
+/** Decodes one frame into sample values for rendering; any decoder failure becomes an UnsupportedEncodingError naming it. */
 export async function decodeFrame(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<DecodedFrame> {
+  const frame = await decompressFrame(bytes, transferSyntaxUID, pm);
+  const base = {
+    rows: frame.rows,
+    columns: frame.columns,
+    samplesPerPixel: frame.samplesPerPixel,
+    photometricInterpretation: frame.photometricInterpretation,
+    planar: frame.planar,
+  };
+  const pixels = frame.rows * frame.columns;
+  if (frame.bitsAllocated === 1) return { ...base, values: unpackBits(frame.bytes, pixels * frame.samplesPerPixel) };
+  if (frame.photometricInterpretation === 'YBR_FULL_422' && frame.bitsAllocated === 8) {
+    return { ...base, photometricInterpretation: 'YBR_FULL', planar: false, values: expand422(frame.bytes, pixels) };
+  }
+  return { ...base, values: samplesFrom(frame.bytes, frame.bitsAllocated, frame.bitsStored, frame.signed, pm.floatPixels) };
+}
+
+/** The frame's samples as native bytes, whatever its transfer syntax; failures become UnsupportedEncodingErrors. */
+export async function decompressFrame(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<NativeFrame> {
   try {
     return await decodeWithSyntax(bytes, transferSyntaxUID, pm);
   } catch (e) {
@@ -139,19 +184,46 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUID: string, 
   }
 }
 
-async function decodeWithSyntax(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<DecodedFrame> {
+/** Transfer syntaxes whose frames this module can decode (JPEG with more than 8-bit DCT samples still fails at decoding). */
+export const DECODABLE_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
+  '1.2.840.10008.1.2',
+  '1.2.840.10008.1.2.1',
+  '1.2.840.10008.1.2.2',
+  '1.2.840.10008.1.2.1.99',
+  '1.2.840.10008.1.2.1.98',
+  '1.2.840.10008.1.2.8.1',
+  '1.2.840.10008.1.2.5',
+  '1.2.840.10008.1.2.4.50',
+  '1.2.840.10008.1.2.4.51',
+  '1.2.840.10008.1.2.4.53',
+  '1.2.840.10008.1.2.4.55',
+  '1.2.840.10008.1.2.4.57',
+  '1.2.840.10008.1.2.4.70',
+  '1.2.840.10008.1.2.4.80',
+  '1.2.840.10008.1.2.4.81',
+  '1.2.840.10008.1.2.4.90',
+  '1.2.840.10008.1.2.4.91',
+  '1.2.840.10008.1.2.4.201',
+  '1.2.840.10008.1.2.4.202',
+  '1.2.840.10008.1.2.4.203',
+  '1.2.840.10008.1.2.4.110',
+  '1.2.840.10008.1.2.4.111',
+  '1.2.840.10008.1.2.4.112',
+]);
+
+async function decodeWithSyntax(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<NativeFrame> {
   switch (transferSyntaxUID) {
     case '1.2.840.10008.1.2':
     case '1.2.840.10008.1.2.1':
     case '1.2.840.10008.1.2.2': // frames are served little endian whatever the stored byte order
     case '1.2.840.10008.1.2.1.99':
     case '1.2.840.10008.1.2.1.98':
-      return fromNative(bytes, pm);
+      return native(bytes, pm);
     case '1.2.840.10008.1.2.8.1':
-      return fromNative(new Uint8Array(inflateRawSync(bytes)), pm);
+      return native(new Uint8Array(inflateRawSync(bytes)), pm);
     case '1.2.840.10008.1.2.5':
       // RLE segments come out sample by sample and are interleaved by the decoder.
-      return fromNative(decodeRle(bytes, pm.rows, pm.columns, pm.samplesPerPixel, pm.bitsAllocated), pm, pm.photometricInterpretation, false);
+      return native(decodeRle(bytes, pm.rows, pm.columns, pm.samplesPerPixel, pm.bitsAllocated), pm, pm.photometricInterpretation, false);
     case '1.2.840.10008.1.2.4.50':
     case '1.2.840.10008.1.2.4.51':
     case '1.2.840.10008.1.2.4.53':
@@ -193,7 +265,7 @@ function jpegFrameType(bytes: Uint8Array): { lossless: boolean; precision: numbe
   return undefined;
 }
 
-async function decodeJpeg(bytes: Uint8Array, pm: PixelModule): Promise<DecodedFrame> {
+async function decodeJpeg(bytes: Uint8Array, pm: PixelModule): Promise<NativeFrame> {
   const frame = jpegFrameType(bytes);
   if (!frame) throw new UnsupportedEncodingError('the JPEG codestream has no start-of-frame marker');
   if (frame.lossless) return decodeJpegLossless(bytes, pm);
@@ -202,10 +274,10 @@ async function decodeJpeg(bytes: Uint8Array, pm: PixelModule): Promise<DecodedFr
   return fromCodec('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder', bytes, pm, () => 'RGB');
 }
 
-async function decodeJpegLossless(bytes: Uint8Array, pm: PixelModule): Promise<DecodedFrame> {
+async function decodeJpegLossless(bytes: Uint8Array, pm: PixelModule): Promise<NativeFrame> {
   const bytesPerSample = pm.bitsAllocated > 8 ? 2 : 1;
   const copy = new Uint8Array(bytes); // the decoder reads through a DataView over the whole buffer
   const decoded = new Decoder().decode(copy.buffer, 0, copy.length, bytesPerSample);
   const bytesOut = ArrayBuffer.isView(decoded) ? new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength) : new Uint8Array(decoded);
-  return fromNative(bytesOut, pm, pm.samplesPerPixel === 3 ? 'RGB' : pm.photometricInterpretation, false);
+  return native(bytesOut, pm, pm.samplesPerPixel === 3 ? 'RGB' : pm.photometricInterpretation, false);
 }

@@ -1,12 +1,19 @@
 // Every sample stored over STOW-RS and read back over WADO-RS: identical bytes, correct frames.
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getMultipart, startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { elementText, parseDicom, type ParsedDicom } from '../../lambdas/dicom/parser.js';
+import { Tag } from '../../lambdas/dicom/tags.js';
+import { transferSyntaxInfo } from '../../lambdas/dicom/transfer-syntax.js';
+import { getMultipart, parseMultipart, startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
 import { pydicomReadings } from '../helpers/reference.js';
-import { repoRoot, sampleBytes, samples, type Sample } from '../helpers/samples.js';
+import { SAMPLES_DIR, repoRoot, sampleBytes, samples, type Sample } from '../helpers/samples.js';
 
+const execFileAsync = promisify(execFile);
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const ALL_SYNTAXES = 'multipart/related; type="application/dicom"; transfer-syntax=*';
@@ -103,6 +110,145 @@ describe('STOW-RS then WADO-RS on every sample', () => {
     expect(compared).toBeGreaterThan(80);
   });
 
+  describe('served as Explicit VR Little Endian, the default transfer syntax (PS3.18 8.7.8.2, Table 8.7.3-2)', () => {
+    const DEFAULT_ACCEPT = 'multipart/related; type="application/dicom"';
+    const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+    // Uncompressed copies of the same images, for the JPEG 2000 and deflated samples that neither dcmtk nor
+    // pydicom decodes here.
+    const UNCOMPRESSED_COPY: Record<string, string> = {
+      'pydicom-data/MR2_J2KR.dcm': 'pydicom-data/MR2_UNCR.dcm',
+      'pydicom-data/MR2_J2KI.dcm': 'pydicom-data/MR2_UNCI.dcm',
+      'pydicom-data/693_J2KR.dcm': 'pydicom-data/693_UNCR.dcm',
+      'pydicom-data/US1_J2KR.dcm': 'pydicom-data/US1_UNCR.dcm',
+      'pydicom-data/US1_J2KI.dcm': 'pydicom-data/US1_UNCI.dcm',
+      'pydicom-data/emri_small_jpeg_2k_lossless.dcm': 'pydicom-data/emri_small.dcm',
+      'pydicom-data/liver_j2k.dcm': 'pydicom-data/liver.dcm',
+      'pydicom-data/liver_rle.dcm': 'pydicom-data/liver.dcm',
+      'pydicom-data/liver_deflate.dcm': 'pydicom-data/liver.dcm',
+      'pydicom-data/liver_nonbyte_aligned_j2k.dcm': 'pydicom-data/liver_nonbyte_aligned.dcm',
+      'pydicom-data/liver_nonbyte_aligned_rle.dcm': 'pydicom-data/liver_nonbyte_aligned.dcm',
+      'pydicom-data/liver_nonbyte_aligned_deflate.dcm': 'pydicom-data/liver_nonbyte_aligned.dcm',
+    };
+    // What cannot be decompressed here, and why (each answers 406 naming the reason).
+    const NOT_SERVABLE: Record<string, RegExp> = {
+      'cornerstone/CTImage.dcm_JPEGProcess2_4TransferSyntax_1.2.840.10008.1.2.4.51.dcm': /12-bit/,
+      'cornerstone/CTImage.dcm_JPEGProcess10_12TransferSyntax_1.2.840.10008.1.2.4.55.dcm': /12-bit/,
+      'cornerstone/CTImage.dcm_JPEGProcess6_8TransferSyntax_1.2.840.10008.1.2.4.53.dcm': /12-bit/,
+    };
+    const served = new Map<string, { entry: Expected; path: string; body: Buffer }>();
+    let tmp: string;
+    beforeAll(() => {
+      tmp = mkdtempSync(join(tmpdir(), 'transcoded-'));
+    });
+    afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+    it('serves every stored sample in it, attributes and pixels agreeing with dcmtk and pydicom', async () => {
+      const refused: Record<string, string> = {};
+      for (const e of firsts.filter((x) => x.storable)) {
+        const url = `${archive.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}`;
+        const res = await fetch(url, { headers: { Accept: DEFAULT_ACCEPT } });
+        if (res.status === 406) {
+          refused[e.sample.file] = ((await res.json()) as { error: string }).error;
+          continue;
+        }
+        expect(res.status, e.sample.file).toBe(200);
+        const parts = parseMultipart(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type') ?? '');
+        expect(parts[0].headers['content-type'], e.sample.file).toBe(`application/dicom; transfer-syntax=${EXPLICIT_LE}`);
+        const path = join(tmp, `${served.size}.dcm`);
+        writeFileSync(path, parts[0].body);
+        served.set(e.sample.file, { entry: e, path, body: parts[0].body });
+        if (parseDicom(sampleBytes(e.sample.file)).transferSyntaxUID === EXPLICIT_LE && e.sample.file.endsWith('.dcm')) {
+          // Already in the default syntax: served as stored, byte for byte.
+          expect(sha(parts[0].body), e.sample.file).toBe(sha(sampleBytes(e.sample.file)));
+        }
+      }
+      // Files whose data set cannot be read completely are stored (their header is sound) but cannot be re-encoded.
+      const unreadable = Object.keys(refused).filter((f) => /cannot be read completely/.test(refused[f]));
+      expect(Object.keys(refused).filter((f) => !unreadable.includes(f)).sort()).toEqual(Object.keys(NOT_SERVABLE).sort());
+      for (const [file, reason] of Object.entries(NOT_SERVABLE)) expect(refused[file], file).toMatch(reason);
+      for (const file of unreadable) expect(() => parseDicom(sampleBytes(file))).toThrow(/truncated/);
+
+      const args = [...served.values()].map(({ entry, path }) => {
+        const copy = UNCOMPRESSED_COPY[entry.sample.file];
+        return `${entry.sample.path}::${path}${copy ? `::${join(SAMPLES_DIR, copy)}` : ''}`;
+      });
+      // Asynchronously: the archive serves from this process, and a blocked event loop would stall its sockets.
+      const { stdout } = await execFileAsync('/usr/bin/python3', [join(repoRoot, 'test/reference/compare_transcoded.py'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      const report = JSON.parse(stdout) as Record<string, { syntax: string; attributeDifferences: string[]; pixels: { reference: string; maxDifference: number | null } | null }>;
+      let pixelsCompared = 0;
+      for (const [file, { path }] of served) {
+        const r = report[path];
+        expect(r.syntax, file).toBe(EXPLICIT_LE);
+        expect(r.attributeDifferences, file).toEqual([]);
+        if (r.pixels?.maxDifference !== undefined && r.pixels.maxDifference !== null) {
+          expect(r.pixels.maxDifference, `${file} against ${r.pixels.reference}`).toBe(0);
+          pixelsCompared++;
+        }
+      }
+      const compressed = [...served.keys()].filter((f) => transferSyntaxInfo(parseDicom(sampleBytes(f)).transferSyntaxUID).encapsulated);
+      expect(compressed.length).toBeGreaterThan(30);
+      expect(pixelsCompared).toBeGreaterThan(80);
+    });
+
+    it('decompresses frames asked for as application/octet-stream, the same samples as in the instance', async () => {
+      let checked = 0;
+      for (const [file, { entry: e, body }] of served) {
+        const stored = parseDicom(sampleBytes(file));
+        if (!transferSyntaxInfo(stored.transferSyntaxUID).encapsulated) continue;
+        const instance = parseDicom(new Uint8Array(body));
+        const pixelData = instance.dataset.elements.get(Tag.PixelData);
+        if (!pixelData) continue;
+        const frameCount = Number(elementText(instance.dataset, Tag.NumberOfFrames) ?? 1);
+        const list = Array.from({ length: Math.min(frameCount, 4) }, (_, i) => i + 1);
+        const { status, parts, headers } = await getMultipart(
+          `${archive.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}/frames/${list.join(',')}`,
+          'multipart/related; type="application/octet-stream"',
+        );
+        expect(status, file).toBe(200);
+        expect(headers.get('content-type'), file).toContain(`transfer-syntax=${EXPLICIT_LE}`);
+        const pixels = instance.dataset.bytes.subarray(pixelData.offset, pixelData.offset + pixelData.length);
+        const bitsAllocated = bitsAllocatedOf(instance);
+        const samplesPerFrame = parts.length ? expectedSamples(instance) : 0;
+        parts.forEach((part, i) => {
+          expect(part.headers['content-type'], file).toBe(`application/octet-stream; transfer-syntax=${EXPLICIT_LE}`);
+          expect(sha(part.body), `${file} frame ${i + 1}`).toBe(sha(frameOf(pixels, i, samplesPerFrame, bitsAllocated)));
+        });
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(30);
+    });
+
+    it('serves a compressed instance as stored when its own syntax or any syntax is asked for, with another ETag', async () => {
+      const file = 'pydicom-data/MR2_J2KR.dcm';
+      const { entry: e } = served.get(file)!;
+      const url = `${archive.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}`;
+      const asStored = await fetch(url, { headers: { Accept: 'application/dicom; transfer-syntax=1.2.840.10008.1.2.4.90' } });
+      expect(asStored.status).toBe(200);
+      expect(sha(Buffer.from(await asStored.arrayBuffer()))).toBe(sha(sampleBytes(file)));
+      const decompressed = await fetch(url, { headers: { Accept: 'application/dicom' } });
+      expect(decompressed.headers.get('content-type')).toBe(`application/dicom; transfer-syntax=${EXPLICIT_LE}`);
+      expect(sha(Buffer.from(await decompressed.arrayBuffer()))).toBe(sha(served.get(file)!.body));
+      expect(decompressed.headers.get('etag')).not.toBe(asStored.headers.get('etag'));
+      const recompress = await fetch(url, { headers: { Accept: 'application/dicom; transfer-syntax=1.2.840.10008.1.2.4.50' } });
+      expect(recompress.status).toBe(406);
+      // The first acceptable entry wins.
+      const either = await fetch(url, { headers: { Accept: 'application/dicom; transfer-syntax=1.2.840.10008.1.2.4.50, application/dicom; transfer-syntax=*' } });
+      expect(either.headers.get('content-type')).toBe('application/dicom; transfer-syntax=1.2.840.10008.1.2.4.90');
+      await either.arrayBuffer();
+    });
+
+    it('answers 406 with the reason for frames it cannot decompress, and serves them as stored on request', async () => {
+      const e = firsts.find((x) => x.sample.file === 'cornerstone/CTImage.dcm_JPEGProcess2_4TransferSyntax_1.2.840.10008.1.2.4.51.dcm')!;
+      const url = `${archive.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}/frames/1`;
+      const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
+      expect(res.status).toBe(406);
+      expect(((await res.json()) as { error: string }).error).toMatch(/frame 1 of instance .* cannot be decompressed: JPEG with 12-bit samples/);
+      const asStored = await getMultipart(url, 'multipart/related; type="application/octet-stream"; transfer-syntax=*');
+      expect(asStored.status).toBe(200);
+      expect(asStored.parts[0].headers['content-type']).toBe('image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.51');
+    });
+  });
+
   it('refuses a different file under an already stored SOP Instance UID and keeps the original', async () => {
     const conflicts = laterCopies.filter((e) => e.storable && outcomes.get(firstOfInstance.get(e.sop)!.sample.file)?.stored);
     expect(conflicts.length).toBeGreaterThan(10);
@@ -126,6 +272,30 @@ describe('STOW-RS then WADO-RS on every sample', () => {
     expect(((await res.json()) as unknown[]).length).toBe(1);
   });
 });
+
+function bitsAllocatedOf(instance: ParsedDicom): number {
+  const el = instance.dataset.elements.get(Tag.BitsAllocated)!;
+  return new DataView(instance.dataset.bytes.buffer, instance.dataset.bytes.byteOffset + el.offset, 2).getUint16(0, true);
+}
+
+function expectedSamples(instance: ParsedDicom): number {
+  const number = (tag: number): number => {
+    const el = instance.dataset.elements.get(tag)!;
+    return new DataView(instance.dataset.bytes.buffer, instance.dataset.bytes.byteOffset + el.offset, 2).getUint16(0, true);
+  };
+  return number(Tag.Rows) * number(Tag.Columns) * number(Tag.SamplesPerPixel);
+}
+
+/** Frame `index` of native pixel data; 1-bit frames are cut bit by bit and packed from a byte boundary. */
+function frameOf(pixels: Uint8Array, index: number, samples: number, bitsAllocated: number): Uint8Array {
+  if (bitsAllocated !== 1) return pixels.subarray((index * samples * bitsAllocated) / 8, ((index + 1) * samples * bitsAllocated) / 8);
+  const out = new Uint8Array(Math.ceil(samples / 8));
+  for (let i = 0; i < samples; i++) {
+    const at = index * samples + i;
+    if ((pixels[at >> 3] >> (at & 7)) & 1) out[i >> 3] |= 1 << (i & 7);
+  }
+  return out;
+}
 
 function withoutTrailingPad(b: Buffer): Buffer {
   return b.length > 0 && b[b.length - 1] === 0 ? b.subarray(0, b.length - 1) : b;

@@ -3,10 +3,13 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { tagFromHex } from '../../dicom/dictionary.js';
 import { assembleFrame, locateFrames, type ByteRange, type FrameLayout } from '../../dicom/frames.js';
-import { toLittleEndian } from '../../dicom/json-model.js';
+import { toLittleEndian, type DicomJson } from '../../dicom/json-model.js';
 import { parseDicom, type DicomDataSet, type DicomElement } from '../../dicom/parser.js';
 import { Tag } from '../../dicom/tags.js';
-import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
+import { TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
+import { UnsupportedEncodingError } from '../../imaging/codecs.js';
+import { pixelModuleOf } from '../../imaging/pixels.js';
+import { canServeAsExplicitLittleEndian, toExplicitLittleEndian, uncompressedFrame } from '../../imaging/transcode.js';
 import type { ArchiveStorage, ReferenceScope, StoredInstance } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
 import { parseAccept, partType } from '../http/accept.js';
@@ -46,50 +49,81 @@ export function notModified(c: Context, etag: string, cacheControl: string): Res
 
 // ---- Instances ---------------------------------------------------------------------------------
 
+/** What PS3.18 8.7.8.2 and Table 8.7.3-2 means by no transfer-syntax parameter: Explicit VR Little Endian. */
+const DEFAULT_SYNTAX = TransferSyntax.ExplicitVRLittleEndian;
+
+/** How an instance can be served for a requested transfer syntax: as stored, decompressed, or not at all. */
+function instanceEncoding(record: StoredInstance, requested: string | undefined): 'stored' | 'explicit' | undefined {
+  const wanted = requested ?? DEFAULT_SYNTAX;
+  if (wanted === '*' || wanted === record.transferSyntaxUID) return 'stored';
+  if (wanted === DEFAULT_SYNTAX && canServeAsExplicitLittleEndian(record.transferSyntaxUID)) return 'explicit';
+  return undefined;
+}
+
+async function transcoded(bytes: Uint8Array, record: StoredInstance): Promise<Uint8Array> {
+  try {
+    return await toExplicitLittleEndian(bytes);
+  } catch (e) {
+    if (e instanceof UnsupportedEncodingError) {
+      throw new HttpProblem(406, `instance ${record.sopInstanceUID} (stored as ${record.transferSyntaxUID}) cannot be served as Explicit VR Little Endian: ${e.message}; ask for transfer-syntax=*`);
+    }
+    throw e;
+  }
+}
+
 export async function retrieveInstances(c: Context, storage: ArchiveStorage, config: DicomWebConfig, scope: ReferenceScope): Promise<Response> {
   const records = await instancesIn(storage, scope);
   const accepted = parseAccept(c.req.header('accept'));
-  // Instances are served as stored: an entry is acceptable if it asks for no syntax, any, or the stored one.
-  let multipart: boolean | undefined;
+  // The first acceptable entry that every instance can be served in wins.
+  let choice: { multipart: boolean; transferSyntax: string | undefined } | undefined;
   for (const a of accepted) {
     const p = partType(a);
     if (!['application/dicom', '*/*'].includes(p.type)) continue;
     const bare = !p.multipart && a.type !== '*/*';
     if (bare && records.length > 1) continue; // a bare application/dicom holds one instance
-    const ts = p.transferSyntax;
-    if (ts && ts !== '*' && records.some((r) => r.transferSyntaxUID !== ts)) continue;
-    multipart = !bare;
+    if (records.some((r) => !instanceEncoding(r, p.transferSyntax))) continue;
+    choice = { multipart: !bare, transferSyntax: p.transferSyntax };
     break;
   }
-  if (multipart === undefined) {
+  if (!choice) {
     const stored = [...new Set(records.map((r) => r.transferSyntaxUID))].join(', ');
     throw new HttpProblem(
       406,
-      `cannot serve ${scopeName(scope)} as requested (Accept: ${c.req.header('accept')}): it is stored as ${stored} and transcoding is not supported; ask for transfer-syntax=*`,
+      `cannot serve ${scopeName(scope)} as requested (Accept: ${c.req.header('accept')}): it is stored as ${stored}, and instances are served as stored (transfer-syntax=*) or as Explicit VR Little Endian (${DEFAULT_SYNTAX}); transcoding into another syntax is not supported`,
     );
   }
-  const etag = etagOf(records);
+  const encodings = records.map((r) => instanceEncoding(r, choice.transferSyntax)!);
+  const anyTranscoded = encodings.includes('explicit');
+  const etag = etagOf(records, anyTranscoded ? '-le' : '');
   const cacheControl = scope.sopInstanceUID ? IMMUTABLE : REVALIDATE;
   const cached = notModified(c, etag, cacheControl);
   if (cached) return cached;
-  if (!multipart) {
-    const bytes = await readBlob(storage, records[0]);
-    return new Response(bytes as Uint8Array<ArrayBuffer>, {
-      headers: { 'Content-Type': `application/dicom; transfer-syntax=${records[0].transferSyntaxUID}`, ETag: etag, 'Cache-Control': cacheControl },
+  const served = (i: number): string => (encodings[i] === 'explicit' ? DEFAULT_SYNTAX : records[i].transferSyntaxUID);
+  const body = async (i: number): Promise<Uint8Array> => {
+    const bytes = await readBlob(storage, records[i]);
+    return encodings[i] === 'explicit' ? transcoded(bytes, records[i]) : bytes;
+  };
+  if (!choice.multipart) {
+    return new Response((await body(0)) as Uint8Array<ArrayBuffer>, {
+      headers: { 'Content-Type': `application/dicom; transfer-syntax=${served(0)}`, ETag: etag, 'Cache-Control': cacheControl },
     });
   }
   const root = dicomWebRoot(c, config);
   const boundary = multipartBoundary();
+  // A single instance is decompressed before answering, so that a codestream that cannot be decoded is a 406.
+  const first = records.length === 1 ? await body(0) : undefined;
   async function* parts(): AsyncGenerator<ResponsePart> {
-    for (const r of records) {
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
       yield {
-        contentType: `application/dicom; transfer-syntax=${r.transferSyntaxUID}`,
+        contentType: `application/dicom; transfer-syntax=${served(i)}`,
         contentLocation: instanceUrl(root, r.studyInstanceUID, r.seriesInstanceUID, r.sopInstanceUID),
-        body: await readBlob(storage, r),
+        body: i === 0 && first ? first : await body(i),
       };
     }
   }
-  const uniform = new Set(records.map((r) => r.transferSyntaxUID)).size === 1 ? records[0].transferSyntaxUID : undefined;
+  const syntaxes = new Set(records.map((_, i) => served(i)));
+  const uniform = syntaxes.size === 1 ? [...syntaxes][0] : undefined;
   return new Response(multipartStream(boundary, parts()), {
     headers: { 'Content-Type': multipartContentType(boundary, 'application/dicom', uniform), ETag: etag, 'Cache-Control': cacheControl },
   });
@@ -163,39 +197,83 @@ export async function retrieveFrames(c: Context, storage: ArchiveStorage, scope:
   const frames = parseFrameList(frameList, record.numberOfFrames, record.sopInstanceUID);
   const ts = transferSyntaxInfo(record.transferSyntaxUID);
   const encapsulated = record.frames?.encapsulated ?? ts.encapsulated;
-  const servedSyntax = encapsulated ? record.transferSyntaxUID : '1.2.840.10008.1.2.1';
-  const mediaType = encapsulated ? ts.frameMediaType : 'application/octet-stream';
-  let multipart: boolean | undefined;
+  const storedSyntax = encapsulated ? record.transferSyntaxUID : DEFAULT_SYNTAX;
+  const storedMediaType = encapsulated ? ts.frameMediaType : 'application/octet-stream';
+  // Compressed frames are served as stored, or decompressed when the client asks for octet-stream in the
+  // default syntax (no transfer-syntax parameter, or Explicit VR Little Endian).
+  let choice: { multipart: boolean; decompress: boolean } | undefined;
   for (const a of parseAccept(c.req.header('accept'))) {
     const p = partType(a);
-    const typeOk = p.type === '*/*' || p.type === mediaType || (p.type === 'application/octet-stream' && (!encapsulated || p.transferSyntax === '*' || p.transferSyntax === servedSyntax));
-    const syntaxOk = !p.transferSyntax || p.transferSyntax === '*' || p.transferSyntax === servedSyntax || (!encapsulated && p.transferSyntax === '1.2.840.10008.1.2');
-    if (!typeOk || !syntaxOk) continue;
     if (!p.multipart && a.type !== '*/*' && frames.length > 1) continue;
-    multipart = p.multipart || a.type === '*/*';
-    break;
+    const multipart = p.multipart || a.type === '*/*';
+    const anySyntax = !p.transferSyntax || p.transferSyntax === '*';
+    if (p.type === 'application/octet-stream' && encapsulated) {
+      if (p.transferSyntax === '*' || p.transferSyntax === storedSyntax) choice = { multipart, decompress: false };
+      else if ((!p.transferSyntax || p.transferSyntax === DEFAULT_SYNTAX) && canServeAsExplicitLittleEndian(record.transferSyntaxUID)) choice = { multipart, decompress: true };
+      if (choice) break;
+      continue;
+    }
+    const nativeOk = !encapsulated && (anySyntax || p.transferSyntax === DEFAULT_SYNTAX || p.transferSyntax === TransferSyntax.ImplicitVRLittleEndian);
+    if (p.type === '*/*' || (p.type === storedMediaType && (nativeOk || (encapsulated && (anySyntax || p.transferSyntax === storedSyntax))))) {
+      choice = { multipart, decompress: false };
+      break;
+    }
   }
-  if (multipart === undefined) {
+  if (!choice) {
     throw new HttpProblem(
       406,
-      `frames of instance ${record.sopInstanceUID} are stored as ${mediaType} (transfer syntax ${record.transferSyntaxUID}); Accept "${c.req.header('accept')}" cannot be served without transcoding — ask for type="${mediaType}" or transfer-syntax=*`,
+      `frames of instance ${record.sopInstanceUID} are stored as ${storedMediaType} (transfer syntax ${record.transferSyntaxUID}); Accept "${c.req.header('accept')}" asks for another encoding — ask for type="${storedMediaType}", transfer-syntax=*, or application/octet-stream (decompressed)`,
     );
   }
-  const etag = etagOf([record], `-f${frames.join('.')}`);
+  const etag = etagOf([record], `-f${frames.join('.')}${choice.decompress ? '-le' : ''}`);
   const cached = notModified(c, etag, IMMUTABLE);
   if (cached) return cached;
   const source = await frameSource(storage, record);
+  const mediaType = choice.decompress ? 'application/octet-stream' : storedMediaType;
+  const servedSyntax = choice.decompress ? DEFAULT_SYNTAX : storedSyntax;
   const partContentType = `${mediaType}; transfer-syntax=${servedSyntax}`;
-  if (!multipart) {
-    return new Response((await readFrame(source, frames[0] - 1)) as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': partContentType, ETag: etag, 'Cache-Control': IMMUTABLE } });
+  let read = (n: number): Promise<Uint8Array> => readFrame(source, n - 1);
+  if (choice.decompress) {
+    // Decoded before answering, so that a frame that cannot be decoded is a 406 rather than a broken stream.
+    const decoded = await decompressFrames(storage, record, source, frames);
+    read = async (n) => decoded.get(n)!;
+  }
+  if (!choice.multipart) {
+    return new Response((await read(frames[0])) as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': partContentType, ETag: etag, 'Cache-Control': IMMUTABLE } });
   }
   const boundary = multipartBoundary();
   async function* parts(): AsyncGenerator<ResponsePart> {
-    for (const n of frames) yield { contentType: partContentType, body: await readFrame(source, n - 1) };
+    for (const n of frames) yield { contentType: partContentType, body: await read(n) };
   }
   return new Response(multipartStream(boundary, parts()), {
     headers: { 'Content-Type': multipartContentType(boundary, mediaType, servedSyntax), ETag: etag, 'Cache-Control': IMMUTABLE },
   });
+}
+
+/**
+ * Requested frames decompressed to native little endian samples in the stored pixel description's
+ * layout. JPEG decoders turn YBR into RGB, as PS3.5 8.2.1 expects of a decompressed JPEG image.
+ */
+async function decompressFrames(storage: ArchiveStorage, record: StoredInstance, source: FrameSource, frames: number[]): Promise<Map<number, Uint8Array>> {
+  const [stored] = await storage.index.metadataJson({
+    studyInstanceUID: record.studyInstanceUID,
+    seriesInstanceUID: record.seriesInstanceUID,
+    sopInstanceUID: record.sopInstanceUID,
+  });
+  const metadata = JSON.parse(stored.json) as DicomJson;
+  const decoded = new Map<number, Uint8Array>();
+  for (const n of new Set(frames)) {
+    try {
+      const frame = await uncompressedFrame(await readFrame(source, n - 1), record.transferSyntaxUID, pixelModuleOf(metadata, n - 1));
+      decoded.set(n, frame.bytes);
+    } catch (e) {
+      if (e instanceof UnsupportedEncodingError) {
+        throw new HttpProblem(406, `frame ${n} of instance ${record.sopInstanceUID} cannot be decompressed: ${e.message}; ask for transfer-syntax=* to receive it as stored`);
+      }
+      throw e;
+    }
+  }
+  return decoded;
 }
 
 // ---- Bulk data ---------------------------------------------------------------------------------

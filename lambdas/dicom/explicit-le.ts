@@ -1,0 +1,197 @@
+// Re-encodes a parsed instance as a Part 10 file in Explicit VR Little Endian (PS3.5 A.2), the transfer
+// syntax DICOMweb serves by default (PS3.18 8.7.8.2, Table 8.7.3-2). Implicit VR, big endian and deflated data sets
+// are rewritten element by element; pixel data, once decompressed, comes in through `changes`.
+import { lookupTag } from './dictionary.js';
+import { WORD_SIZE } from './json-model.js';
+import type { DicomDataSet, DicomElement, ParsedDicom } from './parser.js';
+import { Tag } from './tags.js';
+import { TransferSyntax } from './transfer-syntax.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './implementation.js';
+
+/** A value to write instead of the stored one (`null` leaves the element out). */
+export interface ElementValue {
+  vr: string;
+  bytes: Uint8Array;
+}
+export type ElementChanges = ReadonlyMap<number, ElementValue | null>;
+
+const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
+/** Byte order matters for these VRs beyond the binary ones json-model knows: their values are numbers. */
+const NUMBER_SIZE: Record<string, number> = { ...WORD_SIZE, US: 2, SS: 2, AT: 2, UL: 4, SL: 4, FL: 4, FD: 8, SV: 8, UV: 8 };
+const UNDEFINED_LENGTH = 0xffffffff;
+const textEncoder = new TextEncoder();
+
+/** A text value padded to even length as PS3.5 6.2 requires (UIDs with NUL, everything else with a space). */
+export function textValue(vr: string, text: string): ElementValue {
+  const bytes = textEncoder.encode(text);
+  if (bytes.length % 2 === 0) return { vr, bytes };
+  const padded = new Uint8Array(bytes.length + 1);
+  padded.set(bytes);
+  padded[bytes.length] = vr === 'UI' ? 0 : 0x20;
+  return { vr, bytes: padded };
+}
+
+export function unsignedShortValue(value: number): ElementValue {
+  const bytes = new Uint8Array(2);
+  new DataView(bytes.buffer).setUint16(0, value, true);
+  return { vr: 'US', bytes };
+}
+
+class ByteSink {
+  readonly chunks: Uint8Array[] = [];
+  size = 0;
+
+  push(bytes: Uint8Array): void {
+    this.chunks.push(bytes);
+    this.size += bytes.length;
+  }
+
+  header(tag: number, vr: string | undefined, length: number): void {
+    const long = vr === undefined || LONG_LENGTH_VRS.has(vr);
+    const bytes = new Uint8Array(vr === undefined ? 8 : long ? 12 : 8);
+    const view = new DataView(bytes.buffer);
+    view.setUint16(0, tag >>> 16, true);
+    view.setUint16(2, tag & 0xffff, true);
+    if (vr === undefined) {
+      view.setUint32(4, length, true); // items and delimiters carry no VR
+    } else if (long) {
+      bytes[4] = vr.charCodeAt(0);
+      bytes[5] = vr.charCodeAt(1);
+      view.setUint32(8, length, true);
+    } else {
+      bytes[4] = vr.charCodeAt(0);
+      bytes[5] = vr.charCodeAt(1);
+      view.setUint16(6, length, true);
+    }
+    this.push(bytes);
+  }
+
+  concat(): Uint8Array {
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+}
+
+/** Context that resolves the dictionary's ambiguous VRs (PS3.5 A.1 c-d) for elements read as implicit VR. */
+interface PixelContext {
+  signed: boolean;
+  wideSamples: boolean;
+}
+
+function writtenVr(el: DicomElement, ds: DicomDataSet, context: PixelContext): string {
+  if (ds.explicitVr && el.encodedVr !== 'UN') return el.encodedVr;
+  // Implicit VR (or UN for a known attribute, CP-246): the dictionary's VR, resolved by the pixel description.
+  const listed = lookupTag(el.tag)?.vr;
+  if (listed === 'xs') return context.signed ? 'SS' : 'US';
+  if (listed === 'ox') return context.wideSamples ? 'OW' : 'OB';
+  return el.vr;
+}
+
+function valueBytes(el: DicomElement, ds: DicomDataSet, vr: string): Uint8Array {
+  const bytes = ds.bytes.subarray(el.offset, el.offset + el.length);
+  const size = NUMBER_SIZE[vr];
+  if (ds.littleEndian || !size) return bytes;
+  const out = new Uint8Array(bytes.length);
+  for (let i = 0; i + size <= bytes.length; i += size) for (let k = 0; k < size; k++) out[i + k] = bytes[i + size - 1 - k];
+  return out;
+}
+
+function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, changes?: ElementChanges): void {
+  const tags = new Set(ds.elements.keys());
+  for (const tag of changes?.keys() ?? []) tags.add(tag);
+  for (const tag of [...tags].sort((a, b) => (a >>> 0) - (b >>> 0))) {
+    // Group lengths are retired outside the meta group and would no longer be right.
+    if ((tag & 0xffff) === 0x0000) continue;
+    const change = changes?.get(tag);
+    if (change === null) continue;
+    if (change) {
+      sink.header(tag, change.vr, change.bytes.length);
+      sink.push(change.bytes);
+      continue;
+    }
+    const el = ds.elements.get(tag)!;
+    if (el.items) {
+      sink.header(tag, 'SQ', UNDEFINED_LENGTH);
+      for (const item of el.items) {
+        sink.header(Tag.Item, undefined, UNDEFINED_LENGTH);
+        writeDataSet(sink, item, context);
+        sink.header(Tag.ItemDelimitationItem, undefined, 0);
+      }
+      sink.header(Tag.SequenceDelimitationItem, undefined, 0);
+      continue;
+    }
+    if (el.fragments) {
+      // Encapsulated data stays encapsulated only if the caller did not replace it; it is already little endian.
+      sink.header(tag, 'OB', UNDEFINED_LENGTH);
+      sink.push(ds.bytes.subarray(el.offset, el.offset + el.length));
+      continue;
+    }
+    let vr = writtenVr(el, ds, context);
+    // A value too long for a 16-bit length (possible in implicit VR) can only be written as UN.
+    if (!LONG_LENGTH_VRS.has(vr) && el.length > 0xffff) vr = 'UN';
+    const value = valueBytes(el, ds, vr);
+    sink.header(tag, vr, value.length);
+    sink.push(value);
+  }
+}
+
+function metaText(meta: DicomDataSet | undefined, tag: number): string | undefined {
+  const el = meta?.elements.get(tag);
+  if (!el) return undefined;
+  return new TextDecoder().decode(meta!.bytes.subarray(el.offset, el.offset + el.length)).replace(/[\0 ]+$/, '');
+}
+
+function datasetText(ds: DicomDataSet, tag: number): string | undefined {
+  const el = ds.elements.get(tag);
+  if (!el) return undefined;
+  return new TextDecoder().decode(ds.bytes.subarray(el.offset, el.offset + el.length)).replace(/[\0 ]+$/, '');
+}
+
+function datasetNumber(ds: DicomDataSet, tag: number): number | undefined {
+  const el = ds.elements.get(tag);
+  if (!el || el.length < 2) return undefined;
+  return new DataView(ds.bytes.buffer, ds.bytes.byteOffset + el.offset, 2).getUint16(0, ds.littleEndian);
+}
+
+/**
+ * The instance as an Explicit VR Little Endian Part 10 file. File Meta Information keeps what the
+ * original said about its source and names this implementation as the writer (PS3.10 7.1).
+ */
+export function encodeExplicitLittleEndian(parsed: ParsedDicom, changes?: ElementChanges): Uint8Array {
+  const ds = parsed.dataset;
+  const sopClass = metaText(parsed.meta, Tag.MediaStorageSOPClassUID) ?? datasetText(ds, Tag.SOPClassUID) ?? '';
+  const sopInstance = metaText(parsed.meta, Tag.MediaStorageSOPInstanceUID) ?? datasetText(ds, Tag.SOPInstanceUID) ?? '';
+  const metaChanges = new Map<number, ElementValue | null>([
+    [0x00020001, { vr: 'OB', bytes: new Uint8Array([0, 1]) }],
+    [Tag.MediaStorageSOPClassUID, textValue('UI', sopClass)],
+    [Tag.MediaStorageSOPInstanceUID, textValue('UI', sopInstance)],
+    [Tag.TransferSyntaxUID, textValue('UI', TransferSyntax.ExplicitVRLittleEndian)],
+    [0x00020012, textValue('UI', IMPLEMENTATION_CLASS_UID)],
+    [0x00020013, textValue('SH', IMPLEMENTATION_VERSION_NAME)],
+  ]);
+  const context: PixelContext = {
+    signed: datasetNumber(ds, Tag.PixelRepresentation) === 1,
+    wideSamples: (datasetNumber(ds, Tag.BitsAllocated) ?? 8) > 8,
+  };
+  const metaSink = new ByteSink();
+  const meta = parsed.meta ?? { bytes: new Uint8Array(), littleEndian: true, explicitVr: true, elements: new Map() };
+  writeDataSet(metaSink, meta, context, metaChanges);
+  const body = new ByteSink();
+  writeDataSet(body, ds, context, changes);
+
+  const out = new ByteSink();
+  out.push(new Uint8Array(128));
+  out.push(textEncoder.encode('DICM'));
+  const groupLength = new Uint8Array(4);
+  new DataView(groupLength.buffer).setUint32(0, metaSink.size, true);
+  out.header(Tag.FileMetaInformationGroupLength, 'UL', 4);
+  out.push(groupLength);
+  for (const c of metaSink.chunks) out.push(c);
+  for (const c of body.chunks) out.push(c);
+  return out.concat();
+}
