@@ -7,6 +7,13 @@ export interface AttributeFilter {
   vr: string;
   /** The query value as sent (already URL-decoded). Empty means universal matching. */
   value: string;
+  /** Sequence matching (PS3.4 C.2.2.2.6): keys that one item of the sequence must all match. */
+  items?: AttributeFilter[];
+}
+
+/** Whether a filter matches everything: an empty or `*` value, or a sequence whose item keys all do. */
+export function isUniversal(filter: AttributeFilter): boolean {
+  return filter.items ? filter.items.every(isUniversal) : filter.value === '' || filter.value === '*';
 }
 
 export class InvalidFilterError extends Error {}
@@ -23,10 +30,15 @@ export type Matcher = (attributes: DicomJson) => boolean;
 export function compileFilter(filter: AttributeFilter, name: string, fuzzy: boolean): Matcher {
   const key = tagToHex(filter.tag);
   const value = filter.value;
-  if (value === '' || value === '*') return () => true; // universal matching
   const values = (attrs: DicomJson): DicomJsonValue[] => attrs[key]?.Value ?? [];
-
-  if (filter.vr === 'SQ') throw new InvalidFilterError(`${name}: sequence matching is not supported`);
+  if (filter.vr === 'SQ') {
+    if (value !== '') throw new InvalidFilterError(`${name}: a sequence is matched through its items' attributes (${name}.Keyword=value), not by a value`);
+    const itemMatchers = (filter.items ?? []).map((f) => compileFilter(f, `${name}.${tagToHex(f.tag)}`, fuzzy));
+    if (isUniversal(filter)) return () => true;
+    // One and the same item must match every key given for the sequence.
+    return (attrs) => values(attrs).some((item) => !!item && typeof item === 'object' && itemMatchers.every((m) => m(item as DicomJson)));
+  }
+  if (value === '' || value === '*') return () => true; // universal matching
   if (filter.vr === 'UI') {
     const uids = value.split('\\').map((v) => v.trim());
     if (uids.some((u) => !/^[0-9]+(\.[0-9]+)*$/.test(u))) throw new InvalidFilterError(`${name}: "${value}" is not a UID or list of UIDs`);

@@ -163,4 +163,44 @@ describe('QIDO-RS', () => {
     expect(studyUids(res.body)).toEqual([studies.doe.uid]);
     expect(res.warning).toContain('SOPInstanceUID');
   });
+
+  it('matches keys inside sequences, all keys of a sequence within one item (PS3.4 C.2.2.2.6)', async () => {
+    const study = uid();
+    const ordered = { a: uid(), b: uid() };
+    const request = (accession: string, step: string) => ({ AccessionNumber: accession, ScheduledProcedureStepID: step, RequestedProcedureID: `RP-${step}` });
+    const res = await stow(archive.url, [
+      // Series a was requested twice (two items); series b once.
+      syntheticInstance({ StudyInstanceUID: study, SeriesInstanceUID: ordered.a, PatientID: 'P-SQ', RequestAttributesSequence: [request('SQ-1', 'STEP-1'), request('SQ-2', 'STEP-2')] }),
+      syntheticInstance({ StudyInstanceUID: study, SeriesInstanceUID: ordered.b, PatientID: 'P-SQ', RequestAttributesSequence: [request('SQ-3', 'STEP-3')] }),
+    ]);
+    expect(res.status).toBe(200);
+    const series = (body: Match[]) => body.map((m) => m['0020000E'].Value?.[0]).sort();
+    const inStudy = `/studies/${study}/series`;
+    expect(series((await q(`${inStudy}?RequestAttributesSequence.ScheduledProcedureStepID=STEP-2`)).body)).toEqual([ordered.a]);
+    expect(series((await q(`/series?RequestAttributesSequence.AccessionNumber=SQ-*`)).body)).toEqual([ordered.a, ordered.b].sort());
+    // Tags work as well as keywords; both keys must hold in the same item.
+    expect(series((await q(`${inStudy}?00400275.00400009=STEP-1&RequestAttributesSequence.AccessionNumber=SQ-1`)).body)).toEqual([ordered.a]);
+    expect((await q(`${inStudy}?RequestAttributesSequence.ScheduledProcedureStepID=STEP-1&RequestAttributesSequence.AccessionNumber=SQ-2`)).body).toEqual([]);
+    expect((await q(`${inStudy}?RequestAttributesSequence.ScheduledProcedureStepID=STEP-9`)).body).toEqual([]);
+    // The matched sequence comes back with its items; instance-level queries match series attributes too.
+    const [match] = (await q(`${inStudy}?RequestAttributesSequence.RequestedProcedureID=RP-STEP-3`)).body;
+    expect((match['00400275'].Value as Match[]).map((item) => item['00401001'].Value?.[0])).toEqual(['RP-STEP-3']);
+    expect((await q(`/studies/${study}/instances?RequestAttributesSequence.ScheduledProcedureStepID=STEP-3`)).body).toHaveLength(1);
+    // A sequence alone is a return key; a value for it, or a path through something that is not a sequence, is refused.
+    expect((await q(`${inStudy}?RequestAttributesSequence=`)).body).toHaveLength(2);
+    for (const [query, words] of [
+      ['RequestAttributesSequence=STEP-1', 'RequestAttributesSequence'],
+      ['PatientID.AccessionNumber=1', 'PatientID is not a sequence'],
+      ['RequestAttributesSequence.Nope=1', 'Nope'],
+      ['RequestAttributesSequence.ScheduledProcedureStepID=', ''],
+    ] as const) {
+      const r = await q(`${inStudy}?${query}`);
+      if (words === '') {
+        expect(r.status, query).toBe(200); // universal matching inside the sequence
+        continue;
+      }
+      expect(r.status, query).toBe(400);
+      expect(r.error, query).toContain(words);
+    }
+  });
 });

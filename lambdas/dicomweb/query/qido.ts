@@ -98,30 +98,40 @@ export function parseQuery(params: Record<string, string[]>, level: QueryLevel, 
       q.warnings.push(`parameter ${name} is not supported and was ignored`);
       continue;
     }
-    if (name.includes('.')) {
-      q.warnings.push(`sequence matching (${name}) is not supported; the key was ignored`);
-      continue;
-    }
-    const tag = parseAttributeName(name);
-    if (tag === undefined) throw new HttpProblem(400, `"${name}" is not a DICOM keyword, tag or QIDO-RS parameter`);
-    const vr = COMPUTED_VR[tag] ?? resolveAmbiguousVr(lookupTag(tag)?.vr ?? 'UN');
-    if (!matchableAt(level, tag)) {
-      q.warnings.push(`${name} is not an attribute of the ${level} level and was not used for matching`);
-      continue;
-    }
-    if (vr === 'SQ') {
-      q.warnings.push(`sequence matching (${name}) is not supported; the key was ignored`);
-      continue;
-    }
     if (values.length > 1) throw new HttpProblem(400, `${name} is given ${values.length} times; give it once (use a backslash-separated list for several UIDs)`);
-    const filter: AttributeFilter = { tag, vr, value: last };
+    // An attribute, or a path through sequences to one (PS3.18 8.3.4.1: "RequestAttributesSequence.AccessionNumber").
+    const path = name.split('.').map((segment) => {
+      const tag = parseAttributeName(segment);
+      if (tag === undefined) throw new HttpProblem(400, `"${name}" is not a DICOM keyword, tag or QIDO-RS parameter${name.includes('.') ? ` ("${segment}" is not a keyword or tag)` : ''}`);
+      return { segment, tag, vr: COMPUTED_VR[tag] ?? resolveAmbiguousVr(lookupTag(tag)?.vr ?? 'UN') };
+    });
+    const outer = path.slice(0, -1).find((p) => p.vr !== 'SQ');
+    if (outer) throw new HttpProblem(400, `${name}: ${outer.segment} is not a sequence, so it has no attributes of its own to match`);
+    if (!matchableAt(level, path[0].tag)) {
+      q.warnings.push(`${path[0].segment} is not an attribute of the ${level} level and was not used for matching`);
+      continue;
+    }
+    const leaf = path[path.length - 1];
+    const filter: AttributeFilter = leaf.vr === 'SQ' ? { tag: leaf.tag, vr: 'SQ', value: last, items: [] } : { tag: leaf.tag, vr: leaf.vr, value: last };
     try {
       compileFilter(filter, name, q.fuzzy);
     } catch (e) {
       if (e instanceof InvalidFilterError) throw new HttpProblem(400, e.message);
       throw e;
     }
-    q.filters.push(filter);
+    // Keys under the same sequence share one filter, so that they must match within the same item.
+    let siblings = q.filters;
+    for (const step of path.slice(0, -1)) {
+      let sequence = siblings.find((f) => f.tag === step.tag);
+      if (!sequence) {
+        sequence = { tag: step.tag, vr: 'SQ', value: '', items: [] };
+        siblings.push(sequence);
+      }
+      siblings = sequence.items!;
+    }
+    const existing = siblings.find((f) => f.tag === leaf.tag);
+    if (existing && (existing.vr !== 'SQ' || filter.value !== '')) throw new HttpProblem(400, `${name} is given twice`);
+    if (!existing) siblings.push(filter);
   }
   return q;
 }
