@@ -188,6 +188,9 @@ describe('QIDO-RS', () => {
     expect((await q(`/studies/${study}/instances?RequestAttributesSequence.ScheduledProcedureStepID=STEP-3`)).body).toHaveLength(1);
     // A sequence alone is a return key; a value for it, or a path through something that is not a sequence, is refused.
     expect((await q(`${inStudy}?RequestAttributesSequence=`)).body).toHaveLength(2);
+    const [withSequence] = (await q(`/studies/${study}/series/${ordered.b}/instances?includefield=RequestAttributesSequence.AccessionNumber`)).body;
+    expect((withSequence['00400275'].Value as Match[])[0]['00080050'].Value).toEqual(['SQ-3']);
+    expect((await q(`/studies/${study}/series/${ordered.b}/instances`)).body[0]['00400275']).toBeUndefined();
     for (const [query, words] of [
       ['RequestAttributesSequence=STEP-1', 'RequestAttributesSequence'],
       ['PatientID.AccessionNumber=1', 'PatientID is not a sequence'],

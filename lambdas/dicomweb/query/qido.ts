@@ -88,9 +88,10 @@ export function parseQuery(params: Record<string, string[]>, level: QueryLevel, 
             q.includeAll = true;
             continue;
           }
-          const tag = parseAttributeName(field);
-          if (tag === undefined) throw new HttpProblem(400, `includefield "${field}" is not a DICOM keyword or tag`);
-          q.includeTags.push(tag);
+          // An attribute inside a sequence ("RequestAttributesSequence.AccessionNumber") brings its whole sequence.
+          const tags = field.split('.').map(parseAttributeName);
+          if (tags.some((t) => t === undefined)) throw new HttpProblem(400, `includefield "${field}" is not a DICOM keyword or tag`);
+          q.includeTags.push(tags[0]!);
         }
         continue;
     }
