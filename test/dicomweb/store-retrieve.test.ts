@@ -249,6 +249,42 @@ describe('STOW-RS then WADO-RS on every sample', () => {
     });
   });
 
+  it('serves metadata as Native DICOM Model XML that agrees with dcmtk’s dcm2xml', async () => {
+    const XML = 'multipart/related; type="application/dicom+xml"';
+    const dir = mkdtempSync(join(tmpdir(), 'xml-metadata-'));
+    try {
+      const args: string[] = [];
+      for (const e of firsts.filter((x) => x.storable)) {
+        const url = `${archive.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}/metadata`;
+        const { status, parts, headers } = await getMultipart(url, XML);
+        expect(status, e.sample.file).toBe(200);
+        expect(headers.get('content-type'), e.sample.file).toMatch(/^multipart\/related; type="application\/dicom\+xml"/);
+        expect(parts.length).toBe(1);
+        expect(parts[0].headers['content-type']).toBe('application/dicom+xml');
+        const path = join(dir, `${args.length}.xml`);
+        writeFileSync(path, parts[0].body);
+        args.push(`${e.sample.path}::${path}`);
+      }
+      const { stdout } = await execFileAsync('/usr/bin/python3', [join(repoRoot, 'test/reference/compare_xml.py'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      const report = JSON.parse(stdout) as Record<string, string[] | null>;
+      const compared = Object.values(report).filter((r) => r !== null);
+      const differing = Object.entries(report).filter(([, r]) => r && r.length > 0);
+      expect(differing).toEqual([]);
+      expect(compared.length).toBeGreaterThan(100);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // One part per instance for a series; JSON stays the default; XML needs the multipart form.
+    const e = firsts.find((x) => x.sample.file === 'pydicom-data/emri_small.dcm')!;
+    const series = `${archive.url}/studies/${e.study}/series/${e.series}/metadata`;
+    const json = await fetch(series);
+    const instances = ((await json.json()) as unknown[]).length;
+    const xml = await getMultipart(series, XML);
+    expect(xml.parts.length).toBe(instances);
+    expect(xml.headers.get('etag')).not.toBe(json.headers.get('etag'));
+    expect((await fetch(series, { headers: { Accept: 'application/dicom+xml' } })).status).toBe(406);
+  });
+
   it('refuses a different file under an already stored SOP Instance UID and keeps the original', async () => {
     const conflicts = laterCopies.filter((e) => e.storable && outcomes.get(firstOfInstance.get(e.sop)!.sample.file)?.stored);
     expect(conflicts.length).toBeGreaterThan(10);

@@ -6,6 +6,7 @@ import { assembleFrame, locateFrames, type ByteRange, type FrameLayout } from '.
 import { toLittleEndian, type DicomJson } from '../../dicom/json-model.js';
 import { parseDicom, type DicomDataSet, type DicomElement } from '../../dicom/parser.js';
 import { Tag } from '../../dicom/tags.js';
+import { toNativeDicomXml } from '../../dicom/xml-model.js';
 import { TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { UnsupportedEncodingError } from '../../imaging/codecs.js';
 import { pixelModuleOf } from '../../imaging/pixels.js';
@@ -137,23 +138,40 @@ export async function readBlob(storage: ArchiveStorage, r: StoredInstance): Prom
 
 // ---- Metadata ----------------------------------------------------------------------------------
 
-export async function retrieveMetadata(c: Context, storage: ArchiveStorage, config: DicomWebConfig, scope: ReferenceScope): Promise<Response> {
-  const accepted = parseAccept(c.req.header('accept'));
-  if (!accepted.some((a) => ['application/dicom+json', 'application/json', '*/*', 'application/*'].includes(a.type))) {
-    throw new HttpProblem(406, `metadata is served as application/dicom+json; Accept was "${c.req.header('accept')}" (XML metadata is not supported)`);
+/** JSON (the default) or the Native DICOM Model in XML, whichever Accept names first. */
+function metadataFormat(accept: string | undefined): 'json' | 'xml' {
+  for (const a of parseAccept(accept)) {
+    if (['application/dicom+json', 'application/json', '*/*', 'application/*'].includes(a.type)) return 'json';
+    const p = partType(a);
+    if (p.multipart && p.type === 'application/dicom+xml') return 'xml';
   }
+  throw new HttpProblem(406, `metadata is served as application/dicom+json or multipart/related; type="application/dicom+xml"; Accept was "${accept}"`);
+}
+
+export async function retrieveMetadata(c: Context, storage: ArchiveStorage, config: DicomWebConfig, scope: ReferenceScope): Promise<Response> {
+  const format = metadataFormat(c.req.header('accept'));
   const rows = await storage.index.metadataJson(scope);
   if (rows.length === 0) throw new HttpProblem(404, `no ${scopeName(scope)} is stored`);
   // ETags come from the stored JSON itself, so they change whenever any instance does.
-  const etag = `"${createHash('sha256').update(rows.map((r) => r.json).join('\n')).digest('hex').slice(0, 40)}"`;
+  const etag = `"${createHash('sha256').update(rows.map((r) => r.json).join('\n')).digest('hex').slice(0, 40)}${format === 'xml' ? '-xml' : ''}"`;
   const cacheControl = scope.sopInstanceUID ? IMMUTABLE : REVALIDATE;
   const cached = notModified(c, etag, cacheControl);
   if (cached) return cached;
   const root = dicomWebRoot(c, config);
-  const body = `[${rows
-    .map((r) => r.json.replaceAll('"BulkDataURI":"', `"BulkDataURI":"${instanceUrl(root, scope.studyInstanceUID, r.seriesInstanceUID, r.sopInstanceUID)}/`))
-    .join(',')}]`;
-  return new Response(body, { headers: { 'Content-Type': 'application/dicom+json', ETag: etag, 'Cache-Control': cacheControl } });
+  const withUris = rows.map((r) =>
+    r.json.replaceAll('"BulkDataURI":"', `"BulkDataURI":"${instanceUrl(root, scope.studyInstanceUID, r.seriesInstanceUID, r.sopInstanceUID)}/`),
+  );
+  if (format === 'json') {
+    return new Response(`[${withUris.join(',')}]`, { headers: { 'Content-Type': 'application/dicom+json', ETag: etag, 'Cache-Control': cacheControl } });
+  }
+  const encoder = new TextEncoder();
+  const boundary = multipartBoundary();
+  async function* parts(): AsyncGenerator<ResponsePart> {
+    for (const json of withUris) yield { contentType: 'application/dicom+xml', body: encoder.encode(toNativeDicomXml(JSON.parse(json) as DicomJson)) };
+  }
+  return new Response(multipartStream(boundary, parts()), {
+    headers: { 'Content-Type': multipartContentType(boundary, 'application/dicom+xml'), ETag: etag, 'Cache-Control': cacheControl },
+  });
 }
 
 // ---- Frames ------------------------------------------------------------------------------------
