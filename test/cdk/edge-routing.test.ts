@@ -37,7 +37,7 @@ describe('the routing CloudFront function', () => {
       ['GET', '/dicomweb/studies/1.2.3/metadata', undefined, [ORIGIN_IDS.streaming]],
       ['GET', '/dicomweb/studies/1.2.3/series/4/instances/5/frames/1', undefined, [ORIGIN_IDS.streaming]],
       ['GET', '/dicomweb/studies/1.2.3/series/4/instances/5/rendered', undefined, [ORIGIN_IDS.streaming]],
-      ['GET', '/dicomweb/studies/1.2.3/series/4/instances/5/metadata', undefined, []],
+      ['GET', '/dicomweb/studies/1.2.3/series/4/instances/5/metadata', undefined, [ORIGIN_IDS.streaming]],
       ['GET', '/ai/worklist', undefined, []],
       ['DELETE', '/dicomweb/studies/1.2.3', undefined, []],
     ];

@@ -20,9 +20,10 @@ export function runtimeFor(method: string, path: string, contentLength: string |
     // Rendering decodes compressed frames with WebAssembly codecs that only the streaming runtime carries.
     if (/\/(rendered|thumbnail)\/?$/.test(path)) return 'streaming';
     // Retrieval of whole studies, series and instances, of frames and of bulk data can be any size; so
-    // can the metadata of a large study or series (a few KB per instance).
+    // can metadata: a few KB per instance for a study or series, and for one RT structure set or
+    // segmentation several MB as JSON, more as XML (decompressed instances grow too).
     if (/\/studies\/[^/]+(\/series\/[^/]+(\/instances\/[^/]+)?)?\/?$/.test(path)) return 'streaming';
-    if (/\/studies\/[^/]+(\/series\/[^/]+)?\/metadata\/?$/.test(path)) return 'streaming';
+    if (/\/metadata\/?$/.test(path)) return 'streaming';
     if (/\/instances\/[^/]+\/(frames\/[^/]+|bulkdata(\/.*)?)\/?$/.test(path)) return 'streaming';
   }
   return 'lambda';
