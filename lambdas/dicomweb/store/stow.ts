@@ -18,6 +18,7 @@ import type { ArchiveStorage } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
 import { HttpProblem } from '../http/problem.js';
 import { dicomWebRoot, instanceUrl, studyUrl } from '../http/urls.js';
+import { METADATA_TYPES, instancesFromJson, type RequestPart } from './json-stow.js';
 import { FailureReason, WarningReason, storeInstance, type StoreOutcome } from './store-instance.js';
 
 const ui = (v: string) => ({ vr: 'UI', Value: [v] });
@@ -30,8 +31,12 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
     throw new HttpProblem(415, `STOW-RS needs Content-Type multipart/related; type="application/dicom", got "${contentType || '(none)'}"`);
   }
   const typeParam = /type="?([^";]+)"?/i.exec(contentType.replace(/boundary=("[^"]*"|[^;]*)/i, ''))?.[1]?.toLowerCase();
-  if (typeParam && typeParam !== 'application/dicom') {
-    throw new HttpProblem(415, `only application/dicom parts are accepted (type="${typeParam}"); JSON+bulk data STOW is not supported`);
+  const metadataAndBulkData = typeParam !== undefined && METADATA_TYPES.has(typeParam);
+  if (typeParam && typeParam !== 'application/dicom' && !metadataAndBulkData) {
+    throw new HttpProblem(
+      415,
+      `STOW-RS accepts type="application/dicom" (Part 10 instances) or type="application/dicom+json" (metadata and bulk data), not type="${typeParam}"`,
+    );
   }
   const boundary = getMultipartBoundary(contentType);
   if (!boundary) throw new HttpProblem(400, 'the multipart/related Content-Type has no boundary parameter');
@@ -45,6 +50,9 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
 
   const limit = pLimit(config.storeConcurrency);
   const pending: Array<Promise<StoreOutcome>> = [];
+  const store = (bytes: Uint8Array) => limit(() => storeInstance(storage, bytes, { duplicatePolicy: config.duplicatePolicy, expectedStudyInstanceUID: studyInstanceUID }));
+  // Metadata refers to bulk data parts that may follow it, so those requests are read whole first.
+  const collected: RequestPart[] = [];
   let bodyProblem: string | undefined;
   try {
     for await (const part of multipartParts(body, boundary, {
@@ -54,13 +62,18 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
       maxHeaderSize: 16 * 1024,
     })) {
       const bytes = partBytes(part);
-      const partType = (part.headers['content-type'] ?? 'application/dicom').split(';')[0].trim().toLowerCase();
-      const index = pending.length + 1;
-      if (partType !== 'application/dicom') {
-        pending.push(Promise.resolve(notDicom(`part ${index} has Content-Type ${partType}, not application/dicom`)));
+      const [partType, ...parameters] = (part.headers['content-type'] ?? (metadataAndBulkData ? 'application/octet-stream' : 'application/dicom')).split(';');
+      if (metadataAndBulkData) {
+        const transferSyntax = parameters.map((p) => /^\s*transfer-syntax\s*=\s*"?([^"]*)"?\s*$/i.exec(p)?.[1]).find(Boolean);
+        collected.push({ type: partType.trim().toLowerCase(), transferSyntax, contentLocation: part.headers['content-location'] ?? undefined, bytes });
         continue;
       }
-      pending.push(limit(() => storeInstance(storage, bytes, { duplicatePolicy: config.duplicatePolicy, expectedStudyInstanceUID: studyInstanceUID })));
+      const index = pending.length + 1;
+      if (partType.trim().toLowerCase() !== 'application/dicom') {
+        pending.push(Promise.resolve(notDicom(`part ${index} has Content-Type ${partType.trim()}, not application/dicom`)));
+        continue;
+      }
+      pending.push(store(bytes));
     }
   } catch (e) {
     if (e instanceof MaxFileSizeExceededError || e instanceof MaxTotalSizeExceededError) {
@@ -69,6 +82,12 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
     }
     if (!(e instanceof MultipartParseError)) throw e;
     bodyProblem = `malformed multipart body (boundary "${boundary}"): ${e.message}`;
+  }
+  if (metadataAndBulkData && collected.length) {
+    for (const built of instancesFromJson(collected)) {
+      if ('bytes' in built) pending.push(store(built.bytes));
+      else pending.push(Promise.resolve({ status: 'failed', failureReason: FailureReason.CannotUnderstand, message: built.problem, sopInstanceUID: built.sopInstanceUID, sopClassUID: built.sopClassUID }));
+    }
   }
   const outcomes = await Promise.all(pending);
   if (outcomes.length === 0) throw new HttpProblem(400, bodyProblem ?? 'the multipart body holds no parts');
