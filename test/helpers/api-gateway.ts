@@ -103,6 +103,7 @@ export async function startApiGateway(handler: Handler, streamingOrigin: string,
     if (size > API_GATEWAY_MAX_BODY) return reply(413, 'Request Too Large');
     const event = eventOf(req, Buffer.concat(chunks), stage);
     event.headers['X-Forwarded-Proto'] = 'http'; // API Gateway says https; this stand-in serves plain HTTP
+    event.headers['X-Forwarded-Host'] = req.headers.host ?? ''; // as the CloudFront function does in front of API Gateway
     if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_MAX_REQUEST) return reply(413, 'Request must be smaller than 6291456 bytes for the InvokeFunction operation');
     let result: APIGatewayProxyResult;
     try {

@@ -16,7 +16,24 @@ export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Prom
 const isBinary = (contentType: string) => !/^application\/(dicom\+)?json\b/i.test(contentType) && !/^text\//i.test(contentType);
 
 export function createApiHandler(storage: ArchiveStorage, config: DicomWebConfig, log?: StructuredLog): ApiHandler {
-  return handle(createDicomWebApp(storage, config, log), { isContentTypeBinary: isBinary }) as unknown as ApiHandler;
+  const app = handle(createDicomWebApp(storage, config, log), { isContentTypeBinary: isBinary }) as unknown as ApiHandler;
+  return (event, context) => app(withPublicPrefix(event), context);
+}
+
+/**
+ * Behind CloudFront (which names the site in X-Forwarded-Host) URLs start at the site's root. Called on
+ * API Gateway's own address, they must keep the stage the caller used (…/prod/dicomweb/studies/…), or
+ * RetrieveURLs would lead nowhere. Only this handler decides the prefix; a caller's own is dropped.
+ */
+function withPublicPrefix(event: APIGatewayProxyEvent): APIGatewayProxyEvent {
+  const headers = Object.fromEntries(Object.entries(event.headers ?? {}).filter(([name]) => name.toLowerCase() !== 'x-forwarded-prefix'));
+  const forwarded = Object.keys(headers).some((name) => name.toLowerCase() === 'x-forwarded-host');
+  const stage = event.requestContext?.stage;
+  if (!forwarded && stage && event.requestContext.path?.startsWith(`/${stage}/`)) headers['X-Forwarded-Prefix'] = `/${stage}`;
+  const multiValueHeaders = event.multiValueHeaders
+    ? Object.fromEntries(Object.entries(event.multiValueHeaders).filter(([name]) => name.toLowerCase() !== 'x-forwarded-prefix'))
+    : event.multiValueHeaders;
+  return { ...event, headers, multiValueHeaders };
 }
 
 const { logger, metrics } = observability('dicomweb-api');

@@ -7,7 +7,9 @@ export function dicomWebRoot(c: Context, config: DicomWebConfig): string {
   const url = new URL(c.req.url);
   const proto = c.req.header('x-forwarded-proto') ?? url.protocol.replace(':', '');
   const host = c.req.header('x-forwarded-host') ?? c.req.header('host') ?? url.host;
-  return `${proto}://${host}${config.basePath}`;
+  // A path the archive is reached under that it does not see itself (API Gateway's stage, a proxy's prefix).
+  const prefix = (c.req.header('x-forwarded-prefix') ?? '').replace(/\/$/, '');
+  return `${proto}://${host}${prefix}${config.basePath}`;
 }
 
 export const studyUrl = (root: string, study: string) => `${root}/studies/${study}`;
