@@ -15,10 +15,10 @@ export interface ElementValue {
 }
 export type ElementChanges = ReadonlyMap<number, ElementValue | null>;
 
-const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
+export const LONG_LENGTH_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
 /** Byte order matters for these VRs beyond the binary ones json-model knows: their values are numbers. */
 const NUMBER_SIZE: Record<string, number> = { ...WORD_SIZE, US: 2, SS: 2, AT: 2, UL: 4, SL: 4, FL: 4, FD: 8, SV: 8, UV: 8 };
-const UNDEFINED_LENGTH = 0xffffffff;
+export const UNDEFINED_LENGTH = 0xffffffff;
 const textEncoder = new TextEncoder();
 
 /** A text value padded to even length as PS3.5 6.2 requires (UIDs with NUL, everything else with a space). */
@@ -37,7 +37,7 @@ export function unsignedShortValue(value: number): ElementValue {
   return { vr: 'US', bytes };
 }
 
-class ByteSink {
+export class ByteSink {
   readonly chunks: Uint8Array[] = [];
   size = 0;
 
@@ -166,14 +166,8 @@ export function encodeExplicitLittleEndian(parsed: ParsedDicom, changes?: Elemen
   const ds = parsed.dataset;
   const sopClass = metaText(parsed.meta, Tag.MediaStorageSOPClassUID) ?? datasetText(ds, Tag.SOPClassUID) ?? '';
   const sopInstance = metaText(parsed.meta, Tag.MediaStorageSOPInstanceUID) ?? datasetText(ds, Tag.SOPInstanceUID) ?? '';
-  const metaChanges = new Map<number, ElementValue | null>([
-    [0x00020001, { vr: 'OB', bytes: new Uint8Array([0, 1]) }],
-    [Tag.MediaStorageSOPClassUID, textValue('UI', sopClass)],
-    [Tag.MediaStorageSOPInstanceUID, textValue('UI', sopInstance)],
-    [Tag.TransferSyntaxUID, textValue('UI', TransferSyntax.ExplicitVRLittleEndian)],
-    [0x00020012, textValue('UI', IMPLEMENTATION_CLASS_UID)],
-    [0x00020013, textValue('SH', IMPLEMENTATION_VERSION_NAME)],
-  ]);
+  // What else the original's meta group says about its source is kept.
+  const metaChanges = new Map<number, ElementValue | null>(metaElements(sopClass, sopInstance, TransferSyntax.ExplicitVRLittleEndian));
   const context: PixelContext = {
     signed: datasetNumber(ds, Tag.PixelRepresentation) === 1,
     wideSamples: (datasetNumber(ds, Tag.BitsAllocated) ?? 8) > 8,
@@ -183,15 +177,40 @@ export function encodeExplicitLittleEndian(parsed: ParsedDicom, changes?: Elemen
   writeDataSet(metaSink, meta, context, metaChanges);
   const body = new ByteSink();
   writeDataSet(body, ds, context, changes);
+  return part10(metaSink, body);
+}
 
+/** Preamble, "DICM", the meta group with its length, then the data set. */
+export function part10(meta: ByteSink, body: ByteSink): Uint8Array {
   const out = new ByteSink();
   out.push(new Uint8Array(128));
   out.push(textEncoder.encode('DICM'));
   const groupLength = new Uint8Array(4);
-  new DataView(groupLength.buffer).setUint32(0, metaSink.size, true);
+  new DataView(groupLength.buffer).setUint32(0, meta.size, true);
   out.header(Tag.FileMetaInformationGroupLength, 'UL', 4);
   out.push(groupLength);
-  for (const c of metaSink.chunks) out.push(c);
+  for (const c of meta.chunks) out.push(c);
   for (const c of body.chunks) out.push(c);
   return out.concat();
+}
+
+/** The File Meta Information elements this implementation writes, naming itself as the writer (PS3.10 7.1). */
+function metaElements(sopClassUID: string, sopInstanceUID: string, transferSyntaxUID: string): Array<[number, ElementValue]> {
+  return [
+    [0x00020001, { vr: 'OB', bytes: new Uint8Array([0, 1]) }],
+    [Tag.MediaStorageSOPClassUID, textValue('UI', sopClassUID)],
+    [Tag.MediaStorageSOPInstanceUID, textValue('UI', sopInstanceUID)],
+    [Tag.TransferSyntaxUID, textValue('UI', transferSyntaxUID)],
+    [0x00020012, textValue('UI', IMPLEMENTATION_CLASS_UID)],
+    [0x00020013, textValue('SH', IMPLEMENTATION_VERSION_NAME)],
+  ];
+}
+
+export function fileMeta(sopClassUID: string, sopInstanceUID: string, transferSyntaxUID: string): ByteSink {
+  const sink = new ByteSink();
+  for (const [tag, value] of metaElements(sopClassUID, sopInstanceUID, transferSyntaxUID)) {
+    sink.header(tag, value.vr, value.bytes.length);
+    sink.push(value.bytes);
+  }
+  return sink;
 }

@@ -12,7 +12,6 @@ interface DcmjsDicomDict {
 }
 const data = (dcmjs as unknown as { data: { DicomDict: new (meta: Record<string, unknown>) => DcmjsDicomDict } }).data;
 
-
 export class DatasetError extends Error {}
 
 type Primitive = string | number | PersonNameJson;
@@ -80,33 +79,20 @@ function sopIdentity(dataset: DicomJson): { sopClassUID: string; sopInstanceUID:
   return { sopClassUID: text('SOPClassUID'), sopInstanceUID: text('SOPInstanceUID') };
 }
 
-export interface Part10Options {
-  /**
-   * Explicit VR little endian (the default), or an encapsulated syntax whose Pixel Data value is given
-   * as one ArrayBuffer per frame (each written as one fragment, with a Basic Offset Table).
-   */
-  transferSyntaxUID?: string;
-  /**
-   * Write values longer than their VR allows (an ACR-NEMA style date "1994.01.30" in a DA) as they are,
-   * rather than refuse them: for data received from elsewhere, which the archive keeps unchanged.
-   */
-  keepOverlongValues?: boolean;
-}
-
-/** Encodes a data set as a Part 10 file (explicit VR little endian unless told otherwise), with UTF-8 text (ISO_IR 192). */
-export function writePart10(dataset: DicomJson, options: Part10Options = {}): Uint8Array {
+/** Encodes a data set as a Part 10 file in explicit VR little endian, with UTF-8 text (ISO_IR 192). */
+export function writePart10(dataset: DicomJson): Uint8Array {
   const { sopClassUID, sopInstanceUID } = sopIdentity(dataset);
   const meta = new DatasetBuilder()
     .binary('FileMetaInformationVersion', 'OB', new Uint8Array([0, 1]))
     .set('MediaStorageSOPClassUID', sopClassUID)
     .set('MediaStorageSOPInstanceUID', sopInstanceUID)
-    .set('TransferSyntaxUID', options.transferSyntaxUID ?? TransferSyntax.ExplicitVRLittleEndian)
+    .set('TransferSyntaxUID', TransferSyntax.ExplicitVRLittleEndian)
     .set('ImplementationClassUID', IMPLEMENTATION_CLASS_UID)
     .set('ImplementationVersionName', IMPLEMENTATION_VERSION_NAME)
     .build();
   const dict = new data.DicomDict(forDcmjs(meta));
   dict.dict = forDcmjs({ ...dataset, [entryFor('SpecificCharacterSet').hex]: { vr: 'CS', Value: ['ISO_IR 192'] } });
-  return new Uint8Array(dict.write({ fragmentMultiframe: false, allowInvalidVRLength: options.keepOverlongValues ?? false }));
+  return new Uint8Array(dict.write());
 }
 
 /** dcmjs expects every attribute to have a Value array; DICOM JSON leaves it out when empty. */

@@ -105,7 +105,7 @@ describe('bad input', () => {
   it('needs multipart/related with a boundary', async () => {
     expect((await post(Buffer.from(good), 'application/dicom')).status).toBe(415);
     expect((await post(Buffer.from('{}'), 'application/json')).status).toBe(415);
-    expect((await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom+json"; boundary=' + BOUNDARY)).status).toBe(415);
+    expect((await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom+xml"; boundary=' + BOUNDARY)).status).toBe(415);
     const noBoundary = await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom"');
     expect(noBoundary.status).toBe(400);
     expect((await json(noBoundary)).error).toMatch(/boundary/);

@@ -1,7 +1,11 @@
 // STOW-RS with metadata and bulk data (application/dicom+json): what a client does to copy instances
 // between archives without Part 10 files — read metadata and bulk data from one archive over WADO-RS,
 // send them to another — must give back the same attributes and the same frames.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDARY, getMultipart, startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
 import { sampleBytes } from '../helpers/samples.js';
@@ -66,6 +70,7 @@ function comparable(dataset: Json): Json {
 describe('STOW-RS of metadata and bulk data (application/dicom+json)', () => {
   let source: TestArchive;
   let target: TestArchive;
+  const dir = mkdtempSync(join(tmpdir(), 'json-stow-'));
   beforeAll(async () => {
     [source, target] = await Promise.all([startTestArchive(), startTestArchive()]);
     const res = await stow(source.url, SAMPLES.map((f) => sampleBytes(f)));
@@ -74,6 +79,7 @@ describe('STOW-RS of metadata and bulk data (application/dicom+json)', () => {
   afterAll(async () => {
     await source?.dispose();
     await target?.dispose();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('copies instances between archives with the same attributes and frames', async () => {
@@ -95,6 +101,13 @@ describe('STOW-RS of metadata and bulk data (application/dicom+json)', () => {
       const copy = (res.body['00081199'].Value![0] as Json)['00081190'].Value![0] as string;
       const [copied] = (await (await fetch(`${copy}/metadata`)).json()) as Json[];
       expect(comparable(copied), file).toEqual(comparable(metadata));
+      // dcmtk reads the file the archive wrote, every element of it.
+      const written = await getMultipart(copy, 'multipart/related; type="application/dicom"; transfer-syntax=*');
+      const path = join(dir, `${file.replaceAll('/', '_')}.dcm`);
+      writeFileSync(path, written.parts[0].body);
+      const dump = spawnSync('dcmdump', ['-E', path], { encoding: 'utf8' });
+      expect(dump.status, `${file}: ${dump.stderr}`).toBe(0);
+      expect(dump.stderr, file).toBe('');
       const frames = Number(metadata['00280008']?.Value?.[0] ?? (metadata['7FE00010'] ? 1 : 0));
       if (frames > 0) {
         const list = Array.from({ length: Math.min(frames, 5) }, (_, i) => i + 1).join(',');

@@ -246,6 +246,13 @@ describe('STOW-RS then WADO-RS on every sample', () => {
       const asStored = await getMultipart(url, 'multipart/related; type="application/octet-stream"; transfer-syntax=*');
       expect(asStored.status).toBe(200);
       expect(asStored.parts[0].headers['content-type']).toBe('image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.51');
+      // The instance: 406 for the default syntax; a client that accepts anything (*/*, curl's default) gets it as stored.
+      const instance = url.replace(/\/frames\/1$/, '');
+      expect((await fetch(instance, { headers: { Accept: 'application/dicom' } })).status).toBe(406);
+      const anything = await getMultipart(instance, '*/*');
+      expect(anything.status).toBe(200);
+      expect(anything.parts[0].headers['content-type']).toBe('application/dicom; transfer-syntax=1.2.840.10008.1.2.4.51');
+      expect(sha(anything.parts[0].body)).toBe(sha(sampleBytes(e.sample.file)));
     });
   });
 

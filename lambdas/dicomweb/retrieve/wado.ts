@@ -53,37 +53,35 @@ export function notModified(c: Context, etag: string, cacheControl: string): Res
 /** What PS3.18 8.7.8.2 and Table 8.7.3-2 means by no transfer-syntax parameter: Explicit VR Little Endian. */
 const DEFAULT_SYNTAX = TransferSyntax.ExplicitVRLittleEndian;
 
-/** How an instance can be served for a requested transfer syntax: as stored, decompressed, or not at all. */
-function instanceEncoding(record: StoredInstance, requested: string | undefined): 'stored' | 'explicit' | undefined {
+/**
+ * How an instance can be served for a requested transfer syntax: as stored, decompressed, or not at all.
+ * `*\/*` accepts anything: the default syntax where it can be made, the stored one otherwise.
+ */
+function instanceEncoding(record: StoredInstance, requested: string | undefined, anything: boolean): 'stored' | 'explicit' | undefined {
   const wanted = requested ?? DEFAULT_SYNTAX;
   if (wanted === '*' || wanted === record.transferSyntaxUID) return 'stored';
   if (wanted === DEFAULT_SYNTAX && canServeAsExplicitLittleEndian(record.transferSyntaxUID)) return 'explicit';
-  return undefined;
+  return anything ? 'stored' : undefined;
 }
 
-async function transcoded(bytes: Uint8Array, record: StoredInstance): Promise<Uint8Array> {
-  try {
-    return await toExplicitLittleEndian(bytes);
-  } catch (e) {
-    if (e instanceof UnsupportedEncodingError) {
-      throw new HttpProblem(406, `instance ${record.sopInstanceUID} (stored as ${record.transferSyntaxUID}) cannot be served as Explicit VR Little Endian: ${e.message}; ask for transfer-syntax=*`);
-    }
-    throw e;
-  }
+interface Representation {
+  bytes: Uint8Array;
+  transferSyntaxUID: string;
 }
 
 export async function retrieveInstances(c: Context, storage: ArchiveStorage, config: DicomWebConfig, scope: ReferenceScope): Promise<Response> {
   const records = await instancesIn(storage, scope);
   const accepted = parseAccept(c.req.header('accept'));
   // The first acceptable entry that every instance can be served in wins.
-  let choice: { multipart: boolean; transferSyntax: string | undefined } | undefined;
+  let choice: { multipart: boolean; transferSyntax: string | undefined; anything: boolean } | undefined;
   for (const a of accepted) {
     const p = partType(a);
     if (!['application/dicom', '*/*'].includes(p.type)) continue;
     const bare = !p.multipart && a.type !== '*/*';
     if (bare && records.length > 1) continue; // a bare application/dicom holds one instance
-    if (records.some((r) => !instanceEncoding(r, p.transferSyntax))) continue;
-    choice = { multipart: !bare, transferSyntax: p.transferSyntax };
+    const anything = p.type === '*/*';
+    if (records.some((r) => !instanceEncoding(r, p.transferSyntax, anything))) continue;
+    choice = { multipart: !bare, transferSyntax: p.transferSyntax, anything };
     break;
   }
   if (!choice) {
@@ -93,38 +91,50 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
       `cannot serve ${scopeName(scope)} as requested (Accept: ${c.req.header('accept')}): it is stored as ${stored}, and instances are served as stored (transfer-syntax=*) or as Explicit VR Little Endian (${DEFAULT_SYNTAX}); transcoding into another syntax is not supported`,
     );
   }
-  const encodings = records.map((r) => instanceEncoding(r, choice.transferSyntax)!);
-  const anyTranscoded = encodings.includes('explicit');
-  const etag = etagOf(records, anyTranscoded ? '-le' : '');
+  const { anything } = choice;
+  const encodings = records.map((r) => instanceEncoding(r, choice.transferSyntax, anything)!);
+  const etag = etagOf(records, encodings.includes('explicit') ? '-le' : '');
   const cacheControl = scope.sopInstanceUID ? IMMUTABLE : REVALIDATE;
   const cached = notModified(c, etag, cacheControl);
   if (cached) return cached;
-  const served = (i: number): string => (encodings[i] === 'explicit' ? DEFAULT_SYNTAX : records[i].transferSyntaxUID);
-  const body = async (i: number): Promise<Uint8Array> => {
-    const bytes = await readBlob(storage, records[i]);
-    return encodings[i] === 'explicit' ? transcoded(bytes, records[i]) : bytes;
+  const represent = async (i: number): Promise<Representation> => {
+    const record = records[i];
+    const bytes = await readBlob(storage, record);
+    if (encodings[i] === 'stored') return { bytes, transferSyntaxUID: record.transferSyntaxUID };
+    try {
+      return { bytes: await toExplicitLittleEndian(bytes), transferSyntaxUID: DEFAULT_SYNTAX };
+    } catch (e) {
+      if (!(e instanceof UnsupportedEncodingError)) throw e;
+      if (anything) return { bytes, transferSyntaxUID: record.transferSyntaxUID };
+      throw new HttpProblem(
+        406,
+        `instance ${record.sopInstanceUID} (stored as ${record.transferSyntaxUID}) cannot be served as Explicit VR Little Endian: ${e.message}; ask for transfer-syntax=*`,
+      );
+    }
   };
+  // One instance is prepared before answering, so that a codestream that cannot be decoded is a 406.
+  const first = records.length === 1 ? await represent(0) : undefined;
   if (!choice.multipart) {
-    return new Response((await body(0)) as Uint8Array<ArrayBuffer>, {
-      headers: { 'Content-Type': `application/dicom; transfer-syntax=${served(0)}`, ETag: etag, 'Cache-Control': cacheControl },
+    return new Response(first!.bytes as Uint8Array<ArrayBuffer>, {
+      headers: { 'Content-Type': `application/dicom; transfer-syntax=${first!.transferSyntaxUID}`, ETag: etag, 'Cache-Control': cacheControl },
     });
   }
   const root = dicomWebRoot(c, config);
   const boundary = multipartBoundary();
-  // A single instance is decompressed before answering, so that a codestream that cannot be decoded is a 406.
-  const first = records.length === 1 ? await body(0) : undefined;
   async function* parts(): AsyncGenerator<ResponsePart> {
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
+      const { bytes, transferSyntaxUID } = i === 0 && first ? first : await represent(i);
       yield {
-        contentType: `application/dicom; transfer-syntax=${served(i)}`,
+        contentType: `application/dicom; transfer-syntax=${transferSyntaxUID}`,
         contentLocation: instanceUrl(root, r.studyInstanceUID, r.seriesInstanceUID, r.sopInstanceUID),
-        body: i === 0 && first ? first : await body(i),
+        body: bytes,
       };
     }
   }
-  const syntaxes = new Set(records.map((_, i) => served(i)));
-  const uniform = syntaxes.size === 1 ? [...syntaxes][0] : undefined;
+  // The header names one syntax only when every part is known to be in it before streaming starts.
+  const planned = new Set(records.map((r, i) => (encodings[i] === 'explicit' ? DEFAULT_SYNTAX : r.transferSyntaxUID)));
+  const uniform = first ? first.transferSyntaxUID : planned.size === 1 && !(anything && encodings.includes('explicit')) ? [...planned][0] : undefined;
   return new Response(multipartStream(boundary, parts()), {
     headers: { 'Content-Type': multipartContentType(boundary, 'application/dicom', uniform), ETag: etag, 'Cache-Control': cacheControl },
   });

@@ -2,10 +2,10 @@
 // array of DICOM JSON objects, and one part per bulk data value, found by its Content-Location from the
 // BulkDataURI that names it. Each object becomes a Part 10 instance, stored like any other.
 import { tagFromHex, tagToHex } from '../../dicom/dictionary.js';
-import type { DicomJson, DicomJsonAttribute, DicomJsonValue } from '../../dicom/json-model.js';
+import type { DicomJson, DicomJsonValue } from '../../dicom/json-model.js';
 import { Tag } from '../../dicom/tags.js';
 import { TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
-import { writePart10 } from '../../dicom/writer.js';
+import { JsonEncodingError, jsonToPart10, type ResolvedAttribute, type ResolvedDataset } from '../../dicom/json-part10.js';
 
 export interface RequestPart {
   /** Media type without parameters, lower case. */
@@ -33,16 +33,12 @@ export const METADATA_TYPES = new Set(['application/dicom+json', 'application/js
 
 class BulkDataProblem extends Error {}
 
-function arrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-}
-
 /** Pixel Data from its parts: native as one octet-stream part, compressed as one part per frame in one syntax. */
-function pixelData(uri: string, parts: RequestPart[]): { value: ArrayBuffer[]; transferSyntaxUID: string } {
+function pixelData(uri: string, parts: RequestPart[]): { frames: Uint8Array[]; transferSyntaxUID: string } {
   const [first] = parts;
   if (first.type === 'application/octet-stream' && (!first.transferSyntax || first.transferSyntax === TransferSyntax.ExplicitVRLittleEndian)) {
     if (parts.length > 1) throw new BulkDataProblem(`uncompressed Pixel Data must come in one part, but ${parts.length} parts have Content-Location ${uri}`);
-    return { value: [arrayBuffer(first.bytes)], transferSyntaxUID: TransferSyntax.ExplicitVRLittleEndian };
+    return { frames: [first.bytes], transferSyntaxUID: TransferSyntax.ExplicitVRLittleEndian };
   }
   const syntax = first.transferSyntax ?? DEFAULT_SYNTAX_OF_MEDIA_TYPE[first.type];
   if (!syntax || !transferSyntaxInfo(syntax).encapsulated) {
@@ -51,46 +47,38 @@ function pixelData(uri: string, parts: RequestPart[]): { value: ArrayBuffer[]; t
   if (parts.some((p) => p.type !== first.type || (p.transferSyntax ?? syntax) !== syntax)) {
     throw new BulkDataProblem(`the frames of Pixel Data ${uri} come in different media types or transfer syntaxes`);
   }
-  return { value: parts.map((p) => arrayBuffer(p.bytes)), transferSyntaxUID: syntax };
+  return { frames: parts.map((p) => p.bytes), transferSyntaxUID: syntax };
 }
 
 /**
- * The data set with every BulkDataURI and InlineBinary replaced by its bytes, in the form the Part 10
- * writer takes (binary values as ArrayBuffers); and the transfer syntax that its Pixel Data needs.
+ * The data set with every BulkDataURI and InlineBinary replaced by its bytes, and the transfer syntax
+ * that its Pixel Data needs.
  */
-function resolve(dataset: DicomJson, bulk: Map<string, RequestPart[]>, topLevel: boolean, state: { transferSyntaxUID: string }): DicomJson {
-  const out: DicomJson = {};
+function resolve(dataset: DicomJson, bulk: Map<string, RequestPart[]>, topLevel: boolean, state: { transferSyntaxUID: string }): ResolvedDataset {
+  const out: ResolvedDataset = {};
   for (const [hex, attribute] of Object.entries(dataset)) {
     if (!/^[0-9A-Fa-f]{8}$/.test(hex) || !attribute || typeof attribute !== 'object' || typeof attribute.vr !== 'string') {
       throw new BulkDataProblem(`"${hex}" is not a DICOM JSON attribute (8 hex digits with a vr)`);
     }
     const tag = tagFromHex(hex);
-    let resolved: DicomJsonAttribute = attribute;
+    let resolved: ResolvedAttribute = { vr: attribute.vr, Value: attribute.Value };
     if (attribute.BulkDataURI !== undefined) {
       const parts = bulk.get(attribute.BulkDataURI);
       if (!parts) throw new BulkDataProblem(`BulkDataURI "${attribute.BulkDataURI}" of (${hex.slice(0, 4)},${hex.slice(4)}) names no part of the request (by Content-Location)`);
       if (topLevel && tag === Tag.PixelData) {
         const pixels = pixelData(attribute.BulkDataURI, parts);
         state.transferSyntaxUID = pixels.transferSyntaxUID;
-        const vr = pixels.transferSyntaxUID === TransferSyntax.ExplicitVRLittleEndian ? attribute.vr : 'OB';
-        resolved = { vr, Value: pixels.value as unknown as DicomJsonValue[] };
+        resolved = { vr: pixels.transferSyntaxUID === TransferSyntax.ExplicitVRLittleEndian ? attribute.vr : 'OB', bytes: pixels.frames };
       } else {
         if (parts.length > 1 || parts[0].type !== 'application/octet-stream') {
           throw new BulkDataProblem(`bulk data ${attribute.BulkDataURI} must be one application/octet-stream part`);
         }
-        resolved = { vr: attribute.vr, Value: [arrayBuffer(parts[0].bytes) as unknown as DicomJsonValue] };
+        resolved = { vr: attribute.vr, bytes: [parts[0].bytes] };
       }
     } else if (attribute.InlineBinary !== undefined) {
-      resolved = { vr: attribute.vr, Value: [arrayBuffer(Buffer.from(attribute.InlineBinary, 'base64')) as unknown as DicomJsonValue] };
-    } else if (attribute.vr === 'AT' && attribute.Value) {
-      // DICOM JSON gives attribute tags as "GGGGEEEE"; the writer takes them as numbers.
-      resolved = { vr: 'AT', Value: attribute.Value.map((v) => (typeof v === 'string' && /^[0-9A-Fa-f]{8}$/.test(v) ? parseInt(v, 16) : v)) };
-    } else if (attribute.Value?.includes(null) && attribute.vr !== 'SQ') {
-      // An empty value among several (A\\B) is null in DICOM JSON and an empty string to the writer.
-      resolved = { vr: attribute.vr, Value: attribute.Value.map((v) => v ?? '') };
+      resolved = { vr: attribute.vr, bytes: [new Uint8Array(Buffer.from(attribute.InlineBinary, 'base64'))] };
     } else if (attribute.vr === 'SQ') {
-      const items = (attribute.Value ?? []).map((item) => resolve(item as DicomJson, bulk, false, state));
-      resolved = { vr: 'SQ', Value: items };
+      resolved = { vr: 'SQ', Value: (attribute.Value ?? []).map((item) => resolve(item as DicomJson, bulk, false, state) as unknown as DicomJsonValue) };
     }
     out[tagToHex(tag)] = resolved;
   }
@@ -134,10 +122,9 @@ export function instancesFromJson(parts: RequestPart[]): JsonInstance[] {
       try {
         const state = { transferSyntaxUID: TransferSyntax.ExplicitVRLittleEndian as string };
         const resolved = resolve(dataset, bulk, true, state);
-        out.push({ bytes: writePart10(resolved, { transferSyntaxUID: state.transferSyntaxUID, keepOverlongValues: true }) });
+        out.push({ bytes: jsonToPart10(resolved, state.transferSyntaxUID) });
       } catch (e) {
-        // Whatever stops one object from being encoded (a value its VR cannot hold…) refuses that instance only.
-        if (!(e instanceof Error)) throw e;
+        if (!(e instanceof BulkDataProblem || e instanceof JsonEncodingError || e instanceof RangeError || e instanceof SyntaxError)) throw e;
         out.push({ problem: `instance ${who.sopInstanceUID ?? '(no SOP Instance UID)'} cannot be built from its metadata: ${e.message}`, ...who });
       }
     }
