@@ -119,7 +119,7 @@ function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, c
       sink.header(tag, 'SQ', UNDEFINED_LENGTH);
       for (const item of el.items) {
         sink.header(Tag.Item, undefined, UNDEFINED_LENGTH);
-        writeDataSet(sink, item, context);
+        writeDataSet(sink, item, pixelContext(item, context));
         sink.header(Tag.ItemDelimitationItem, undefined, 0);
       }
       sink.header(Tag.SequenceDelimitationItem, undefined, 0);
@@ -152,6 +152,16 @@ function datasetText(ds: DicomDataSet, tag: number): string | undefined {
   return new TextDecoder().decode(ds.bytes.subarray(el.offset, el.offset + el.length)).replace(/[\0 ]+$/, '');
 }
 
+/** A data set's own pixel description (an icon image in a sequence has one), else its parent's. */
+function pixelContext(ds: DicomDataSet, parent: PixelContext): PixelContext {
+  const representation = datasetNumber(ds, Tag.PixelRepresentation);
+  const bitsAllocated = datasetNumber(ds, Tag.BitsAllocated);
+  return {
+    signed: representation === undefined ? parent.signed : representation === 1,
+    wideSamples: bitsAllocated === undefined ? parent.wideSamples : bitsAllocated > 8,
+  };
+}
+
 function datasetNumber(ds: DicomDataSet, tag: number): number | undefined {
   const el = ds.elements.get(tag);
   if (!el || el.length < 2) return undefined;
@@ -168,10 +178,7 @@ export function encodeExplicitLittleEndian(parsed: ParsedDicom, changes?: Elemen
   const sopInstance = metaText(parsed.meta, Tag.MediaStorageSOPInstanceUID) ?? datasetText(ds, Tag.SOPInstanceUID) ?? '';
   // What else the original's meta group says about its source is kept.
   const metaChanges = new Map<number, ElementValue | null>(metaElements(sopClass, sopInstance, TransferSyntax.ExplicitVRLittleEndian));
-  const context: PixelContext = {
-    signed: datasetNumber(ds, Tag.PixelRepresentation) === 1,
-    wideSamples: (datasetNumber(ds, Tag.BitsAllocated) ?? 8) > 8,
-  };
+  const context = pixelContext(ds, { signed: false, wideSamples: false });
   const metaSink = new ByteSink();
   const meta = parsed.meta ?? { bytes: new Uint8Array(), littleEndian: true, explicitVr: true, elements: new Map() };
   writeDataSet(metaSink, meta, context, metaChanges);

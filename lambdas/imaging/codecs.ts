@@ -269,7 +269,7 @@ async function decodeJpeg(bytes: Uint8Array, pm: PixelModule): Promise<NativeFra
   const frame = jpegFrameType(bytes);
   if (!frame) throw new UnsupportedEncodingError('the JPEG codestream has no start-of-frame marker');
   if (frame.lossless) return decodeJpegLossless(bytes, pm);
-  if (frame.precision > 8) throw new UnsupportedEncodingError(`JPEG with ${frame.precision}-bit samples cannot be rendered yet (the libjpeg-turbo build in use is 8-bit)`);
+  if (frame.precision > 8) throw new UnsupportedEncodingError(`JPEG with ${frame.precision}-bit samples cannot be decoded yet (the libjpeg-turbo build in use is 8-bit)`);
   // libjpeg-turbo converts YCbCr to RGB itself.
   return fromCodec('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder', bytes, pm, () => 'RGB');
 }
