@@ -10,6 +10,11 @@ export interface DicomWebConfig {
   maxRequestBytes: number;
   /** Largest single instance accepted, in bytes. */
   maxInstanceBytes: number;
+  /**
+   * Largest instance decompressed in memory for a client that asks for Explicit VR Little Endian; larger
+   * ones answer 406 (a whole-slide image can decompress to many gigabytes).
+   */
+  maxDecompressedBytes: number;
   duplicatePolicy: DuplicatePolicy;
   /** Largest QIDO-RS page; larger limits are reduced with a Warning header. */
   maxQueryResults: number;
@@ -43,6 +48,7 @@ export function configFromEnv(): DicomWebConfig {
     publicUrl: env('PUBLIC_URL'),
     maxRequestBytes: intEnv('MAX_REQUEST_BYTES', 1024 ** 3),
     maxInstanceBytes: intEnv('MAX_INSTANCE_BYTES', 1024 ** 3),
+    maxDecompressedBytes: intEnv('MAX_DECOMPRESSED_BYTES', 512 * 1024 ** 2),
     duplicatePolicy: policy,
     maxQueryResults: intEnv('MAX_QUERY_RESULTS', 10000),
     storeConcurrency: intEnv('STORE_CONCURRENCY', 8),

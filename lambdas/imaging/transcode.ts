@@ -112,7 +112,7 @@ function resample(bytes: Uint8Array, from: number, to: number, signed: boolean, 
  * frame; Photometric Interpretation and Planar Configuration then describe what the decoder produced
  * (PS3.5 8.2.1: JPEG's YBR becomes RGB), and offset tables that only apply to encapsulated data go.
  */
-export async function toExplicitLittleEndian(file: Uint8Array): Promise<Uint8Array> {
+export async function toExplicitLittleEndian(file: Uint8Array, options: { maxDecompressedBytes: number }): Promise<Uint8Array> {
   let parsed: ParsedDicom;
   try {
     parsed = parseDicom(file);
@@ -131,6 +131,10 @@ export async function toExplicitLittleEndian(file: Uint8Array): Promise<Uint8Arr
   const layout = locateFrames(parsed);
   if (!layout) throw new UnsupportedEncodingError('its encapsulated Pixel Data has no frames that can be located');
   const pm = pixelModuleOf(datasetToJson(parsed.dataset, { inlineBinaryMax: 0 }));
+  const decompressedBytes = Math.ceil((pm.rows * pm.columns * pm.samplesPerPixel * pm.bitsAllocated * layout.frames.length) / 8);
+  if (decompressedBytes > options.maxDecompressedBytes) {
+    throw new UnsupportedEncodingError(`decompressed it would take ${decompressedBytes} bytes, more than the ${options.maxDecompressedBytes} this server decompresses at once (MAX_DECOMPRESSED_BYTES)`);
+  }
   const ds = parsed.dataset;
   const frames: Uint8Array[] = [];
   let described: UncompressedFrame | undefined;

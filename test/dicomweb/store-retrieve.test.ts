@@ -237,6 +237,23 @@ describe('STOW-RS then WADO-RS on every sample', () => {
       await either.arrayBuffer();
     });
 
+    it('does not decompress an instance beyond MAX_DECOMPRESSED_BYTES, and says so', async () => {
+      const small = await startTestArchive({ maxDecompressedBytes: 100_000 });
+      try {
+        const file = 'pydicom-data/MR2_J2KR.dcm'; // 1024 × 1024 × 16 bits: 2,097,152 bytes decompressed
+        const e = served.get(file)!.entry;
+        expect((await stow(small.url, [sampleBytes(file)])).status).toBe(200);
+        const url = `${small.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}`;
+        const refused = await fetch(url, { headers: { Accept: DEFAULT_ACCEPT } });
+        expect(refused.status).toBe(406);
+        expect(((await refused.json()) as { error: string }).error).toMatch(/2097152 bytes, more than the 100000 .*MAX_DECOMPRESSED_BYTES/);
+        const asStored = await getMultipart(url, `${DEFAULT_ACCEPT}; transfer-syntax=*`);
+        expect(sha(asStored.parts[0].body)).toBe(sha(sampleBytes(file)));
+      } finally {
+        await small.dispose();
+      }
+    });
+
     it('answers 406 with the reason for frames it cannot decompress, and serves them as stored on request', async () => {
       const e = firsts.find((x) => x.sample.file === 'cornerstone/CTImage.dcm_JPEGProcess2_4TransferSyntax_1.2.840.10008.1.2.4.51.dcm')!;
       const url = `${archive.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}/frames/1`;

@@ -11,6 +11,7 @@ export const testConfig = (overrides: Partial<DicomWebConfig> = {}): DicomWebCon
   basePath: '/dicomweb',
   maxRequestBytes: 256 * 1024 * 1024,
   maxInstanceBytes: 64 * 1024 * 1024,
+  maxDecompressedBytes: 512 * 1024 * 1024,
   duplicatePolicy: 'reject',
   maxQueryResults: 10000,
   storeConcurrency: 8,

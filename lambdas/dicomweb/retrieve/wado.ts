@@ -102,7 +102,7 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
     const bytes = await readBlob(storage, record);
     if (encodings[i] === 'stored') return { bytes, transferSyntaxUID: record.transferSyntaxUID };
     try {
-      return { bytes: await toExplicitLittleEndian(bytes), transferSyntaxUID: DEFAULT_SYNTAX };
+      return { bytes: await toExplicitLittleEndian(bytes, config), transferSyntaxUID: DEFAULT_SYNTAX };
     } catch (e) {
       if (!(e instanceof UnsupportedEncodingError)) throw e;
       if (anything) return { bytes, transferSyntaxUID: record.transferSyntaxUID };
