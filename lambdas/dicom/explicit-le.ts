@@ -140,12 +140,6 @@ function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, c
   }
 }
 
-function metaText(meta: DicomDataSet | undefined, tag: number): string | undefined {
-  const el = meta?.elements.get(tag);
-  if (!el) return undefined;
-  return new TextDecoder().decode(meta!.bytes.subarray(el.offset, el.offset + el.length)).replace(/[\0 ]+$/, '');
-}
-
 function datasetText(ds: DicomDataSet, tag: number): string | undefined {
   const el = ds.elements.get(tag);
   if (!el) return undefined;
@@ -174,8 +168,8 @@ function datasetNumber(ds: DicomDataSet, tag: number): number | undefined {
  */
 export function encodeExplicitLittleEndian(parsed: ParsedDicom, changes?: ElementChanges): Uint8Array {
   const ds = parsed.dataset;
-  const sopClass = metaText(parsed.meta, Tag.MediaStorageSOPClassUID) ?? datasetText(ds, Tag.SOPClassUID) ?? '';
-  const sopInstance = metaText(parsed.meta, Tag.MediaStorageSOPInstanceUID) ?? datasetText(ds, Tag.SOPInstanceUID) ?? '';
+  const sopClass = (parsed.meta && datasetText(parsed.meta, Tag.MediaStorageSOPClassUID)) ?? datasetText(ds, Tag.SOPClassUID) ?? '';
+  const sopInstance = (parsed.meta && datasetText(parsed.meta, Tag.MediaStorageSOPInstanceUID)) ?? datasetText(ds, Tag.SOPInstanceUID) ?? '';
   // What else the original's meta group says about its source is kept.
   const metaChanges = new Map<number, ElementValue | null>(metaElements(sopClass, sopInstance, TransferSyntax.ExplicitVRLittleEndian));
   const context = pixelContext(ds, { signed: false, wideSamples: false });
