@@ -23,12 +23,16 @@ const textEncoder = new TextEncoder();
 
 /** A text value padded to even length as PS3.5 6.2 requires (UIDs with NUL, everything else with a space). */
 export function textValue(vr: string, text: string): ElementValue {
-  const bytes = textEncoder.encode(text);
-  if (bytes.length % 2 === 0) return { vr, bytes };
-  const padded = new Uint8Array(bytes.length + 1);
-  padded.set(bytes);
-  padded[bytes.length] = vr === 'UI' ? 0 : 0x20;
-  return { vr, bytes: padded };
+  return { vr, bytes: padToEven(textEncoder.encode(text), vr === 'UI' ? 0 : 0x20) };
+}
+
+/** Values have even length (PS3.5 7.1.1): one pad byte more when needed. */
+export function padToEven(bytes: Uint8Array, pad: number): Uint8Array {
+  if (bytes.length % 2 === 0) return bytes;
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  out[bytes.length] = pad;
+  return out;
 }
 
 export function unsignedShortValue(value: number): ElementValue {

@@ -2,8 +2,8 @@
 // Binary values come in as bytes (the bulk data parts, or InlineBinary decoded); text is written in
 // UTF-8 under ISO_IR 192, since JSON is Unicode. The data set is Explicit VR Little Endian, as every
 // transfer syntax but two requires; Pixel Data is native or, for a compressed syntax, one fragment per frame.
-import { ByteSink, LONG_LENGTH_VRS, UNDEFINED_LENGTH, fileMeta, part10 } from './explicit-le.js';
-import { tagFromHex } from './dictionary.js';
+import { ByteSink, LONG_LENGTH_VRS, UNDEFINED_LENGTH, fileMeta, padToEven, part10, textValue } from './explicit-le.js';
+import { tagFromHex, tagToHex } from './dictionary.js';
 import type { DicomJsonValue, PersonNameJson } from './json-model.js';
 import { Tag } from './tags.js';
 import { transferSyntaxInfo } from './transfer-syntax.js';
@@ -20,16 +20,6 @@ export class JsonEncodingError extends Error {}
 
 const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
 const SINGLE_VALUED_TEXT = new Set(['LT', 'ST', 'UT', 'UR']);
-const PADDED_WITH_NUL = new Set(['UI']);
-const encoder = new TextEncoder();
-
-function padded(bytes: Uint8Array, pad: number): Uint8Array {
-  if (bytes.length % 2 === 0) return bytes;
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  out[bytes.length] = pad;
-  return out;
-}
 
 /** A decimal string of at most 16 characters (PS3.5 6.2, DS) for a JSON number. */
 function decimalString(n: number): string {
@@ -54,7 +44,7 @@ function textOf(vr: string, values: DicomJsonValue[]): Uint8Array {
     return v;
   });
   if (SINGLE_VALUED_TEXT.has(vr) && strings.length > 1) throw new JsonEncodingError(`${vr} holds one value, got ${strings.length}`);
-  return padded(encoder.encode(strings.join('\\')), PADDED_WITH_NUL.has(vr) ? 0 : 0x20);
+  return textValue(vr, strings.join('\\')).bytes;
 }
 
 function numbersOf(vr: string, values: DicomJsonValue[]): Uint8Array {
@@ -103,7 +93,7 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
     // File meta is written by the writer; group lengths would no longer be right; JSON text is UTF-8.
     if (tag >>> 16 === 0x0002 || (tag & 0xffff) === 0) continue;
     if (tag === Tag.SpecificCharacterSet) {
-      const value = padded(encoder.encode('ISO_IR 192'), 0x20);
+      const value = textValue('CS', 'ISO_IR 192').bytes;
       sink.header(tag, 'CS', value.length);
       sink.push(value);
       continue;
@@ -124,8 +114,8 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
     }
     let value: Uint8Array;
     if (attribute.bytes) {
-      if (attribute.bytes.length > 1) throw new JsonEncodingError(`(${tag.toString(16).padStart(8, '0')}) has several bulk data parts; only encapsulated Pixel Data may`);
-      value = padded(attribute.bytes[0] ?? new Uint8Array(), 0);
+      if (attribute.bytes.length > 1) throw new JsonEncodingError(`(${tagToHex(tag)}) has several bulk data parts; only encapsulated Pixel Data may`);
+      value = padToEven(attribute.bytes[0] ?? new Uint8Array(), 0);
     } else if (!attribute.Value || attribute.Value.length === 0) {
       value = new Uint8Array();
     } else if (BINARY_VRS.has(vr)) {
@@ -150,7 +140,7 @@ function writeFragments(sink: ByteSink, frames: Uint8Array[]): void {
   let offset = 0;
   const fragments = frames.map((frame, i) => {
     view.setUint32(i * 4, offset, true);
-    const bytes = padded(frame, 0);
+    const bytes = padToEven(frame, 0);
     offset += 8 + bytes.length;
     return bytes;
   });
@@ -163,9 +153,9 @@ function writeFragments(sink: ByteSink, frames: Uint8Array[]): void {
   sink.header(Tag.SequenceDelimitationItem, undefined, 0);
 }
 
-function text(dataset: ResolvedDataset, tag: number): string {
-  const value = dataset[tag.toString(16).toUpperCase().padStart(8, '0')]?.Value?.[0];
-  if (typeof value !== 'string' || !value) throw new JsonEncodingError(`${tag === Tag.SOPClassUID ? 'SOPClassUID' : 'SOPInstanceUID'} is missing`);
+function text(dataset: ResolvedDataset, tag: number, keyword: string): string {
+  const value = dataset[tagToHex(tag)]?.Value?.[0];
+  if (typeof value !== 'string' || !value) throw new JsonEncodingError(`${keyword} is missing`);
   return value;
 }
 
@@ -175,5 +165,5 @@ export function jsonToPart10(dataset: ResolvedDataset, transferSyntaxUID: string
   const withCharset: ResolvedDataset = { ...dataset, '00080005': { vr: 'CS' } };
   const body = new ByteSink();
   writeAttributes(body, withCharset, encapsulated, true);
-  return part10(fileMeta(text(dataset, Tag.SOPClassUID), text(dataset, Tag.SOPInstanceUID), transferSyntaxUID), body);
+  return part10(fileMeta(text(dataset, Tag.SOPClassUID, 'SOPClassUID'), text(dataset, Tag.SOPInstanceUID, 'SOPInstanceUID'), transferSyntaxUID), body);
 }

@@ -184,72 +184,54 @@ export async function decompressFrame(bytes: Uint8Array, transferSyntaxUID: stri
   }
 }
 
-/** Transfer syntaxes whose frames this module can decode (JPEG with more than 8-bit DCT samples still fails at decoding). */
-export const DECODABLE_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
-  '1.2.840.10008.1.2',
-  '1.2.840.10008.1.2.1',
-  '1.2.840.10008.1.2.2',
-  '1.2.840.10008.1.2.1.99',
-  '1.2.840.10008.1.2.1.98',
-  '1.2.840.10008.1.2.8.1',
-  '1.2.840.10008.1.2.5',
-  '1.2.840.10008.1.2.4.50',
-  '1.2.840.10008.1.2.4.51',
-  '1.2.840.10008.1.2.4.53',
-  '1.2.840.10008.1.2.4.55',
-  '1.2.840.10008.1.2.4.57',
-  '1.2.840.10008.1.2.4.70',
-  '1.2.840.10008.1.2.4.80',
-  '1.2.840.10008.1.2.4.81',
-  '1.2.840.10008.1.2.4.90',
-  '1.2.840.10008.1.2.4.91',
-  '1.2.840.10008.1.2.4.201',
-  '1.2.840.10008.1.2.4.202',
-  '1.2.840.10008.1.2.4.203',
-  '1.2.840.10008.1.2.4.110',
-  '1.2.840.10008.1.2.4.111',
-  '1.2.840.10008.1.2.4.112',
-]);
+type FrameDecoder = (bytes: Uint8Array, pm: PixelModule) => Promise<NativeFrame> | NativeFrame;
+
+const decodeNative: FrameDecoder = (bytes, pm) => native(bytes, pm); // little endian whatever the stored byte order
+const decodeJpeg2000: FrameDecoder = (bytes, pm) =>
+  // OpenJPEG undoes the multiple-component transform: YBR_ICT / YBR_RCT come out as RGB.
+  fromCodec('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder', bytes, pm, (p) => (p.startsWith('YBR_R') || p.startsWith('YBR_I') ? 'RGB' : p));
+const decodeHtj2k: FrameDecoder = (bytes, pm) =>
+  fromCodec('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder', bytes, pm, (p) => (p.startsWith('YBR_R') || p.startsWith('YBR_I') ? 'RGB' : p));
+const decodeJpegLs: FrameDecoder = (bytes, pm) => fromCodec('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder', bytes, pm, (p) => p);
+// JPEG XL (including losslessly recompressed JPEG, which libjxl decodes to the original's pixels, RGB for colour).
+const decodeJpegXl: FrameDecoder = (bytes, pm) =>
+  fromCodec('@cornerstonejs/codec-libjxl/decodewasmjs', 'JpegXLDecoder', bytes, pm, () => 'RGB', '@cornerstonejs/codec-libjxl/decodewasm');
+
+/** The decoder of each transfer syntax this module can decode (JPEG with more than 8-bit DCT samples still fails at decoding). */
+const DECODERS: Record<string, FrameDecoder> = {
+  '1.2.840.10008.1.2': decodeNative,
+  '1.2.840.10008.1.2.1': decodeNative,
+  '1.2.840.10008.1.2.2': decodeNative,
+  '1.2.840.10008.1.2.1.99': decodeNative,
+  '1.2.840.10008.1.2.1.98': decodeNative,
+  '1.2.840.10008.1.2.8.1': (bytes, pm) => native(new Uint8Array(inflateRawSync(bytes)), pm),
+  // RLE segments come out sample by sample and are interleaved by the decoder.
+  '1.2.840.10008.1.2.5': (bytes, pm) => native(decodeRle(bytes, pm.rows, pm.columns, pm.samplesPerPixel, pm.bitsAllocated), pm, pm.photometricInterpretation, false),
+  '1.2.840.10008.1.2.4.50': decodeJpeg,
+  '1.2.840.10008.1.2.4.51': decodeJpeg,
+  '1.2.840.10008.1.2.4.53': decodeJpeg,
+  '1.2.840.10008.1.2.4.55': decodeJpeg,
+  '1.2.840.10008.1.2.4.57': decodeJpeg,
+  '1.2.840.10008.1.2.4.70': decodeJpeg,
+  '1.2.840.10008.1.2.4.80': decodeJpegLs,
+  '1.2.840.10008.1.2.4.81': decodeJpegLs,
+  '1.2.840.10008.1.2.4.90': decodeJpeg2000,
+  '1.2.840.10008.1.2.4.91': decodeJpeg2000,
+  '1.2.840.10008.1.2.4.201': decodeHtj2k,
+  '1.2.840.10008.1.2.4.202': decodeHtj2k,
+  '1.2.840.10008.1.2.4.203': decodeHtj2k,
+  '1.2.840.10008.1.2.4.110': decodeJpegXl,
+  '1.2.840.10008.1.2.4.111': decodeJpegXl,
+  '1.2.840.10008.1.2.4.112': decodeJpegXl,
+};
+
+/** Transfer syntaxes whose frames this module can decode. */
+export const DECODABLE_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set(Object.keys(DECODERS));
 
 async function decodeWithSyntax(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<NativeFrame> {
-  switch (transferSyntaxUID) {
-    case '1.2.840.10008.1.2':
-    case '1.2.840.10008.1.2.1':
-    case '1.2.840.10008.1.2.2': // frames are served little endian whatever the stored byte order
-    case '1.2.840.10008.1.2.1.99':
-    case '1.2.840.10008.1.2.1.98':
-      return native(bytes, pm);
-    case '1.2.840.10008.1.2.8.1':
-      return native(new Uint8Array(inflateRawSync(bytes)), pm);
-    case '1.2.840.10008.1.2.5':
-      // RLE segments come out sample by sample and are interleaved by the decoder.
-      return native(decodeRle(bytes, pm.rows, pm.columns, pm.samplesPerPixel, pm.bitsAllocated), pm, pm.photometricInterpretation, false);
-    case '1.2.840.10008.1.2.4.50':
-    case '1.2.840.10008.1.2.4.51':
-    case '1.2.840.10008.1.2.4.53':
-    case '1.2.840.10008.1.2.4.55':
-    case '1.2.840.10008.1.2.4.57':
-    case '1.2.840.10008.1.2.4.70':
-      return decodeJpeg(bytes, pm);
-    case '1.2.840.10008.1.2.4.80':
-    case '1.2.840.10008.1.2.4.81':
-      return fromCodec('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder', bytes, pm, (p) => p);
-    case '1.2.840.10008.1.2.4.90':
-    case '1.2.840.10008.1.2.4.91':
-      // OpenJPEG undoes the multiple-component transform: YBR_ICT / YBR_RCT come out as RGB.
-      return fromCodec('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder', bytes, pm, (p) => (p.startsWith('YBR_R') || p.startsWith('YBR_I') ? 'RGB' : p));
-    case '1.2.840.10008.1.2.4.201':
-    case '1.2.840.10008.1.2.4.202':
-    case '1.2.840.10008.1.2.4.203':
-      return fromCodec('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder', bytes, pm, (p) => (p.startsWith('YBR_R') || p.startsWith('YBR_I') ? 'RGB' : p));
-    case '1.2.840.10008.1.2.4.110':
-    case '1.2.840.10008.1.2.4.111':
-    case '1.2.840.10008.1.2.4.112':
-      // JPEG XL (including losslessly recompressed JPEG, which libjxl decodes to the original's pixels, RGB for colour).
-      return fromCodec('@cornerstonejs/codec-libjxl/decodewasmjs', 'JpegXLDecoder', bytes, pm, () => 'RGB', '@cornerstonejs/codec-libjxl/decodewasm');
-    default:
-      throw new UnsupportedEncodingError(`frames in transfer syntax ${transferSyntaxUID} cannot be decoded for rendering`);
-  }
+  const decoder = DECODERS[transferSyntaxUID];
+  if (!decoder) throw new UnsupportedEncodingError(`frames in transfer syntax ${transferSyntaxUID} cannot be decoded`);
+  return decoder(bytes, pm);
 }
 
 /** The codestream's own start-of-frame marker decides the decoder: writers do label DCT JPEG as lossless. */

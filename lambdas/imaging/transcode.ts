@@ -144,8 +144,9 @@ export async function toExplicitLittleEndian(file: Uint8Array, options: { maxDec
     described ??= decoded;
     frames.push(decoded.bytes);
   }
-  const joined = pm.bitsAllocated === 1 ? concatenateBits(frames, pm.rows * pm.columns * pm.samplesPerPixel) : concatenate(frames);
-  const pixels = joined.length % 2 ? concatenate([joined, new Uint8Array(1)]) : joined;
+  const joined = pm.bitsAllocated === 1 ? [concatenateBits(frames, pm.rows * pm.columns * pm.samplesPerPixel)] : frames;
+  const length = joined.reduce((n, f) => n + f.length, 0);
+  const pixels = Buffer.concat(joined, length + (length % 2)); // zero-padded to even length
   const changes = new Map<number, ElementValue | null>([
     [Tag.PixelData, { vr: pm.bitsAllocated > 8 ? 'OW' : 'OB', bytes: pixels }],
     [ExtendedOffsetTable, null],
@@ -157,13 +158,3 @@ export async function toExplicitLittleEndian(file: Uint8Array, options: { maxDec
   return encodeExplicitLittleEndian(parsed, changes);
 }
 
-
-function concatenate(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
