@@ -1,6 +1,7 @@
 // Re-encodes a parsed instance as a Part 10 file in Explicit VR Little Endian (PS3.5 A.2), the transfer
-// syntax DICOMweb serves by default (PS3.18 8.7.8.2, Table 8.7.3-2). Implicit VR, big endian and deflated data sets
-// are rewritten element by element; pixel data, once decompressed, comes in through `changes`.
+// syntax DICOMweb serves by default (PS3.18 8.7.8.2, Table 8.7.3-2), or in a compressed syntax built on it.
+// Implicit VR, big endian and deflated data sets are rewritten element by element; pixel data, once
+// decompressed or compressed, comes in through `changes`.
 import { lookupTag } from './dictionary.js';
 import { WORD_SIZE } from './json-model.js';
 import type { DicomDataSet, DicomElement, ParsedDicom } from './parser.js';
@@ -9,9 +10,15 @@ import { TransferSyntax } from './transfer-syntax.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './implementation.js';
 
 /** A value to write instead of the stored one (`null` leaves the element out). */
-export interface ElementValue {
+export type ElementValue = BytesValue | EncapsulatedFrames;
+export interface BytesValue {
   vr: string;
   bytes: Uint8Array;
+}
+/** Compressed Pixel Data: one fragment per frame. */
+export interface EncapsulatedFrames {
+  vr: 'OB';
+  frames: Uint8Array[];
 }
 export type ElementChanges = ReadonlyMap<number, ElementValue | null>;
 
@@ -22,7 +29,7 @@ export const UNDEFINED_LENGTH = 0xffffffff;
 const textEncoder = new TextEncoder();
 
 /** A text value padded to even length as PS3.5 6.2 requires (UIDs with NUL, everything else with a space). */
-export function textValue(vr: string, text: string): ElementValue {
+export function textValue(vr: string, text: string): BytesValue {
   return { vr, bytes: padToEven(textEncoder.encode(text), vr === 'UI' ? 0 : 0x20) };
 }
 
@@ -35,7 +42,7 @@ export function padToEven(bytes: Uint8Array, pad: number): Uint8Array {
   return out;
 }
 
-export function unsignedShortValue(value: number): ElementValue {
+export function unsignedShortValue(value: number): BytesValue {
   const bytes = new Uint8Array(2);
   new DataView(bytes.buffer).setUint16(0, value, true);
   return { vr: 'US', bytes };
@@ -113,6 +120,10 @@ function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, c
     if ((tag & 0xffff) === 0x0000) continue;
     const change = changes?.get(tag);
     if (change === null) continue;
+    if (change && 'frames' in change) {
+      writeFragments(sink, tag, change.frames);
+      continue;
+    }
     if (change) {
       sink.header(tag, change.vr, change.bytes.length);
       sink.push(change.bytes);
@@ -144,6 +155,27 @@ function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, c
   }
 }
 
+/** Encapsulated Pixel Data (PS3.5 A.4): a Basic Offset Table, then each frame as one fragment. */
+export function writeFragments(sink: ByteSink, tag: number, frames: Uint8Array[]): void {
+  sink.header(tag, 'OB', UNDEFINED_LENGTH);
+  const table = new Uint8Array(4 * frames.length);
+  const view = new DataView(table.buffer);
+  let offset = 0;
+  const fragments = frames.map((frame, i) => {
+    view.setUint32(i * 4, offset, true);
+    const bytes = padToEven(frame, 0);
+    offset += 8 + bytes.length;
+    return bytes;
+  });
+  sink.header(Tag.Item, undefined, table.length);
+  sink.push(table);
+  for (const bytes of fragments) {
+    sink.header(Tag.Item, undefined, bytes.length);
+    sink.push(bytes);
+  }
+  sink.header(Tag.SequenceDelimitationItem, undefined, 0);
+}
+
 function datasetText(ds: DicomDataSet, tag: number): string | undefined {
   const el = ds.elements.get(tag);
   if (!el) return undefined;
@@ -167,15 +199,20 @@ function datasetNumber(ds: DicomDataSet, tag: number): number | undefined {
 }
 
 /**
- * The instance as an Explicit VR Little Endian Part 10 file. File Meta Information keeps what the
- * original said about its source and names this implementation as the writer (PS3.10 7.1).
+ * The instance as a Part 10 file in Explicit VR Little Endian, or in a compressed syntax when `changes`
+ * bring its encapsulated Pixel Data. File Meta Information keeps what the original said about its
+ * source and names this implementation as the writer (PS3.10 7.1).
  */
-export function encodeExplicitLittleEndian(parsed: ParsedDicom, changes?: ElementChanges): Uint8Array {
+export function encodeExplicitLittleEndian(
+  parsed: ParsedDicom,
+  changes?: ElementChanges,
+  transferSyntaxUID: string = TransferSyntax.ExplicitVRLittleEndian,
+): Uint8Array {
   const ds = parsed.dataset;
   const sopClass = (parsed.meta && datasetText(parsed.meta, Tag.MediaStorageSOPClassUID)) ?? datasetText(ds, Tag.SOPClassUID) ?? '';
   const sopInstance = (parsed.meta && datasetText(parsed.meta, Tag.MediaStorageSOPInstanceUID)) ?? datasetText(ds, Tag.SOPInstanceUID) ?? '';
   // What else the original's meta group says about its source is kept.
-  const metaChanges = new Map<number, ElementValue | null>(metaElements(sopClass, sopInstance, TransferSyntax.ExplicitVRLittleEndian));
+  const metaChanges = new Map<number, ElementValue | null>(metaElements(sopClass, sopInstance, transferSyntaxUID));
   const context = pixelContext(ds, { signed: false, wideSamples: false });
   const metaSink = new ByteSink();
   const meta = parsed.meta ?? { bytes: new Uint8Array(), littleEndian: true, explicitVr: true, elements: new Map() };
@@ -200,7 +237,7 @@ export function part10(meta: ByteSink, body: ByteSink): Uint8Array {
 }
 
 /** The File Meta Information elements this implementation writes, naming itself as the writer (PS3.10 7.1). */
-function metaElements(sopClassUID: string, sopInstanceUID: string, transferSyntaxUID: string): Array<[number, ElementValue]> {
+function metaElements(sopClassUID: string, sopInstanceUID: string, transferSyntaxUID: string): Array<[number, BytesValue]> {
   return [
     [0x00020001, { vr: 'OB', bytes: new Uint8Array([0, 1]) }],
     [Tag.MediaStorageSOPClassUID, textValue('UI', sopClassUID)],

@@ -2,7 +2,7 @@
 // Binary values come in as bytes (the bulk data parts, or InlineBinary decoded); text is written in
 // UTF-8 under ISO_IR 192, since JSON is Unicode. The data set is Explicit VR Little Endian, as every
 // transfer syntax but two requires; Pixel Data is native or, for a compressed syntax, one fragment per frame.
-import { ByteSink, LONG_LENGTH_VRS, UNDEFINED_LENGTH, fileMeta, padToEven, part10, textValue } from './explicit-le.js';
+import { ByteSink, LONG_LENGTH_VRS, UNDEFINED_LENGTH, fileMeta, padToEven, part10, textValue, writeFragments } from './explicit-le.js';
 import { tagFromHex, tagToHex } from './dictionary.js';
 import type { DicomJsonValue, PersonNameJson } from './json-model.js';
 import { Tag } from './tags.js';
@@ -109,7 +109,7 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
       continue;
     }
     if (topLevel && tag === Tag.PixelData && encapsulated) {
-      writeFragments(sink, attribute.bytes ?? []);
+      writeFragments(sink, Tag.PixelData, attribute.bytes ?? []);
       continue;
     }
     let value: Uint8Array;
@@ -130,27 +130,6 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
     sink.header(tag, written, value.length);
     sink.push(value);
   }
-}
-
-/** Encapsulated Pixel Data (PS3.5 A.4): a Basic Offset Table, then each frame as one fragment. */
-function writeFragments(sink: ByteSink, frames: Uint8Array[]): void {
-  sink.header(Tag.PixelData, 'OB', UNDEFINED_LENGTH);
-  const table = new Uint8Array(4 * frames.length);
-  const view = new DataView(table.buffer);
-  let offset = 0;
-  const fragments = frames.map((frame, i) => {
-    view.setUint32(i * 4, offset, true);
-    const bytes = padToEven(frame, 0);
-    offset += 8 + bytes.length;
-    return bytes;
-  });
-  sink.header(Tag.Item, undefined, table.length);
-  sink.push(table);
-  for (const bytes of fragments) {
-    sink.header(Tag.Item, undefined, bytes.length);
-    sink.push(bytes);
-  }
-  sink.header(Tag.SequenceDelimitationItem, undefined, 0);
 }
 
 function text(dataset: ResolvedDataset, tag: number, keyword: string): string {

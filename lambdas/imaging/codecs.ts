@@ -1,11 +1,13 @@
 // Frame decoding for every transfer syntax the archive can render, with maintained codec packages:
 // the cornerstone WASM builds of libjpeg-turbo, CharLS, OpenJPEG, OpenJPH and libjxl, jpeg-lossless-decoder-js,
-// and our own RLE (PS3.5 Annex G). Codecs load on first use, so functions that never render never pay.
+// dcmjs-codecs' IJG libjpeg for 12-bit DCT JPEG, and our own RLE (PS3.5 Annex G). Codecs load on first
+// use, so functions that never render never pay.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { Decoder } from 'jpeg-lossless-decoder-js';
 import type { PixelModule } from './pixels.js';
+import { nativeCodecs } from './native-codecs.js';
 import { decodeRle } from './rle.js';
 
 const require = createRequire(import.meta.url);
@@ -32,10 +34,11 @@ interface WasmDecoder {
   getInterleaveMode?(): number;
   delete?(): void;
 }
-type WasmModule = Record<string, new () => WasmDecoder>;
+type WasmModule<T = WasmDecoder> = Record<string, new () => T>;
 
-const modules = new Map<string, Promise<WasmModule>>();
-function wasm(pkg: string, wasmFile?: string): Promise<WasmModule> {
+const modules = new Map<string, Promise<WasmModule<unknown>>>();
+/** A cornerstone codec package's Emscripten module, loaded once; its classes are the decoders (and encoders). */
+export function wasm<T = WasmDecoder>(pkg: string, wasmFile?: string): Promise<WasmModule<T>> {
   let m = modules.get(pkg);
   if (!m) {
     type Factory = (options?: object) => Promise<WasmModule>;
@@ -46,7 +49,7 @@ function wasm(pkg: string, wasmFile?: string): Promise<WasmModule> {
     m = factory({ print: () => undefined, printErr: () => undefined, wasmBinary }); // OpenJPEG logs every header otherwise
     modules.set(pkg, m);
   }
-  return m;
+  return m as Promise<WasmModule<T>>;
 }
 
 async function decodeWith(pkg: string, decoderName: string, bytes: Uint8Array, wasmFile?: string) {
@@ -119,7 +122,8 @@ export interface NativeFrame {
   planar: boolean;
 }
 
-function native(bytes: Uint8Array, pm: PixelModule, photometric = pm.photometricInterpretation, planar = pm.planarConfiguration === 1): NativeFrame {
+/** A frame of native samples as the pixel module describes them. */
+export function nativeFrame(bytes: Uint8Array, pm: PixelModule, photometric = pm.photometricInterpretation, planar = pm.planarConfiguration === 1): NativeFrame {
   return {
     bytes,
     rows: pm.rows,
@@ -186,7 +190,7 @@ export async function decompressFrame(bytes: Uint8Array, transferSyntaxUID: stri
 
 type FrameDecoder = (bytes: Uint8Array, pm: PixelModule) => Promise<NativeFrame> | NativeFrame;
 
-const decodeNative: FrameDecoder = (bytes, pm) => native(bytes, pm); // little endian whatever the stored byte order
+const decodeNative: FrameDecoder = (bytes, pm) => nativeFrame(bytes, pm); // little endian whatever the stored byte order
 const decodeJpeg2000: FrameDecoder = (bytes, pm) =>
   // OpenJPEG undoes the multiple-component transform: YBR_ICT / YBR_RCT come out as RGB.
   fromCodec('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder', bytes, pm, (p) => (p.startsWith('YBR_R') || p.startsWith('YBR_I') ? 'RGB' : p));
@@ -197,16 +201,16 @@ const decodeJpegLs: FrameDecoder = (bytes, pm) => fromCodec('@cornerstonejs/code
 const decodeJpegXl: FrameDecoder = (bytes, pm) =>
   fromCodec('@cornerstonejs/codec-libjxl/decodewasmjs', 'JpegXLDecoder', bytes, pm, () => 'RGB', '@cornerstonejs/codec-libjxl/decodewasm');
 
-/** The decoder of each transfer syntax this module can decode (JPEG with more than 8-bit DCT samples still fails at decoding). */
+/** The decoder of each transfer syntax this module can decode. */
 const DECODERS: Record<string, FrameDecoder> = {
   '1.2.840.10008.1.2': decodeNative,
   '1.2.840.10008.1.2.1': decodeNative,
   '1.2.840.10008.1.2.2': decodeNative,
   '1.2.840.10008.1.2.1.99': decodeNative,
   '1.2.840.10008.1.2.1.98': decodeNative,
-  '1.2.840.10008.1.2.8.1': (bytes, pm) => native(new Uint8Array(inflateRawSync(bytes)), pm),
+  '1.2.840.10008.1.2.8.1': (bytes, pm) => nativeFrame(new Uint8Array(inflateRawSync(bytes)), pm),
   // RLE segments come out sample by sample and are interleaved by the decoder.
-  '1.2.840.10008.1.2.5': (bytes, pm) => native(decodeRle(bytes, pm.rows, pm.columns, pm.samplesPerPixel, pm.bitsAllocated), pm, pm.photometricInterpretation, false),
+  '1.2.840.10008.1.2.5': (bytes, pm) => nativeFrame(decodeRle(bytes, pm.rows, pm.columns, pm.samplesPerPixel, pm.bitsAllocated), pm, pm.photometricInterpretation, false),
   '1.2.840.10008.1.2.4.50': decodeJpeg,
   '1.2.840.10008.1.2.4.51': decodeJpeg,
   '1.2.840.10008.1.2.4.53': decodeJpeg,
@@ -251,9 +255,30 @@ async function decodeJpeg(bytes: Uint8Array, pm: PixelModule): Promise<NativeFra
   const frame = jpegFrameType(bytes);
   if (!frame) throw new UnsupportedEncodingError('the JPEG codestream has no start-of-frame marker');
   if (frame.lossless) return decodeJpegLossless(bytes, pm);
-  if (frame.precision > 8) throw new UnsupportedEncodingError(`JPEG with ${frame.precision}-bit samples cannot be decoded yet (the libjpeg-turbo build in use is 8-bit)`);
+  if (frame.precision > 8) return decodeJpegExtended(bytes, pm);
   // libjpeg-turbo converts YCbCr to RGB itself.
   return fromCodec('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder', bytes, pm, () => 'RGB');
+}
+
+/** DCT JPEG with 12-bit samples (processes 2 & 4 and the retired ones that share them): IJG libjpeg's 12-bit path. */
+async function decodeJpegExtended(bytes: Uint8Array, pm: PixelModule): Promise<NativeFrame> {
+  const { Context, NativeCodecs } = await nativeCodecs();
+  const context = new Context({
+    width: pm.columns,
+    height: pm.rows,
+    bitsAllocated: 16,
+    bitsStored: pm.bitsStored,
+    samplesPerPixel: pm.samplesPerPixel,
+    pixelRepresentation: pm.pixelRepresentation,
+    planarConfiguration: 0,
+    photometricInterpretation: pm.photometricInterpretation,
+    encodedBuffer: bytes,
+  });
+  const decoded = NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: true }).getDecodedBuffer();
+  if (!decoded) throw new UnsupportedEncodingError('the 12-bit JPEG decoder returned no samples');
+  // Copied out of WebAssembly memory; 16 bits per sample, colour converted to RGB and interleaved.
+  const frame = nativeFrame(new Uint8Array(decoded), pm, pm.samplesPerPixel === 3 ? 'RGB' : pm.photometricInterpretation, false);
+  return { ...frame, bitsAllocated: 16, bitsStored: Math.min(pm.bitsStored, 16) };
 }
 
 async function decodeJpegLossless(bytes: Uint8Array, pm: PixelModule): Promise<NativeFrame> {
@@ -261,5 +286,5 @@ async function decodeJpegLossless(bytes: Uint8Array, pm: PixelModule): Promise<N
   const copy = new Uint8Array(bytes); // the decoder reads through a DataView over the whole buffer
   const decoded = new Decoder().decode(copy.buffer, 0, copy.length, bytesPerSample);
   const bytesOut = ArrayBuffer.isView(decoded) ? new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength) : new Uint8Array(decoded);
-  return native(bytesOut, pm, pm.samplesPerPixel === 3 ? 'RGB' : pm.photometricInterpretation, false);
+  return nativeFrame(bytesOut, pm, pm.samplesPerPixel === 3 ? 'RGB' : pm.photometricInterpretation, false);
 }

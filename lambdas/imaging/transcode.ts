@@ -1,28 +1,39 @@
-// Decompression to Explicit VR Little Endian: what WADO-RS serves when a client asks for no transfer
-// syntax, or for 1.2.840.10008.1.2.1, and the instance is stored compressed (PS3.18 8.7.8.2, Table 8.7.3-2).
-// Only decompression is offered: re-compressing into another syntax is answered 406 by the caller.
+// Transcoding of stored instances for WADO-RS (PS3.18 8.7.3, 8.7.8.2): into Explicit VR Little Endian, the
+// syntax served when a client names none (compressed pixel data decompressed frame by frame), and into the
+// compressed syntaxes of ./encoders.ts (frames decompressed if need be, then encoded).
 import { encodeExplicitLittleEndian, textValue, unsignedShortValue, type ElementValue } from '../dicom/explicit-le.js';
+import { tagToHex } from '../dicom/dictionary.js';
 import { assembleFrame, locateFrames } from '../dicom/frames.js';
-import { datasetToJson } from '../dicom/json-model.js';
+import { datasetToJson, type DicomJson } from '../dicom/json-model.js';
 import { DicomParseError, parseDicom, type ParsedDicom } from '../dicom/parser.js';
 import { Tag } from '../dicom/tags.js';
-import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
-import { DECODABLE_TRANSFER_SYNTAXES, UnsupportedEncodingError, decompressFrame } from './codecs.js';
+import { TransferSyntax, transferSyntaxInfo } from '../dicom/transfer-syntax.js';
+import { DECODABLE_TRANSFER_SYNTAXES, UnsupportedEncodingError, decompressFrame, nativeFrame } from './codecs.js';
+import { ENCODABLE_TRANSFER_SYNTAXES, compressFrame, lossyCompressionMethod } from './encoders.js';
 import { pixelModuleOf, type PixelModule } from './pixels.js';
 
 const ExtendedOffsetTable = 0x7fe00001;
 const ExtendedOffsetTableLengths = 0x7fe00002;
 const LossyImageCompression = 0x00282110;
+const LossyImageCompressionRatio = 0x00282112;
+const LossyImageCompressionMethod = 0x00282114;
 /** Syntaxes that are lossy by definition; others (JPEG 2000, JPEG-LS near-lossless…) say so in the data set. */
 const ALWAYS_LOSSY = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']);
 
-/** Whether instances stored in this syntax can be served as Explicit VR Little Endian. */
-export function canServeAsExplicitLittleEndian(transferSyntaxUID: string): boolean {
+/** Whether frames stored in this syntax can be decoded (native ones need no decoding). */
+function decodable(transferSyntaxUID: string): boolean {
   return !transferSyntaxInfo(transferSyntaxUID).encapsulated || DECODABLE_TRANSFER_SYNTAXES.has(transferSyntaxUID);
 }
 
-export interface UncompressedFrame {
+/** Whether instances (and frames) stored in one syntax can be served in another. */
+export function canTranscode(from: string, to: string): boolean {
+  if (to === TransferSyntax.ExplicitVRLittleEndian) return decodable(from);
+  return ENCODABLE_TRANSFER_SYNTAXES.has(to) && decodable(from);
+}
+
+export interface FrameBytes {
   bytes: Uint8Array;
+  /** Photometric Interpretation of `bytes`, which the codecs may have changed. */
   photometricInterpretation: string;
 }
 
@@ -30,7 +41,7 @@ export interface UncompressedFrame {
  * One frame decompressed into the stored pixel description's layout (Bits Allocated, rows, columns,
  * samples), colour interleaved pixel by pixel (Planar Configuration 0); 1-bit frames packed from a byte boundary.
  */
-export async function uncompressedFrame(frame: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<UncompressedFrame> {
+export async function uncompressedFrame(frame: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<FrameBytes> {
   if (![1, 8, 16].includes(pm.bitsAllocated)) {
     throw new UnsupportedEncodingError(`compressed frames with ${pm.bitsAllocated} bits allocated cannot be decompressed`);
   }
@@ -107,54 +118,89 @@ function resample(bytes: Uint8Array, from: number, to: number, signed: boolean, 
   return out;
 }
 
-/**
- * The stored Part 10 file as Explicit VR Little Endian. Encapsulated pixel data is decompressed frame by
- * frame; Photometric Interpretation and Planar Configuration then describe what the decoder produced
- * (PS3.5 8.2.1: JPEG's YBR becomes RGB), and offset tables that only apply to encapsulated data go.
- */
-export async function toExplicitLittleEndian(file: Uint8Array, options: { maxDecompressedBytes: number }): Promise<Uint8Array> {
-  let parsed: ParsedDicom;
+export interface TranscodeOptions {
+  /** Largest decompressed pixel data handled at once; larger instances are refused (MAX_DECOMPRESSED_BYTES). */
+  maxDecompressedBytes: number;
+}
+
+function parseReadable(file: Uint8Array): ParsedDicom {
   try {
-    parsed = parseDicom(file);
+    return parseDicom(file);
   } catch (e) {
     // Stored files that only part of could be read (a truncated value after the header) cannot be re-encoded.
     if (e instanceof DicomParseError) throw new UnsupportedEncodingError(`its data set cannot be read completely (${e.message})`);
     throw e;
   }
-  const syntax = parsed.transferSyntaxUID;
-  const pixelData = parsed.dataset.elements.get(Tag.PixelData);
-  if (!transferSyntaxInfo(syntax).encapsulated || !pixelData?.fragments) {
-    // Native pixel data (or none): only the encoding of the elements changes.
-    return encodeExplicitLittleEndian(parsed);
+}
+
+/**
+ * The stored Part 10 file in another transfer syntax: Explicit VR Little Endian, or a compressed syntax of
+ * ./encoders.ts. Frames are decompressed (when stored compressed) and re-encoded one by one; Photometric
+ * Interpretation and Planar Configuration then describe what the codec produced (PS3.5 8.2: JPEG's YBR
+ * decodes to RGB; JPEG 2000's component transform is YBR_RCT), offset tables that belonged to the stored
+ * encapsulation go, and a lossy encoding is recorded in Lossy Image Compression, its ratio and method.
+ */
+export async function transcodeInstance(file: Uint8Array, to: string, options: TranscodeOptions): Promise<Uint8Array> {
+  const parsed = parseReadable(file);
+  const from = parsed.transferSyntaxUID;
+  const ds = parsed.dataset;
+  const pixelData = ds.elements.get(Tag.PixelData);
+  const storedEncapsulated = transferSyntaxInfo(from).encapsulated && !!pixelData?.fragments;
+  const decompressing = to === TransferSyntax.ExplicitVRLittleEndian;
+  // Without pixel data (or with native pixel data, for the default syntax) only the encoding of the elements changes.
+  if (!pixelData || (decompressing && !storedEncapsulated)) return encodeExplicitLittleEndian(parsed, undefined, to);
+  if (!canTranscode(from, to)) {
+    throw new UnsupportedEncodingError(decompressing ? `frames in transfer syntax ${from} cannot be decompressed` : `instances cannot be encoded in transfer syntax ${to}`);
   }
-  if (!DECODABLE_TRANSFER_SYNTAXES.has(syntax)) throw new UnsupportedEncodingError(`frames in transfer syntax ${syntax} cannot be decompressed`);
   const layout = locateFrames(parsed);
-  if (!layout) throw new UnsupportedEncodingError('its encapsulated Pixel Data has no frames that can be located');
-  const pm = pixelModuleOf(datasetToJson(parsed.dataset, { inlineBinaryMax: 0 }));
+  if (!layout) throw new UnsupportedEncodingError('its Pixel Data has no frames that can be located');
+  const json = datasetToJson(ds, { inlineBinaryMax: 0 });
+  const pm = pixelModuleOf(json);
+  if (!decompressing && pm.bitsAllocated !== 8 && pm.bitsAllocated !== 16) {
+    throw new UnsupportedEncodingError(`frames with ${pm.bitsAllocated} bits allocated cannot be compressed`);
+  }
   const decompressedBytes = Math.ceil((pm.rows * pm.columns * pm.samplesPerPixel * pm.bitsAllocated * layout.frames.length) / 8);
   if (decompressedBytes > options.maxDecompressedBytes) {
     throw new UnsupportedEncodingError(`decompressed it would take ${decompressedBytes} bytes, more than the ${options.maxDecompressedBytes} this server decompresses at once (MAX_DECOMPRESSED_BYTES)`);
   }
-  const ds = parsed.dataset;
-  const frames: Uint8Array[] = [];
-  let described: UncompressedFrame | undefined;
+  const frames: FrameBytes[] = [];
   for (let i = 0; i < layout.frames.length; i++) {
-    const frame = assembleFrame(layout, i, (r) => ds.bytes.subarray(r.offset, r.offset + r.length));
-    const decoded = await uncompressedFrame(frame, syntax, pm);
-    described ??= decoded;
-    frames.push(decoded.bytes);
+    frames.push(await transcodeFrame(assembleFrame(layout, i, (r) => ds.bytes.subarray(r.offset, r.offset + r.length)), from, to, pm));
   }
-  const joined = pm.bitsAllocated === 1 ? [concatenateBits(frames, pm.rows * pm.columns * pm.samplesPerPixel)] : frames;
-  const length = joined.reduce((n, f) => n + f.length, 0);
-  const pixels = Buffer.concat(joined, length + (length % 2)); // zero-padded to even length
+  const bytes = frames.map((f) => f.bytes);
   const changes = new Map<number, ElementValue | null>([
-    [Tag.PixelData, { vr: pm.bitsAllocated > 8 ? 'OW' : 'OB', bytes: pixels }],
     [ExtendedOffsetTable, null],
     [ExtendedOffsetTableLengths, null],
   ]);
-  if (described) changes.set(Tag.PhotometricInterpretation, textValue('CS', described.photometricInterpretation));
   if (pm.samplesPerPixel > 1) changes.set(Tag.PlanarConfiguration, unsignedShortValue(0));
-  if (ALWAYS_LOSSY.has(syntax) && !ds.elements.has(LossyImageCompression)) changes.set(LossyImageCompression, textValue('CS', '01'));
-  return encodeExplicitLittleEndian(parsed, changes);
+  if (frames[0]) changes.set(Tag.PhotometricInterpretation, textValue('CS', frames[0].photometricInterpretation));
+  if (decompressing) {
+    const joined = pm.bitsAllocated === 1 ? [concatenateBits(bytes, pm.rows * pm.columns * pm.samplesPerPixel)] : bytes;
+    const length = joined.reduce((n, f) => n + f.length, 0);
+    changes.set(Tag.PixelData, { vr: pm.bitsAllocated > 8 ? 'OW' : 'OB', bytes: Buffer.concat(joined, length + (length % 2)) }); // zero-padded to even length
+  } else {
+    changes.set(Tag.PixelData, { vr: 'OB', frames: bytes });
+    const lossyMethod = lossyCompressionMethod(to);
+    if (lossyMethod) {
+      const compressedBytes = bytes.reduce((n, b) => n + b.length, 0);
+      recordLossyCompression(changes, json, (decompressedBytes / compressedBytes).toFixed(2), lossyMethod);
+    }
+  }
+  if (ALWAYS_LOSSY.has(from) && !ds.elements.has(LossyImageCompression)) changes.set(LossyImageCompression, textValue('CS', '01'));
+  return encodeExplicitLittleEndian(parsed, changes, to);
 }
 
+/** One frame from its stored syntax into another: decompressed (native frames are only normalised), then encoded unless `to` is Explicit VR Little Endian. */
+export async function transcodeFrame(frame: Uint8Array, from: string, to: string, pm: PixelModule): Promise<FrameBytes> {
+  const decoded = await uncompressedFrame(frame, from, pm);
+  if (to === TransferSyntax.ExplicitVRLittleEndian) return decoded;
+  return compressFrame(nativeFrame(decoded.bytes, pm, decoded.photometricInterpretation, false), to);
+}
+
+/** PS3.3 C.7.6.1.1.5: once lossy, always "01"; each compression step adds its ratio and method, in order. */
+function recordLossyCompression(changes: Map<number, ElementValue | null>, json: DicomJson, ratio: string, method: string): void {
+  const earlier = (tag: number) => (json[tagToHex(tag)]?.Value ?? []).map(String);
+  changes.set(LossyImageCompression, textValue('CS', '01'));
+  changes.set(LossyImageCompressionRatio, textValue('DS', [...earlier(LossyImageCompressionRatio), ratio].join('\\')));
+  changes.set(LossyImageCompressionMethod, textValue('CS', [...earlier(LossyImageCompressionMethod), method].join('\\')));
+}

@@ -11,7 +11,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
 import { ORIGIN_IDS } from '../../lib/constructs/front-door.js';
-import { CODEC_PACKAGES } from '../../lib/constructs/streaming-runtime.js';
+import { BUNDLED_CODEC_PACKAGES, CODEC_PACKAGES } from '../../lib/constructs/streaming-runtime.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
 import { BUILT_IN_ANALYSER_IDS } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
@@ -224,13 +224,16 @@ describe('the deployed stack (default settings, with bundling)', () => {
     // What the server container does: unpack, then run index.mjs.
     const srv = mkdtempSync(join(work, 'srv-'));
     execFileSync('tar', ['xzf', join(outdir, file!), '-C', srv]);
-    for (const pkg of CODEC_PACKAGES) {
+    for (const pkg of [...CODEC_PACKAGES, ...BUNDLED_CODEC_PACKAGES]) {
       const resolved = execFileSync(process.execPath, ['--input-type=module', '-e', `import { createRequire } from 'node:module'; console.log(createRequire('${join(srv, 'index.mjs')}').resolve('${pkg}'))`], { encoding: 'utf8' });
       expect(resolved.startsWith(srv), `${pkg} resolves inside the archive`).toBe(true);
     }
     // A codec's WebAssembly module instantiates from there, as lambdas/imaging/codecs.ts loads it.
     const probe = `import { createRequire } from 'node:module'; const f = createRequire('${join(srv, 'index.mjs')}')('@cornerstonejs/codec-charls/decodewasmjs'); const m = await f({ print() {}, printErr() {} }); console.log(typeof new m.JpegLSDecoder().decode)`;
     expect(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' }).trim()).toBe('function');
+    // The bundled dcmjs-codecs finds its WebAssembly module beside it, as lambdas/imaging/native-codecs.ts loads it.
+    const nativeProbe = `import { createRequire } from 'node:module'; const c = createRequire('${join(srv, 'index.mjs')}')('dcmjs-codecs'); await c.NativeCodecs.initializeAsync(); console.log(c.NativeCodecs.isInitialized())`;
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', nativeProbe], { encoding: 'utf8' }).trim()).toBe('true');
     const port = 18_000 + (process.pid % 1000);
     const child = spawn(process.execPath, [join(srv, 'index.mjs')], {
       env: { ...process.env, PORT: String(port), USER_POOL_ID: 'eu-west-1_Bundle', ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' },

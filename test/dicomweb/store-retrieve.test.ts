@@ -4,7 +4,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { elementText, parseDicom, type ParsedDicom } from '../../lambdas/dicom/parser.js';
 import { Tag } from '../../lambdas/dicom/tags.js';
@@ -129,12 +129,9 @@ describe('STOW-RS then WADO-RS on every sample', () => {
       'pydicom-data/liver_nonbyte_aligned_rle.dcm': 'pydicom-data/liver_nonbyte_aligned.dcm',
       'pydicom-data/liver_nonbyte_aligned_deflate.dcm': 'pydicom-data/liver_nonbyte_aligned.dcm',
     };
-    // What cannot be decompressed here, and why (each answers 406 naming the reason).
-    const NOT_SERVABLE: Record<string, RegExp> = {
-      'cornerstone/CTImage.dcm_JPEGProcess2_4TransferSyntax_1.2.840.10008.1.2.4.51.dcm': /12-bit/,
-      'cornerstone/CTImage.dcm_JPEGProcess10_12TransferSyntax_1.2.840.10008.1.2.4.55.dcm': /12-bit/,
-      'cornerstone/CTImage.dcm_JPEGProcess6_8TransferSyntax_1.2.840.10008.1.2.4.53.dcm': /12-bit/,
-    };
+    // What cannot be decompressed here, and why (each would answer 406 naming the reason): nothing since
+    // the 12-bit JPEG samples decode through dcmjs-codecs' IJG libjpeg.
+    const NOT_SERVABLE: Record<string, RegExp> = {};
     const served = new Map<string, { entry: Expected; path: string; body: Buffer }>();
     let tmp: string;
     beforeAll(() => {
@@ -255,21 +252,169 @@ describe('STOW-RS then WADO-RS on every sample', () => {
     });
 
     it('answers 406 with the reason for frames it cannot decompress, and serves them as stored on request', async () => {
-      const e = firsts.find((x) => x.sample.file === 'cornerstone/CTImage.dcm_JPEGProcess2_4TransferSyntax_1.2.840.10008.1.2.4.51.dcm')!;
-      const url = `${archive.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}/frames/1`;
-      const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
+      // A JPEG Lossless instance whose first fragment lost its markers (the file is otherwise sound).
+      const file = 'pydicom-data/JPEG-LL.dcm';
+      const damaged = new Uint8Array(sampleBytes(file));
+      const { dataset } = parseDicom(damaged); // a view of `damaged`
+      const firstFragment = dataset.elements.get(Tag.PixelData)!.fragments![1]; // after the Basic Offset Table
+      dataset.bytes.fill(0, firstFragment.offset, firstFragment.offset + 64);
+      expect(sha(damaged)).not.toBe(sha(sampleBytes(file)));
+      const own = await startTestArchive();
+      try {
+        expect((await stow(own.url, [damaged])).status).toBe(200);
+        const e = firsts.find((x) => x.sample.file === file)!;
+        const instance = `${own.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}`;
+        const res = await fetch(`${instance}/frames/1`, { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
+        expect(res.status).toBe(406);
+        expect(((await res.json()) as { error: string }).error).toMatch(/frame 1 of instance .* cannot be served as 1\.2\.840\.10008\.1\.2\.1: the JPEG codestream has no start-of-frame marker/);
+        const asStored = await getMultipart(`${instance}/frames/1`, 'multipart/related; type="application/octet-stream"; transfer-syntax=*');
+        expect(asStored.status).toBe(200);
+        expect(asStored.parts[0].headers['content-type']).toBe('image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.70');
+        // The instance: 406 for the default syntax; a client that accepts anything (*/*, curl's default) gets it as stored.
+        expect((await fetch(instance, { headers: { Accept: 'application/dicom' } })).status).toBe(406);
+        const anything = await getMultipart(instance, '*/*');
+        expect(anything.status).toBe(200);
+        expect(anything.parts[0].headers['content-type']).toBe('application/dicom; transfer-syntax=1.2.840.10008.1.2.4.70');
+        expect(sha(anything.parts[0].body)).toBe(sha(damaged));
+      } finally {
+        await own.dispose();
+      }
+    });
+  });
+
+  describe('transcoded into compressed transfer syntaxes on request (PS3.18 8.7.3)', () => {
+    const LOSSLESS = ['1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.201'];
+    const BASELINE = '1.2.840.10008.1.2.4.50';
+    // Varied pixel descriptions and stored syntaxes, with an uncompressed copy where neither dcmtk nor pydicom
+    // decodes the original: signed 14-bit CT, 12-bit MR, big endian 10 frames, planar RGB, 16-bit JPEG-LS in several fragments,
+    // JPEG 2000 colour, 12-bit JPEG, RLE 2 frames, JPEG Baseline YBR_FULL_422 and a PALETTE COLOR JPEG-LS.
+    const SOURCES: Record<string, string | undefined> = {
+      'pydicom-data/693_UNCR.dcm': undefined,
+      'pydicom-data/MR2_UNCR.dcm': undefined,
+      'pydicom-data/emri_small_big_endian.dcm': undefined,
+      'pydicom-data/color-pl.dcm': undefined,
+      'dicomParser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm': undefined,
+      'pydicom-data/US1_J2KR.dcm': 'pydicom-data/US1_UNCR.dcm',
+      'cornerstone/CTImage.dcm_JPEGProcess2_4TransferSyntax_1.2.840.10008.1.2.4.51.dcm': undefined,
+      'dicomParser/CT0012.not_fragmented_bot_rle.dcm': undefined,
+      'cornerstone/TestPattern_JPEG-Baseline_YBR422.dcm': undefined,
+      'dcm4che/jpeg-ls-Palette.dcm': undefined,
+    };
+    const instanceUrl = (e: Expected) => `${archive.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}`;
+    /** The stored instance with this sample's SOP Instance UID (another file of the same image may have come first). */
+    const entry = (file: string) => {
+      const e = firstOfInstance.get(readings[join(SAMPLES_DIR, file)].uids?.SOPInstanceUID ?? '');
+      if (!e || !outcomes.get(e.sample.file)?.stored) throw new Error(`no instance of ${file} is stored in this run`);
+      return e;
+    };
+
+    it('serves every lossless syntax with the original pixels and JPEG Baseline close to them, as dcmtk and OpenJPEG decode them', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'compressed-'));
+      try {
+        const args: string[] = [];
+        const syntaxOf = new Map<string, { file: string; syntax: string }>();
+        const refusals: string[] = [];
+        const colourOf = new Map<string, boolean>();
+        for (const [wanted, uncompressed] of Object.entries(SOURCES)) {
+          const e = entry(wanted);
+          const file = e.sample.file;
+          // Pixels are compared with the sample asked for when the stored file is another encoding of it.
+          const copy = uncompressed ?? (file !== wanted ? wanted : undefined);
+          const original = parseDicom(sampleBytes(file));
+          const photometric = elementText(original.dataset, Tag.PhotometricInterpretation)!;
+          colourOf.set(file, !['MONOCHROME1', 'MONOCHROME2', 'PALETTE COLOR'].includes(photometric));
+          // JPEG Baseline holds 8-bit samples, and would corrupt palette indices.
+          const lossyRefused = bitsAllocatedOf(original) > 8 || photometric === 'PALETTE COLOR';
+          for (const syntax of [...LOSSLESS, BASELINE]) {
+            const { status, parts } = await getMultipart(instanceUrl(e), `multipart/related; type="application/dicom"; transfer-syntax=${syntax}`);
+            if (syntax === BASELINE && lossyRefused) {
+              expect(status, `${file} as ${syntax}`).toBe(406);
+              refusals.push(file);
+              continue;
+            }
+            expect(status, `${file} as ${syntax}`).toBe(200);
+            expect(parts[0].headers['content-type']).toBe(`application/dicom; transfer-syntax=${syntax}`);
+            if (syntax === original.transferSyntaxUID) {
+              expect(sha(parts[0].body), `${file} as stored`).toBe(sha(sampleBytes(file)));
+              continue;
+            }
+            const path = join(dir, `${args.length}.dcm`);
+            writeFileSync(path, parts[0].body);
+            syntaxOf.set(path, { file, syntax });
+            args.push(`${join(SAMPLES_DIR, file)}::${path}${copy ? `::${join(SAMPLES_DIR, copy)}` : ''}`);
+          }
+        }
+        expect(refusals.length).toBeGreaterThan(3);
+        const { stdout } = await execFileAsync('/usr/bin/python3', [join(repoRoot, 'test/reference/compare_transcoded.py'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+        const report = JSON.parse(stdout) as Record<string, { syntax: string; photometric: string; attributeDifferences: string[]; pixels: { reference: string; maxDifference: number | null; meanDifference?: number } | null }>;
+        let compared = 0;
+        for (const [path, { file, syntax }] of syntaxOf) {
+          const r = report[path];
+          const what = `${file} as ${syntax}`;
+          expect(r.syntax, what).toBe(syntax);
+          expect(r.attributeDifferences, what).toEqual([]);
+          expect(r.pixels?.maxDifference, `${what}: pixels against ${r.pixels?.reference}`).not.toBeNull();
+          compared++;
+          const served = parseDicom(readFileSync(path));
+          const colour = colourOf.get(file)!;
+          if (syntax === BASELINE) {
+            // Lossy: close to the original, and recorded as lossy with its ratio and method (PS3.3 C.7.6.1.1.5).
+            expect(r.pixels!.meanDifference!, what).toBeLessThan(2.5);
+            expect(elementText(served.dataset, 0x00282110), what).toBe('01');
+            expect(elementText(served.dataset, 0x00282114), what).toMatch(/(^|\\)ISO_10918_1$/);
+            expect(Number(elementText(served.dataset, 0x00282112)?.split('\\').pop()), what).toBeGreaterThan(1);
+            expect(r.photometric, what).toBe(colour ? 'YBR_FULL' : 'MONOCHROME2');
+          } else {
+            expect(r.pixels!.maxDifference, what).toBe(0);
+            // JPEG 2000 and HTJ2K code RGB through the reversible component transform (PS3.5 8.2.4, 8.2.14);
+            // the others keep the decoded RGB.
+            const j2k = ['1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.201'].includes(syntax);
+            if (colour) expect(r.photometric, what).toBe(j2k ? 'YBR_RCT' : 'RGB');
+          }
+        }
+        expect(compared).toBeGreaterThan(45);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('serves frames in the media type asked for: image/jls, image/jp2 with a syntax, image/jpeg meaning JPEG Lossless', async () => {
+      const e = entry('pydicom-data/emri_small_big_endian.dcm');
+      const cases: Array<[string, string]> = [
+        ['multipart/related; type="image/jls"', 'image/jls; transfer-syntax=1.2.840.10008.1.2.4.80'],
+        ['multipart/related; type="image/jp2"; transfer-syntax=1.2.840.10008.1.2.4.91', 'image/jp2; transfer-syntax=1.2.840.10008.1.2.4.91'],
+        ['multipart/related; type="image/jpeg"', 'image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.70'],
+        ['multipart/related; type="image/dicom-rle"', 'image/dicom-rle; transfer-syntax=1.2.840.10008.1.2.5'],
+        ['multipart/related; type="image/jphc"', 'image/jphc; transfer-syntax=1.2.840.10008.1.2.4.201'],
+      ];
+      for (const [accept, partType] of cases) {
+        const syntax = partType.split('transfer-syntax=')[1];
+        const frames = await getMultipart(`${instanceUrl(e)}/frames/2,9`, accept);
+        expect(frames.status, accept).toBe(200);
+        expect(frames.parts.map((p) => p.headers['content-type']), accept).toEqual([partType, partType]);
+        // The same codestreams as in the instance transcoded whole into that syntax.
+        const whole = await getMultipart(instanceUrl(e), `multipart/related; type="application/dicom"; transfer-syntax=${syntax}`);
+        const pixelData = parseDicom(new Uint8Array(whole.parts[0].body)).dataset;
+        const fragments = pixelData.elements.get(Tag.PixelData)!.fragments!;
+        [2, 9].forEach((n, i) => {
+          const fragment = pixelData.bytes.subarray(fragments[n].offset, fragments[n].offset + fragments[n].length);
+          expect(sha(frames.parts[i].body) === sha(fragment) || sha(frames.parts[i].body) === sha(withoutTrailingPad(Buffer.from(fragment))), `${accept} frame ${n}`).toBe(true);
+        });
+      }
+      // A 12-bit MR cannot be JPEG Baseline: 406 naming the reason.
+      const refused = await fetch(`${instanceUrl(e)}/frames/1`, { headers: { Accept: 'multipart/related; type="image/jpeg"; transfer-syntax=1.2.840.10008.1.2.4.50' } });
+      expect(refused.status).toBe(406);
+      expect(((await refused.json()) as { error: string }).error).toMatch(/1\.2\.840\.10008\.1\.2\.4\.50: JPEG Baseline holds unsigned 8-bit samples only/);
+    });
+
+    it('refuses what cannot be compressed with 406 and the reason: 1-bit segmentations, unknown syntaxes', async () => {
+      const seg = entry('pydicom-data/liver.dcm');
+      const res = await fetch(instanceUrl(seg), { headers: { Accept: 'application/dicom; transfer-syntax=1.2.840.10008.1.2.4.80' } });
       expect(res.status).toBe(406);
-      expect(((await res.json()) as { error: string }).error).toMatch(/frame 1 of instance .* cannot be decompressed: JPEG with 12-bit samples/);
-      const asStored = await getMultipart(url, 'multipart/related; type="application/octet-stream"; transfer-syntax=*');
-      expect(asStored.status).toBe(200);
-      expect(asStored.parts[0].headers['content-type']).toBe('image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.51');
-      // The instance: 406 for the default syntax; a client that accepts anything (*/*, curl's default) gets it as stored.
-      const instance = url.replace(/\/frames\/1$/, '');
-      expect((await fetch(instance, { headers: { Accept: 'application/dicom' } })).status).toBe(406);
-      const anything = await getMultipart(instance, '*/*');
-      expect(anything.status).toBe(200);
-      expect(anything.parts[0].headers['content-type']).toBe('application/dicom; transfer-syntax=1.2.840.10008.1.2.4.51');
-      expect(sha(anything.parts[0].body)).toBe(sha(sampleBytes(e.sample.file)));
+      expect(((await res.json()) as { error: string }).error).toMatch(/frames with 1 bits allocated cannot be compressed/);
+      const unknown = await fetch(instanceUrl(seg), { headers: { Accept: 'application/dicom; transfer-syntax=1.2.840.10008.1.2.4.92' } });
+      expect(unknown.status).toBe(406);
+      expect(((await unknown.json()) as { error: string }).error).toMatch(/instances are served as stored .* or in 1\.2\.840\.10008\.1\.2\.5/);
     });
   });
 

@@ -1,12 +1,15 @@
-"""Checks files the archive served as Explicit VR Little Endian against the originals, independently.
+"""Checks files the archive served transcoded (Explicit VR Little Endian or compressed) against the originals, independently.
 
 Arguments: "original::served[::uncompressed reference]" triples. For each, prints
-{served: {"syntax", "attributeDifferences", "pixels": {"reference", "maxDifference"} | null, "photometric"}}:
+{served: {"syntax", "attributeDifferences", "pixels": {"reference", "maxDifference", "meanDifference"} | null, "photometric"}}:
 - every attribute of the original outside File Meta Information must survive with the same value
   (the ones decompression is allowed to change are listed in CHANGED_BY_DECOMPRESSION);
 - the pixel values are compared with a reference decompression: pydicom for native originals,
   dcmtk (dcmdjpeg, dcmdjpls, dcmdrle) for JPEG, JPEG-LS and RLE, or an uncompressed copy of the
-  same image when one is given (for JPEG 2000 and HTJ2K, which neither decodes here).
+  same image when one is given (for JPEG 2000 and HTJ2K originals).
+- a compressed served file is decompressed the same independent way: dcmtk for JPEG, JPEG-LS and RLE;
+  pydicom's Pillow (OpenJPEG 2.5) handler for JPEG 2000 and HTJ2K, which OpenJPEG 2.5 decodes (pydicom
+  2.3 does not know the HTJ2K UIDs, so the file is read as JPEG 2000: the codestream syntax is shared).
 """
 import json
 import os
@@ -21,14 +24,17 @@ from pydicom.tag import Tag
 
 warnings.filterwarnings("ignore")
 
-CHANGED_BY_DECOMPRESSION = {
+CHANGED_BY_TRANSCODING = {
     Tag(0x7FE0, 0x0010),  # Pixel Data
     Tag(0x7FE0, 0x0001),  # Extended Offset Table
     Tag(0x7FE0, 0x0002),  # Extended Offset Table Lengths
     Tag(0x0028, 0x0004),  # Photometric Interpretation (YBR JPEG decodes to RGB)
     Tag(0x0028, 0x0006),  # Planar Configuration (decoders interleave)
     Tag(0x0028, 0x2110),  # Lossy Image Compression (set when a lossy syntax did not say so)
+    Tag(0x0028, 0x2112),  # Lossy Image Compression Ratio (a lossy encoding adds its own)
+    Tag(0x0028, 0x2114),  # Lossy Image Compression Method
 }
+J2K_SYNTAXES = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.203"}
 WORD_VRS = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 DCMTK_DECODERS = {
     "1.2.840.10008.1.2.4.50": "dcmdjpeg",
@@ -55,7 +61,7 @@ def little_endian_bytes(element, big_endian):
 def differences(original, served, big_endian, path=""):
     found = []
     for element in original:
-        if element.tag.group == 0x0002 or element.tag.element == 0x0000 or (not path and element.tag in CHANGED_BY_DECOMPRESSION):
+        if element.tag.group == 0x0002 or element.tag.element == 0x0000 or (not path and element.tag in CHANGED_BY_TRANSCODING):
             continue
         where = f"{path}{element.tag.group:04X}{element.tag.element:04X}"
         if element.tag not in served:
@@ -100,6 +106,16 @@ def reference_pixels(original_path, original, reference_path):
     return (pixels, tool) if pixels is not None else (None, f"{tool} failed")
 
 
+def served_pixels(path, served):
+    syntax = str(served.file_meta.TransferSyntaxUID)
+    tool = DCMTK_DECODERS.get(syntax)
+    if tool:
+        return dcmtk_decoded(tool, path)
+    if syntax in J2K_SYNTAXES:
+        served.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.90"
+    return served.pixel_array
+
+
 results = {}
 for argument in sys.argv[1:]:
     original_path, served_path, *rest = argument.split("::")
@@ -117,12 +133,16 @@ for argument in sys.argv[1:]:
         try:
             expected, source = reference_pixels(original_path, original, reference_path)
             if expected is not None:
-                actual = served.pixel_array
+                actual = served_pixels(served_path, served)
                 if actual.shape != expected.shape:
                     entry["pixels"] = {"reference": source, "maxDifference": None, "shapes": [list(actual.shape), list(expected.shape)]}
                 else:
                     diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
-                    entry["pixels"] = {"reference": source, "maxDifference": float(diff.max()) if diff.size else 0.0}
+                    entry["pixels"] = {
+                        "reference": source,
+                        "maxDifference": float(diff.max()) if diff.size else 0.0,
+                        "meanDifference": float(diff.mean()) if diff.size else 0.0,
+                    }
             elif source:
                 entry["pixels"] = {"reference": source, "maxDifference": None}
         except Exception as error:  # a reference that cannot be read is reported, not hidden

@@ -1,7 +1,7 @@
 // WADO-RS (PS3.18 Section 10.4): instances, metadata, frames and bulk data.
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
-import { tagFromHex } from '../../dicom/dictionary.js';
+import { tagFromHex, tagToHex } from '../../dicom/dictionary.js';
 import { assembleFrame, locateFrames, type ByteRange, type FrameLayout } from '../../dicom/frames.js';
 import { toLittleEndian, type DicomJson } from '../../dicom/json-model.js';
 import { parseDicom, type DicomDataSet, type DicomElement } from '../../dicom/parser.js';
@@ -9,8 +9,9 @@ import { Tag } from '../../dicom/tags.js';
 import { toNativeDicomXml } from '../../dicom/xml-model.js';
 import { TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { UnsupportedEncodingError } from '../../imaging/codecs.js';
+import { ENCODABLE_TRANSFER_SYNTAXES, encodingRefusal, type EncodingInput } from '../../imaging/encoders.js';
 import { pixelModuleOf } from '../../imaging/pixels.js';
-import { canServeAsExplicitLittleEndian, toExplicitLittleEndian, uncompressedFrame } from '../../imaging/transcode.js';
+import { canTranscode, transcodeFrame, transcodeInstance } from '../../imaging/transcode.js';
 import type { ArchiveStorage, ReferenceScope, StoredInstance } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
 import { parseAccept, partType } from '../http/accept.js';
@@ -53,15 +54,50 @@ export function notModified(c: Context, etag: string, cacheControl: string): Res
 /** What PS3.18 8.7.8.2 and Table 8.7.3-2 means by no transfer-syntax parameter: Explicit VR Little Endian. */
 const DEFAULT_SYNTAX = TransferSyntax.ExplicitVRLittleEndian;
 
+/** Why an instance cannot be encoded in a syntax, or undefined when it can (or when only decoding can tell). */
+type RefusalCheck = (record: StoredInstance, syntax: string) => Promise<string | undefined>;
+
 /**
- * How an instance can be served for a requested transfer syntax: as stored, decompressed, or not at all.
- * `*\/*` accepts anything: the default syntax where it can be made, the stored one otherwise.
+ * Whether frames can be encoded in a compressed syntax is known from the metadata, before any decoding:
+ * read once for the scope, and only when a compressed syntax is asked for.
  */
-function instanceEncoding(record: StoredInstance, requested: string | undefined, anything: boolean): 'stored' | 'explicit' | undefined {
+function encodingRefusals(storage: ArchiveStorage, scope: ReferenceScope): RefusalCheck {
+  let inputs: Promise<Map<string, EncodingInput>> | undefined;
+  return async (record, syntax) => {
+    if (syntax === DEFAULT_SYNTAX || syntax === record.transferSyntaxUID) return undefined;
+    inputs ??= storage.index.metadataJson(scope).then((rows) => {
+      const bySop = new Map<string, EncodingInput>();
+      for (const row of rows) {
+        const json = JSON.parse(row.json) as DicomJson;
+        if (!json[tagToHex(Tag.PixelData)]) continue;
+        const pm = pixelModuleOf(json);
+        bySop.set(row.sopInstanceUID, { bitsAllocated: pm.bitsAllocated, signed: pm.pixelRepresentation === 1, photometricInterpretation: pm.photometricInterpretation });
+      }
+      return bySop;
+    });
+    const input = (await inputs).get(record.sopInstanceUID);
+    if (!input) return undefined;
+    // Compressed YBR_FULL_422 is JPEG, which decodes to RGB.
+    const decoded = transferSyntaxInfo(record.transferSyntaxUID).encapsulated && input.photometricInterpretation.startsWith('YBR_') ? { ...input, photometricInterpretation: 'RGB' } : input;
+    return encodingRefusal(decoded, syntax);
+  };
+}
+
+/**
+ * The transfer syntax an instance is served in for a requested one: as stored, transcoded, or not at all
+ * (with the reason). `*\/*` accepts anything: the default syntax where it can be made, the stored one otherwise.
+ */
+async function servedSyntax(record: StoredInstance, requested: string | undefined, anything: boolean, refusal: RefusalCheck): Promise<{ syntax?: string; refused?: string }> {
   const wanted = requested ?? DEFAULT_SYNTAX;
-  if (wanted === '*' || wanted === record.transferSyntaxUID) return 'stored';
-  if (wanted === DEFAULT_SYNTAX && canServeAsExplicitLittleEndian(record.transferSyntaxUID)) return 'explicit';
-  return anything ? 'stored' : undefined;
+  if (wanted === '*' || wanted === record.transferSyntaxUID) return { syntax: record.transferSyntaxUID };
+  const refused = canTranscode(record.transferSyntaxUID, wanted) ? await refusal(record, wanted) : `it cannot be transcoded into ${wanted}`;
+  if (!refused) return { syntax: wanted };
+  return anything ? { syntax: record.transferSyntaxUID } : { refused: `instance ${record.sopInstanceUID}: ${refused}` };
+}
+
+/** ETag suffix of a representation other than the stored one. */
+function representationTag(syntax: string): string {
+  return syntax === DEFAULT_SYNTAX ? '-le' : `-${syntax}`;
 }
 
 interface Representation {
@@ -72,47 +108,51 @@ interface Representation {
 export async function retrieveInstances(c: Context, storage: ArchiveStorage, config: DicomWebConfig, scope: ReferenceScope): Promise<Response> {
   const records = await instancesIn(storage, scope);
   const accepted = parseAccept(c.req.header('accept'));
+  const refusal = encodingRefusals(storage, scope);
   // The first acceptable entry that every instance can be served in wins.
-  let choice: { multipart: boolean; transferSyntax: string | undefined; anything: boolean } | undefined;
+  let choice: { multipart: boolean; anything: boolean; served: string[] } | undefined;
+  let reason: string | undefined;
   for (const a of accepted) {
     const p = partType(a);
     if (!['application/dicom', '*/*'].includes(p.type)) continue;
     const bare = !p.multipart && a.type !== '*/*';
     if (bare && records.length > 1) continue; // a bare application/dicom holds one instance
     const anything = p.type === '*/*';
-    if (records.some((r) => !instanceEncoding(r, p.transferSyntax, anything))) continue;
-    choice = { multipart: !bare, transferSyntax: p.transferSyntax, anything };
+    const outcomes = await Promise.all(records.map((r) => servedSyntax(r, p.transferSyntax, anything, refusal)));
+    const refused = outcomes.find((o) => o.refused);
+    if (refused) {
+      reason ??= refused.refused;
+      continue;
+    }
+    choice = { multipart: !bare, anything, served: outcomes.map((o) => o.syntax!) };
     break;
   }
   if (!choice) {
     const stored = [...new Set(records.map((r) => r.transferSyntaxUID))].join(', ');
     throw new HttpProblem(
       406,
-      `cannot serve ${scopeName(scope)} as requested (Accept: ${c.req.header('accept')}): it is stored as ${stored}, and instances are served as stored (transfer-syntax=*) or as Explicit VR Little Endian (${DEFAULT_SYNTAX}); transcoding into another syntax is not supported`,
+      `cannot serve ${scopeName(scope)} as requested (Accept: ${c.req.header('accept')})${reason ? ` (${reason})` : ''}: it is stored as ${stored}; instances are served as stored (transfer-syntax=*), as Explicit VR Little Endian (${DEFAULT_SYNTAX}, the default) or in ${[...ENCODABLE_TRANSFER_SYNTAXES].join(', ')}`,
     );
   }
-  const { anything } = choice;
-  const encodings = records.map((r) => instanceEncoding(r, choice.transferSyntax, anything)!);
-  const etag = etagOf(records, encodings.includes('explicit') ? '-le' : '');
+  const { anything, served } = choice;
+  const transcodedTo = served.find((syntax, i) => syntax !== records[i].transferSyntaxUID);
+  const etag = etagOf(records, transcodedTo ? representationTag(transcodedTo) : '');
   const cacheControl = scope.sopInstanceUID ? IMMUTABLE : REVALIDATE;
   const cached = notModified(c, etag, cacheControl);
   if (cached) return cached;
   const represent = async (i: number): Promise<Representation> => {
     const record = records[i];
     const bytes = await readBlob(storage, record);
-    if (encodings[i] === 'stored') return { bytes, transferSyntaxUID: record.transferSyntaxUID };
+    if (served[i] === record.transferSyntaxUID) return { bytes, transferSyntaxUID: record.transferSyntaxUID };
     try {
-      return { bytes: await toExplicitLittleEndian(bytes, config), transferSyntaxUID: DEFAULT_SYNTAX };
+      return { bytes: await transcodeInstance(bytes, served[i], config), transferSyntaxUID: served[i] };
     } catch (e) {
       if (!(e instanceof UnsupportedEncodingError)) throw e;
       if (anything) return { bytes, transferSyntaxUID: record.transferSyntaxUID };
-      throw new HttpProblem(
-        406,
-        `instance ${record.sopInstanceUID} (stored as ${record.transferSyntaxUID}) cannot be served as Explicit VR Little Endian: ${e.message}; ask for transfer-syntax=*`,
-      );
+      throw new HttpProblem(406, `instance ${record.sopInstanceUID} (stored as ${record.transferSyntaxUID}) cannot be served as ${served[i]}: ${e.message}; ask for transfer-syntax=*`);
     }
   };
-  // One instance is prepared before answering, so that a codestream that cannot be decoded is a 406.
+  // One instance is prepared before answering, so that a codestream that cannot be transcoded is a 406.
   const first = records.length === 1 ? await represent(0) : undefined;
   if (!choice.multipart) {
     return new Response(first!.bytes as Uint8Array<ArrayBuffer>, {
@@ -132,9 +172,10 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
       };
     }
   }
-  // The header names one syntax only when every part is known to be in it before streaming starts.
-  const planned = new Set(records.map((r, i) => (encodings[i] === 'explicit' ? DEFAULT_SYNTAX : r.transferSyntaxUID)));
-  const uniform = first ? first.transferSyntaxUID : planned.size === 1 && !(anything && encodings.includes('explicit')) ? [...planned][0] : undefined;
+  // The header names one syntax only when every part is known to be in it before streaming starts
+  // (with */* an instance that fails to transcode falls back to its stored syntax).
+  const planned = new Set(served);
+  const uniform = first ? first.transferSyntaxUID : planned.size === 1 && !(anything && transcodedTo) ? [...planned][0] : undefined;
   return new Response(multipartStream(boundary, parts()), {
     headers: { 'Content-Type': multipartContentType(boundary, 'application/dicom', uniform), ETag: etag, 'Cache-Control': cacheControl },
   });
@@ -220,6 +261,18 @@ export async function readFrame(source: FrameSource, index: number): Promise<Uin
   return assembleFrame(source.layout, index, (r) => byRange.get(r)!);
 }
 
+/** The syntax a frame media type means without a transfer-syntax parameter (PS3.18 Table 8.7.3-5). */
+const FRAME_DEFAULT_SYNTAX: Record<string, string> = {
+  'application/octet-stream': DEFAULT_SYNTAX,
+  'image/jpeg': '1.2.840.10008.1.2.4.70',
+  'image/jls': '1.2.840.10008.1.2.4.80',
+  'image/jp2': '1.2.840.10008.1.2.4.90',
+  'image/jpx': '1.2.840.10008.1.2.4.92',
+  'image/dicom-rle': '1.2.840.10008.1.2.5',
+  'image/jphc': '1.2.840.10008.1.2.4.201',
+  'image/jxl': '1.2.840.10008.1.2.4.110',
+};
+
 export async function retrieveFrames(c: Context, storage: ArchiveStorage, scope: Required<ReferenceScope>, frameList: string): Promise<Response> {
   const [record] = await instancesIn(storage, scope);
   const frames = parseFrameList(frameList, record.numberOfFrames, record.sopInstanceUID);
@@ -227,44 +280,51 @@ export async function retrieveFrames(c: Context, storage: ArchiveStorage, scope:
   const encapsulated = record.frames?.encapsulated ?? ts.encapsulated;
   const storedSyntax = encapsulated ? record.transferSyntaxUID : DEFAULT_SYNTAX;
   const storedMediaType = encapsulated ? ts.frameMediaType : 'application/octet-stream';
-  // Compressed frames are served as stored, or decompressed when the client asks for octet-stream in the
-  // default syntax (no transfer-syntax parameter, or Explicit VR Little Endian).
-  let choice: { multipart: boolean; decompress: boolean } | undefined;
+  // Frames are served as stored when the media type and syntax allow it (a compressed media type without a
+  // transfer-syntax parameter accepts the stored syntax of that type); otherwise transcoded into the syntax
+  // asked for, or the media type's default syntax.
+  let choice: { multipart: boolean; syntax: string } | undefined;
+  let reason: string | undefined;
+  const refusal = encodingRefusals(storage, scope);
   for (const a of parseAccept(c.req.header('accept'))) {
     const p = partType(a);
     if (!p.multipart && a.type !== '*/*' && frames.length > 1) continue;
     const multipart = p.multipart || a.type === '*/*';
-    const anySyntax = !p.transferSyntax || p.transferSyntax === '*';
-    if (p.type === 'application/octet-stream' && encapsulated) {
-      if (p.transferSyntax === '*' || p.transferSyntax === storedSyntax) choice = { multipart, decompress: false };
-      else if ((!p.transferSyntax || p.transferSyntax === DEFAULT_SYNTAX) && canServeAsExplicitLittleEndian(record.transferSyntaxUID)) choice = { multipart, decompress: true };
-      if (choice) break;
-      continue;
-    }
-    const nativeOk = !encapsulated && (anySyntax || p.transferSyntax === DEFAULT_SYNTAX || p.transferSyntax === TransferSyntax.ImplicitVRLittleEndian);
-    if (p.type === '*/*' || (p.type === storedMediaType && (nativeOk || (encapsulated && (anySyntax || p.transferSyntax === storedSyntax))))) {
-      choice = { multipart, decompress: false };
+    const asStored = { multipart, syntax: storedSyntax };
+    if (p.type === '*/*' || (p.transferSyntax === '*' && (p.type === storedMediaType || p.type === 'application/octet-stream'))) {
+      choice = asStored;
       break;
     }
+    const compressedAsStored = encapsulated && p.type === storedMediaType && storedMediaType !== 'application/octet-stream';
+    const wanted = p.transferSyntax ?? (compressedAsStored ? storedSyntax : FRAME_DEFAULT_SYNTAX[p.type]);
+    if (!wanted || transferSyntaxInfo(wanted).frameMediaType !== p.type) continue;
+    const nativeAsked = wanted === DEFAULT_SYNTAX || wanted === TransferSyntax.ImplicitVRLittleEndian;
+    if (wanted === storedSyntax || (!encapsulated && nativeAsked)) choice = asStored;
+    else if (canTranscode(record.transferSyntaxUID, wanted)) {
+      const refused = await refusal(record, wanted);
+      if (refused) reason ??= `${wanted}: ${refused}`;
+      else choice = { multipart, syntax: wanted };
+    }
+    if (choice) break;
   }
   if (!choice) {
     throw new HttpProblem(
       406,
-      `frames of instance ${record.sopInstanceUID} are stored as ${storedMediaType} (transfer syntax ${record.transferSyntaxUID}); Accept "${c.req.header('accept')}" asks for another encoding — ask for type="${storedMediaType}", transfer-syntax=*, or application/octet-stream (decompressed)`,
+      `frames of instance ${record.sopInstanceUID} are stored as ${storedMediaType} (transfer syntax ${record.transferSyntaxUID}); Accept "${c.req.header('accept')}" asks for an encoding they cannot be served in${reason ? ` (${reason})` : ''} — ask for type="${storedMediaType}", transfer-syntax=*, application/octet-stream (decompressed) or a syntax among ${[...ENCODABLE_TRANSFER_SYNTAXES].join(', ')}`,
     );
   }
-  const etag = etagOf([record], `-f${frames.join('.')}${choice.decompress ? '-le' : ''}`);
+  const transcoded = choice.syntax !== storedSyntax;
+  const etag = etagOf([record], `-f${frames.join('.')}${transcoded ? representationTag(choice.syntax) : ''}`);
   const cached = notModified(c, etag, IMMUTABLE);
   if (cached) return cached;
   const source = await frameSource(storage, record);
-  const mediaType = choice.decompress ? 'application/octet-stream' : storedMediaType;
-  const servedSyntax = choice.decompress ? DEFAULT_SYNTAX : storedSyntax;
-  const partContentType = `${mediaType}; transfer-syntax=${servedSyntax}`;
+  const mediaType = transferSyntaxInfo(choice.syntax).frameMediaType;
+  const partContentType = `${mediaType}; transfer-syntax=${choice.syntax}`;
   let read = (n: number): Promise<Uint8Array> => readFrame(source, n - 1);
-  if (choice.decompress) {
-    // Decoded before answering, so that a frame that cannot be decoded is a 406 rather than a broken stream.
-    const decoded = await decompressFrames(storage, record, source, frames);
-    read = async (n) => decoded.get(n)!;
+  if (transcoded) {
+    // Transcoded before answering, so that a frame that cannot be is a 406 rather than a broken stream.
+    const converted = await transcodeFrames(storage, record, source, frames, choice.syntax);
+    read = async (n) => converted.get(n)!;
   }
   if (!choice.multipart) {
     return new Response((await read(frames[0])) as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': partContentType, ETag: etag, 'Cache-Control': IMMUTABLE } });
@@ -274,34 +334,34 @@ export async function retrieveFrames(c: Context, storage: ArchiveStorage, scope:
     for (const n of frames) yield { contentType: partContentType, body: await read(n) };
   }
   return new Response(multipartStream(boundary, parts()), {
-    headers: { 'Content-Type': multipartContentType(boundary, mediaType, servedSyntax), ETag: etag, 'Cache-Control': IMMUTABLE },
+    headers: { 'Content-Type': multipartContentType(boundary, mediaType, choice.syntax), ETag: etag, 'Cache-Control': IMMUTABLE },
   });
 }
 
 /**
- * Requested frames decompressed to native little endian samples in the stored pixel description's
- * layout. JPEG decoders turn YBR into RGB, as PS3.5 8.2.1 expects of a decompressed JPEG image.
+ * Requested frames in another syntax: decompressed to native little endian samples in the stored pixel
+ * description's layout (JPEG decoders turn YBR into RGB, as PS3.5 8.2.1 expects), then encoded if asked.
  */
-async function decompressFrames(storage: ArchiveStorage, record: StoredInstance, source: FrameSource, frames: number[]): Promise<Map<number, Uint8Array>> {
+async function transcodeFrames(storage: ArchiveStorage, record: StoredInstance, source: FrameSource, frames: number[], to: string): Promise<Map<number, Uint8Array>> {
   const [stored] = await storage.index.metadataJson({
     studyInstanceUID: record.studyInstanceUID,
     seriesInstanceUID: record.seriesInstanceUID,
     sopInstanceUID: record.sopInstanceUID,
   });
   const metadata = JSON.parse(stored.json) as DicomJson;
-  const decoded = new Map<number, Uint8Array>();
+  const converted = new Map<number, Uint8Array>();
   for (const n of new Set(frames)) {
     try {
-      const frame = await uncompressedFrame(await readFrame(source, n - 1), record.transferSyntaxUID, pixelModuleOf(metadata, n - 1));
-      decoded.set(n, frame.bytes);
+      const frame = await transcodeFrame(await readFrame(source, n - 1), record.transferSyntaxUID, to, pixelModuleOf(metadata, n - 1));
+      converted.set(n, frame.bytes);
     } catch (e) {
       if (e instanceof UnsupportedEncodingError) {
-        throw new HttpProblem(406, `frame ${n} of instance ${record.sopInstanceUID} cannot be decompressed: ${e.message}; ask for transfer-syntax=* to receive it as stored`);
+        throw new HttpProblem(406, `frame ${n} of instance ${record.sopInstanceUID} cannot be served as ${to}: ${e.message}; ask for transfer-syntax=* to receive it as stored`);
       }
       throw e;
     }
   }
-  return decoded;
+  return converted;
 }
 
 // ---- Bulk data ---------------------------------------------------------------------------------
