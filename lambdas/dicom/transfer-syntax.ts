@@ -77,3 +77,18 @@ const known: Record<string, TransferSyntaxInfo> = {
 export function transferSyntaxInfo(uid: string): TransferSyntaxInfo {
   return known[uid] ?? encapsulated('application/octet-stream');
 }
+
+/**
+ * The transfer syntax a single-frame media type means without a transfer-syntax parameter
+ * (PS3.18 Table 8.7.3-5); for frames, application/octet-stream means Explicit VR Little Endian.
+ */
+export const DEFAULT_SYNTAX_OF_MEDIA_TYPE: Readonly<Record<string, string>> = {
+  'application/octet-stream': TransferSyntax.ExplicitVRLittleEndian,
+  'image/jpeg': '1.2.840.10008.1.2.4.70',
+  'image/jls': '1.2.840.10008.1.2.4.80',
+  'image/jp2': '1.2.840.10008.1.2.4.90',
+  'image/jpx': '1.2.840.10008.1.2.4.92',
+  'image/dicom-rle': '1.2.840.10008.1.2.5',
+  'image/jphc': '1.2.840.10008.1.2.4.201',
+  'image/jxl': '1.2.840.10008.1.2.4.110',
+};

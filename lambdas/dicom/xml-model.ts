@@ -1,8 +1,9 @@
-// The Native DICOM Model (PS3.19 A.1): the XML form of instance metadata that WADO-RS serves as
-// multipart/related; type="application/dicom+xml". Written from the DICOM JSON model, which carries
-// the same information (PS3.18 F.2 and PS3.19 A.1 map one to one).
-import { isPrivateTag, lookupTag, tagFromHex } from './dictionary.js';
-import type { DicomJson, DicomJsonValue, PersonNameJson } from './json-model.js';
+// The Native DICOM Model (PS3.19 A.1): the XML form of instance metadata that WADO-RS serves and
+// STOW-RS accepts as multipart/related; type="application/dicom+xml". Written from and read into the
+// DICOM JSON model, which carries the same information (PS3.18 F.2 and PS3.19 A.1 map one to one).
+import { XmlElement, XmlError, parseXml } from '@rgrove/parse-xml';
+import { isPrivateTag, lookupTag, tagFromHex, tagToHex } from './dictionary.js';
+import type { DicomJson, DicomJsonAttribute, DicomJsonValue, PersonNameJson } from './json-model.js';
 
 const NAMESPACE = 'http://dicom.nema.org/PS3.19/models/NativeDICOM';
 const NAME_COMPONENTS = ['FamilyName', 'GivenName', 'MiddleName', 'NamePrefix', 'NameSuffix'] as const;
@@ -79,4 +80,96 @@ function content(vr: string, values: DicomJsonValue[] | undefined, inlineBinary:
 /** One instance's metadata as a Native DICOM Model document (UTF-8). */
 export function toNativeDicomXml(dataset: DicomJson): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<NativeDicomModel xmlns="${NAMESPACE}" xml:space="preserve">${attributes(dataset)}</NativeDicomModel>\n`;
+}
+
+export class NativeDicomXmlError extends Error {}
+
+const childElements = (parent: XmlElement, name: string): XmlElement[] =>
+  parent.children.filter((c): c is XmlElement => c instanceof XmlElement && c.name === name);
+
+/** Children numbered from 1 (Value, PersonName, Item) in their order; a gap is an empty value. */
+function numbered(parent: XmlElement, name: string): Array<XmlElement | undefined> {
+  const out: Array<XmlElement | undefined> = [];
+  childElements(parent, name).forEach((child, i) => {
+    const number = child.attributes.number === undefined ? i + 1 : Number(child.attributes.number);
+    if (!Number.isInteger(number) || number < 1 || number > 1_000_000) throw new NativeDicomXmlError(`<${name} number="${child.attributes.number}"> is not a value number`);
+    out[number - 1] = child;
+  });
+  return Array.from(out);
+}
+
+function personNameFromXml(element: XmlElement | undefined): DicomJsonValue {
+  if (!element) return null;
+  const value: PersonNameJson = {};
+  for (const group of NAME_GROUPS) {
+    const [groupElement] = childElements(element, group);
+    if (!groupElement) continue;
+    value[group] = NAME_COMPONENTS.map((name) => childElements(groupElement, name)[0]?.text ?? '')
+      .join('^')
+      .replace(/\^+$/, '');
+  }
+  return Object.keys(value).length ? value : null;
+}
+
+function attributeFromXml(vr: string, element: XmlElement): DicomJsonAttribute {
+  const [bulk] = childElements(element, 'BulkData');
+  if (bulk) {
+    // By uri (matched to a part's Content-Location) or by uuid (matched to a part's Content-ID).
+    const reference = bulk.attributes.uri ?? bulk.attributes.uuid;
+    if (!reference) throw new NativeDicomXmlError('a <BulkData> element has neither a uri nor a uuid');
+    return { vr, BulkDataURI: reference };
+  }
+  const [inline] = childElements(element, 'InlineBinary');
+  if (inline) return { vr, InlineBinary: inline.text.replace(/\s+/g, '') };
+  let values: DicomJsonValue[];
+  if (vr === 'SQ') values = numbered(element, 'Item').map((item) => (item ? datasetFromXml(item) : {}));
+  else if (vr === 'PN') values = numbered(element, 'PersonName').map(personNameFromXml);
+  // Text as written: the Part 10 writer turns it into numbers where the VR is binary.
+  else values = numbered(element, 'Value').map((v) => (v && v.children.length ? v.text : null));
+  return values.length ? { vr, Value: values } : { vr };
+}
+
+function datasetFromXml(parent: XmlElement): DicomJson {
+  const elements = childElements(parent, 'DicomAttribute').map((element) => {
+    const hex = element.attributes.tag ?? '';
+    const vr = element.attributes.vr ?? '';
+    if (!/^[0-9A-Fa-f]{8}$/.test(hex)) throw new NativeDicomXmlError(`<DicomAttribute tag="${hex}"> is not a tag of 8 hex digits`);
+    if (!/^[A-Z]{2}$/.test(vr)) throw new NativeDicomXmlError(`<DicomAttribute tag="${hex}"> has no valid vr ("${vr}")`);
+    return { element, tag: tagFromHex(hex), vr };
+  });
+  // A private element named by its creator (gggg00ee + privateCreator) goes into the block its creator
+  // (gggg,00xx) reserves in this data set.
+  const blocks = new Map<string, number>();
+  for (const { element, tag } of elements) {
+    const low = tag & 0xffff;
+    if (isPrivateTag(tag) && low >= 0x10 && low <= 0xff) {
+      const creator = childElements(element, 'Value')[0]?.text;
+      if (creator !== undefined) blocks.set(`${tag >>> 16}|${creator.trim()}`, low);
+    }
+  }
+  const out: DicomJson = {};
+  for (const { element, tag, vr } of elements) {
+    let placed = tag;
+    const creator = element.attributes.privateCreator;
+    if (creator !== undefined && isPrivateTag(tag) && ((tag >>> 8) & 0xff) === 0) {
+      const block = blocks.get(`${tag >>> 16}|${creator.trim()}`);
+      if (block === undefined) throw new NativeDicomXmlError(`private attribute ${tagToHex(tag)} names creator "${creator}", which the data set does not declare`);
+      placed = (tag | (block << 8)) >>> 0;
+    }
+    out[tagToHex(placed)] = attributeFromXml(vr, element);
+  }
+  return out;
+}
+
+/** One Native DICOM Model document as DICOM JSON; a <BulkData> reference becomes a BulkDataURI. */
+export function fromNativeDicomXml(xml: string): DicomJson {
+  let root: XmlElement | null;
+  try {
+    root = parseXml(xml).root;
+  } catch (e) {
+    if (e instanceof XmlError) throw new NativeDicomXmlError(`not well-formed XML: ${e.message}`);
+    throw e;
+  }
+  if (root?.name !== 'NativeDicomModel') throw new NativeDicomXmlError(`the document element is <${root?.name ?? ''}>, not <NativeDicomModel>`);
+  return datasetFromXml(root);
 }

@@ -105,7 +105,11 @@ describe('bad input', () => {
   it('needs multipart/related with a boundary', async () => {
     expect((await post(Buffer.from(good), 'application/dicom')).status).toBe(415);
     expect((await post(Buffer.from('{}'), 'application/json')).status).toBe(415);
-    expect((await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom+xml"; boundary=' + BOUNDARY)).status).toBe(415);
+    expect((await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/xml"; boundary=' + BOUNDARY)).status).toBe(415);
+    // Metadata and bulk data (XML) without a metadata part: nothing can be built, and the reason says why.
+    const noMetadata = await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom+xml"; boundary=' + BOUNDARY);
+    expect(noMetadata.status).toBe(409);
+    expect(JSON.stringify(await json(noMetadata))).toMatch(/no application\/dicom\+json or application\/dicom\+xml part/);
     const noBoundary = await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom"');
     expect(noBoundary.status).toBe(400);
     expect((await json(noBoundary)).error).toMatch(/boundary/);

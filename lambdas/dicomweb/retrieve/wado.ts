@@ -7,7 +7,7 @@ import { toLittleEndian, type DicomJson } from '../../dicom/json-model.js';
 import { parseDicom, type DicomDataSet, type DicomElement } from '../../dicom/parser.js';
 import { Tag } from '../../dicom/tags.js';
 import { toNativeDicomXml } from '../../dicom/xml-model.js';
-import { TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
+import { DEFAULT_SYNTAX_OF_MEDIA_TYPE, TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { UnsupportedEncodingError } from '../../imaging/codecs.js';
 import { ENCODABLE_TRANSFER_SYNTAXES, encodingRefusal, type EncodingInput } from '../../imaging/encoders.js';
 import { pixelModuleOf } from '../../imaging/pixels.js';
@@ -261,18 +261,6 @@ export async function readFrame(source: FrameSource, index: number): Promise<Uin
   return assembleFrame(source.layout, index, (r) => byRange.get(r)!);
 }
 
-/** The syntax a frame media type means without a transfer-syntax parameter (PS3.18 Table 8.7.3-5). */
-const FRAME_DEFAULT_SYNTAX: Record<string, string> = {
-  'application/octet-stream': DEFAULT_SYNTAX,
-  'image/jpeg': '1.2.840.10008.1.2.4.70',
-  'image/jls': '1.2.840.10008.1.2.4.80',
-  'image/jp2': '1.2.840.10008.1.2.4.90',
-  'image/jpx': '1.2.840.10008.1.2.4.92',
-  'image/dicom-rle': '1.2.840.10008.1.2.5',
-  'image/jphc': '1.2.840.10008.1.2.4.201',
-  'image/jxl': '1.2.840.10008.1.2.4.110',
-};
-
 export async function retrieveFrames(c: Context, storage: ArchiveStorage, scope: Required<ReferenceScope>, frameList: string): Promise<Response> {
   const [record] = await instancesIn(storage, scope);
   const frames = parseFrameList(frameList, record.numberOfFrames, record.sopInstanceUID);
@@ -296,7 +284,7 @@ export async function retrieveFrames(c: Context, storage: ArchiveStorage, scope:
       break;
     }
     const compressedAsStored = encapsulated && p.type === storedMediaType && storedMediaType !== 'application/octet-stream';
-    const wanted = p.transferSyntax ?? (compressedAsStored ? storedSyntax : FRAME_DEFAULT_SYNTAX[p.type]);
+    const wanted = p.transferSyntax ?? (compressedAsStored ? storedSyntax : DEFAULT_SYNTAX_OF_MEDIA_TYPE[p.type]);
     if (!wanted || transferSyntaxInfo(wanted).frameMediaType !== p.type) continue;
     const nativeAsked = wanted === DEFAULT_SYNTAX || wanted === TransferSyntax.ImplicitVRLittleEndian;
     if (wanted === storedSyntax || (!encapsulated && nativeAsked)) choice = asStored;

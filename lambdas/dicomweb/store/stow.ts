@@ -18,7 +18,7 @@ import type { ArchiveStorage } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
 import { HttpProblem } from '../http/problem.js';
 import { dicomWebRoot, instanceUrl, studyUrl } from '../http/urls.js';
-import { METADATA_TYPES, instancesFromJson, type RequestPart } from './json-stow.js';
+import { METADATA_TYPES, instancesFromMetadata, type RequestPart } from './metadata-stow.js';
 import { FailureReason, WarningReason, storeInstance, type StoreOutcome } from './store-instance.js';
 
 const ui = (v: string) => ({ vr: 'UI', Value: [v] });
@@ -35,7 +35,7 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   if (typeParam && typeParam !== 'application/dicom' && !metadataAndBulkData) {
     throw new HttpProblem(
       415,
-      `STOW-RS accepts type="application/dicom" (Part 10 instances) or type="application/dicom+json" (metadata and bulk data), not type="${typeParam}"`,
+      `STOW-RS accepts type="application/dicom" (Part 10 instances), or type="application/dicom+json" or "application/dicom+xml" (metadata and bulk data), not type="${typeParam}"`,
     );
   }
   const boundary = getMultipartBoundary(contentType);
@@ -65,7 +65,8 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
       const [partType, ...parameters] = (part.headers['content-type'] ?? (metadataAndBulkData ? 'application/octet-stream' : 'application/dicom')).split(';');
       if (metadataAndBulkData) {
         const transferSyntax = parameters.map((p) => /^\s*transfer-syntax\s*=\s*"?([^"]*)"?\s*$/i.exec(p)?.[1]).find(Boolean);
-        collected.push({ type: partType.trim().toLowerCase(), transferSyntax, contentLocation: part.headers['content-location'] ?? undefined, bytes });
+        const contentId = part.headers['content-id']?.trim().replace(/^<(.*)>$/, '$1') || undefined;
+        collected.push({ type: partType.trim().toLowerCase(), transferSyntax, contentLocation: part.headers['content-location'] ?? undefined, contentId, bytes });
         continue;
       }
       const index = pending.length + 1;
@@ -84,7 +85,7 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
     bodyProblem = `malformed multipart body (boundary "${boundary}"): ${e.message}`;
   }
   if (metadataAndBulkData && collected.length) {
-    for (const built of instancesFromJson(collected)) {
+    for (const built of instancesFromMetadata(collected)) {
       if ('bytes' in built) pending.push(store(built.bytes));
       else pending.push(Promise.resolve({ status: 'failed', failureReason: FailureReason.CannotUnderstand, message: built.problem, sopInstanceUID: built.sopInstanceUID, sopClassUID: built.sopClassUID }));
     }

@@ -1,10 +1,13 @@
-// STOW-RS with metadata and bulk data (PS3.18 10.5.1.4): an application/dicom+json part holding an
-// array of DICOM JSON objects, and one part per bulk data value, found by its Content-Location from the
-// BulkDataURI that names it. Each object becomes a Part 10 instance, stored like any other.
+// STOW-RS with metadata and bulk data (PS3.18 10.5.1.4): application/dicom+json parts holding arrays of
+// DICOM JSON objects, or application/dicom+xml parts holding one Native DICOM Model document each, and
+// one part per bulk data value, found by its Content-Location from the BulkDataURI (or XML BulkData uri)
+// that names it, or by its Content-ID from an XML BulkData uuid. Each data set becomes a Part 10
+// instance, stored like any other.
 import { tagFromHex, tagToHex } from '../../dicom/dictionary.js';
 import type { DicomJson, DicomJsonValue } from '../../dicom/json-model.js';
+import { NativeDicomXmlError, fromNativeDicomXml } from '../../dicom/xml-model.js';
 import { Tag } from '../../dicom/tags.js';
-import { TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
+import { DEFAULT_SYNTAX_OF_MEDIA_TYPE, TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { JsonEncodingError, jsonToPart10, type ResolvedAttribute, type ResolvedDataset } from '../../dicom/json-part10.js';
 
 export interface RequestPart {
@@ -13,23 +16,16 @@ export interface RequestPart {
   /** The transfer-syntax parameter, if any. */
   transferSyntax?: string;
   contentLocation?: string;
+  /** Content-ID without its angle brackets. */
+  contentId?: string;
   bytes: Uint8Array;
 }
 
-export type JsonInstance = { bytes: Uint8Array } | { problem: string; sopInstanceUID?: string; sopClassUID?: string };
+export type MetadataInstance = { bytes: Uint8Array } | { problem: string; sopInstanceUID?: string; sopClassUID?: string };
 
-/** PS3.18 Table 8.7.3-2: the transfer syntax a compressed media type means when it names none. */
-const DEFAULT_SYNTAX_OF_MEDIA_TYPE: Record<string, string> = {
-  'image/jpeg': '1.2.840.10008.1.2.4.50',
-  'image/jls': '1.2.840.10008.1.2.4.80',
-  'image/jp2': '1.2.840.10008.1.2.4.90',
-  'image/jpx': '1.2.840.10008.1.2.4.92',
-  'image/jphc': '1.2.840.10008.1.2.4.201',
-  'image/jxl': '1.2.840.10008.1.2.4.110',
-  'image/dicom-rle': '1.2.840.10008.1.2.5',
-};
-
-export const METADATA_TYPES = new Set(['application/dicom+json', 'application/json']);
+const JSON_TYPES = new Set(['application/dicom+json', 'application/json']);
+const XML_TYPE = 'application/dicom+xml';
+export const METADATA_TYPES: ReadonlySet<string> = new Set([...JSON_TYPES, XML_TYPE]);
 
 class BulkDataProblem extends Error {}
 
@@ -64,7 +60,7 @@ function resolve(dataset: DicomJson, bulk: Map<string, RequestPart[]>, topLevel:
     let resolved: ResolvedAttribute = { vr: attribute.vr, Value: attribute.Value };
     if (attribute.BulkDataURI !== undefined) {
       const parts = bulk.get(attribute.BulkDataURI);
-      if (!parts) throw new BulkDataProblem(`BulkDataURI "${attribute.BulkDataURI}" of (${hex.slice(0, 4)},${hex.slice(4)}) names no part of the request (by Content-Location)`);
+      if (!parts) throw new BulkDataProblem(`BulkDataURI "${attribute.BulkDataURI}" of (${hex.slice(0, 4)},${hex.slice(4)}) names no part of the request (by Content-Location, or Content-ID for an XML uuid)`);
       if (topLevel && tag === Tag.PixelData) {
         const pixels = pixelData(attribute.BulkDataURI, parts);
         state.transferSyntaxUID = pixels.transferSyntaxUID;
@@ -93,31 +89,50 @@ function identity(dataset: DicomJson): { sopInstanceUID?: string; sopClassUID?: 
   return { sopInstanceUID: text(Tag.SOPInstanceUID), sopClassUID: text(Tag.SOPClassUID) };
 }
 
-/** Builds one Part 10 instance per DICOM JSON object of the request, or says why it cannot. */
-export function instancesFromJson(parts: RequestPart[]): JsonInstance[] {
+/** The data sets of one metadata part: a JSON array (or object), or one XML document. */
+function datasetsOf(part: RequestPart, index: number): Array<{ dataset: DicomJson } | { problem: string }> {
+  const text = Buffer.from(part.bytes).toString('utf8');
+  if (part.type === XML_TYPE) {
+    try {
+      return [{ dataset: fromNativeDicomXml(text) }];
+    } catch (e) {
+      if (!(e instanceof NativeDicomXmlError)) throw e;
+      return [{ problem: `metadata part ${index + 1} is not a Native DICOM Model document: ${e.message}` }];
+    }
+  }
+  let objects: unknown;
+  try {
+    objects = JSON.parse(text);
+  } catch (e) {
+    return [{ problem: `metadata part ${index + 1} is not JSON: ${(e as Error).message}` }];
+  }
+  return (Array.isArray(objects) ? objects : [objects]).map((object) =>
+    !object || typeof object !== 'object' || Array.isArray(object) ? { problem: `metadata part ${index + 1} holds something other than DICOM JSON objects` } : { dataset: object as DicomJson },
+  );
+}
+
+/** Builds one Part 10 instance per data set in the request's metadata parts, or says why it cannot. */
+export function instancesFromMetadata(parts: RequestPart[]): MetadataInstance[] {
   const bulk = new Map<string, RequestPart[]>();
   const metadata: RequestPart[] = [];
   for (const part of parts) {
-    if (METADATA_TYPES.has(part.type)) metadata.push(part);
-    else if (part.contentLocation) bulk.set(part.contentLocation, [...(bulk.get(part.contentLocation) ?? []), part]);
-  }
-  if (metadata.length === 0) return [{ problem: 'the request has no application/dicom+json part with the instances\' metadata' }];
-  const out: JsonInstance[] = [];
-  metadata.forEach((part, index) => {
-    let objects: unknown;
-    try {
-      objects = JSON.parse(Buffer.from(part.bytes).toString('utf8'));
-    } catch (e) {
-      out.push({ problem: `metadata part ${index + 1} is not JSON: ${(e as Error).message}` });
-      return;
+    if (METADATA_TYPES.has(part.type)) {
+      metadata.push(part);
+      continue;
     }
-    const list = Array.isArray(objects) ? objects : [objects];
-    for (const object of list) {
-      if (!object || typeof object !== 'object' || Array.isArray(object)) {
-        out.push({ problem: `metadata part ${index + 1} holds something other than DICOM JSON objects` });
+    for (const reference of new Set([part.contentLocation, part.contentId])) {
+      if (reference) bulk.set(reference, [...(bulk.get(reference) ?? []), part]);
+    }
+  }
+  if (metadata.length === 0) return [{ problem: 'the request has no application/dicom+json or application/dicom+xml part with the instances\' metadata' }];
+  const out: MetadataInstance[] = [];
+  metadata.forEach((part, index) => {
+    for (const entry of datasetsOf(part, index)) {
+      if ('problem' in entry) {
+        out.push(entry);
         continue;
       }
-      const dataset = object as DicomJson;
+      const { dataset } = entry;
       const who = identity(dataset);
       try {
         const state = { transferSyntaxUID: TransferSyntax.ExplicitVRLittleEndian as string };
