@@ -13,10 +13,12 @@ import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { BUILT_IN_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
+import { join } from 'node:path';
+import { BUILT_IN_ANALYSER_IDS, PIXEL_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
 import { archiveArnInFindings } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
+import { codecModules } from './codec-modules.js';
 import type { ArchiveNames } from './names.js';
 import { protectedTable } from './protected-table.js';
 import type { ArchiveStorage } from './archive-storage.js';
@@ -136,7 +138,12 @@ export class AiPipeline extends Construct {
       { id: `AwsSolutions-IAM5[Resource::${stateArnInFindings}/index/*]`, reason: 'The AI state table\'s own secondary indexes (collecting, unfinished, worklist, byAnalyser), queried by the pipeline.' },
       { id: `AwsSolutions-IAM5[Resource::${archiveArn}/models/*]`, reason: 'Model files are content-addressed (models/<sha256>.onnx); the prefix is the narrowest scope.' },
     ];
-    const aiFunction = (fid: string, entry: string, description: string, options: { memorySize: number; timeout: Duration; reservedConcurrency: number; statements: iam.PolicyStatement[]; extra?: Record<string, string>; models?: boolean }) =>
+    const aiFunction = (
+      fid: string,
+      entry: string,
+      description: string,
+      options: { memorySize: number; timeout: Duration; reservedConcurrency: number; statements: iam.PolicyStatement[]; extra?: Record<string, string>; models?: boolean; imageCodecs?: boolean },
+    ) =>
       new ArchiveFunction(this, fid, {
         storage,
         entry,
@@ -148,6 +155,8 @@ export class AiPipeline extends Construct {
         statements: options.statements,
         acknowledgements,
         ...(options.models ? { assetFiles: MODEL_RUNTIME_FILES } : {}),
+        // Compressed frames (JPEG, JPEG-LS, JPEG 2000, RLE…) decode with WebAssembly packages loaded by require().
+        ...(options.imageCodecs ? { assetDirectories: [join(codecModules(), 'node_modules')] } : {}),
       }).function;
 
     // Every function that builds the pipeline registers the shipped model (idempotent) and may queue jobs.
@@ -185,6 +194,7 @@ export class AiPipeline extends Construct {
         timeout: WORKER_TIMEOUT,
         reservedConcurrency: props.workerConcurrency,
         extra: { ANALYSER_ID: analyserId },
+        imageCodecs: PIXEL_ANALYSER_IDS.has(analyserId),
         statements: [
           ...pipelineStatements,
           new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [queue.queueArn] }),

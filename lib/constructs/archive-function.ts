@@ -32,6 +32,8 @@ export interface ArchiveFunctionProps {
   acknowledgements?: Array<{ id: string; reason: string }>;
   /** Files (repository paths) the code reads at run time, copied next to the bundle's index.mjs. */
   assetFiles?: string[];
+  /** Directories copied beside the bundle: a node_modules of packages the code loads with require(). */
+  assetDirectories?: string[];
 }
 
 export class ArchiveFunction extends Construct {
@@ -90,12 +92,15 @@ export class ArchiveFunction extends Construct {
         externalModules: [],
         banner: BUNDLE_BANNER,
         tsconfig: repoFile('tsconfig.json'),
-        ...(props.assetFiles?.length
+        ...(props.assetFiles?.length || props.assetDirectories?.length
           ? {
               commandHooks: {
                 beforeBundling: () => [],
                 beforeInstall: () => [],
-                afterBundling: (_input: string, output: string) => props.assetFiles!.map((f) => `cp "${repoFile(f)}" "${output}/"`),
+                afterBundling: (_input: string, output: string) => [
+                  ...(props.assetFiles ?? []).map((f) => `cp "${repoFile(f)}" "${output}/"`),
+                  ...(props.assetDirectories ?? []).map((d) => `cp -R "${d}" "${output}/"`),
+                ],
               },
             }
           : {}),

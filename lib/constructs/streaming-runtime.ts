@@ -15,12 +15,13 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { buildSync } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { HEALTH_CHECK_PATH } from '../../lambdas/aws/streaming/app.js';
 import { archiveAccessAcknowledgements, archiveAccessStatements } from './archive-access.js';
 import { BUNDLE_BANNER, repoFile } from './archive-function.js';
+import { codecModules } from './codec-modules.js';
 import type { ArchiveStorage } from './archive-storage.js';
 import type { Auth } from './auth.js';
 
@@ -37,35 +38,10 @@ export interface StreamingRuntimeProps {
 
 const PORT = 8080;
 const APP_ARCHIVE = 'app.tgz';
-/** Loaded by lambdas/imaging/codecs.ts with require() when a compressed frame is rendered. */
-export const CODEC_PACKAGES = [
-  '@cornerstonejs/codec-charls',
-  '@cornerstonejs/codec-libjpeg-turbo-8bit',
-  '@cornerstonejs/codec-libjxl',
-  '@cornerstonejs/codec-openjpeg',
-  '@cornerstonejs/codec-openjph',
-];
-/**
- * Loaded by lambdas/imaging/native-codecs.ts with require() for 12-bit JPEG and for encoding. Its
- * dependencies (dcmjs and what dcmjs needs) are ~35 MB of node_modules; bundled into the one file its
- * package.json names, beside its WebAssembly module, it is ~1 MB.
- */
-export const BUNDLED_CODEC_PACKAGES = ['dcmjs-codecs'];
 /** The VPC's range, literal so that the load balancer's rule and its review name it. */
 const VPC_CIDR = '10.40.0.0/16';
 const NODE_IMAGE = 'public.ecr.aws/docker/library/node:24-bookworm-slim';
 const AWS_CLI_IMAGE = 'public.ecr.aws/aws-cli/aws-cli:latest';
-
-/** A CommonJS package as one file where its package.json's `main` points, with the .wasm files beside it. */
-function bundlePackage(pkg: string, into: string): void {
-  const manifest = JSON.parse(readFileSync(repoFile(`node_modules/${pkg}/package.json`), 'utf8')) as { name: string; version: string; main: string };
-  const main = repoFile(`node_modules/${pkg}/${manifest.main}`);
-  const outfile = join(into, manifest.main);
-  buildSync({ entryPoints: [main], outfile, bundle: true, platform: 'node', format: 'cjs', target: 'node22', minify: true, logLevel: 'warning' });
-  for (const file of readdirSync(dirname(main)).filter((f) => f.endsWith('.wasm'))) cpSync(join(dirname(main), file), join(dirname(outfile), file));
-  mkdirSync(into, { recursive: true });
-  writeFileSync(join(into, 'package.json'), JSON.stringify({ name: manifest.name, version: manifest.version, main: manifest.main }));
-}
 
 export class StreamingRuntime extends Construct {
   readonly vpc: ec2.Vpc;
@@ -129,8 +105,7 @@ export class StreamingRuntime extends Construct {
               tsconfig: repoFile('tsconfig.json'),
               logLevel: 'warning',
             });
-            for (const pkg of CODEC_PACKAGES) cpSync(repoFile(`node_modules/${pkg}`), join(staging, 'node_modules', pkg), { recursive: true });
-            for (const pkg of BUNDLED_CODEC_PACKAGES) bundlePackage(pkg, join(staging, 'node_modules', pkg));
+            cpSync(join(codecModules(), 'node_modules'), join(staging, 'node_modules'), { recursive: true });
             execFileSync('tar', ['czf', join(outputDir, APP_ARCHIVE), '-C', staging, '.']);
             rmSync(staging, { recursive: true, force: true });
             return true;

@@ -6,6 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Analyser } from '../../lambdas/ai/analysers/analyser.js';
 import { BUILT_IN_ANALYSER_IDS, builtInAnalysers } from '../../lambdas/ai/analysers/built-in.js';
+import { PIXEL_ANALYSER_IDS } from '../../lambdas/ai/analysers/built-in-ids.js';
+import type { InstanceView } from '../../lambdas/ai/analysers/analyser.js';
+import { loadStudyInput } from '../../lambdas/ai/pipeline/study-input.js';
 import type { AnalysisResult, WorklistItem } from '../../lambdas/ai/ports.js';
 import { jobKey } from '../../lambdas/ai/ports.js';
 import { readInstance } from '../../lambdas/dicom/instance.js';
@@ -51,11 +54,21 @@ const analysedItem = (study: string, revision = 1) =>
   );
 const resultsOf = (study: string) => json<Array<AnalysisResult & { id: string }>>(`/studies/${study}/results`);
 
+/** The shipped analysers as the archive built them (with its model runtime). */
+let shipped: Analyser[] = [];
 const first = syntheticCt({ patientID: 'AI-1', studyDate: '20240105', studyDescription: 'CT HEAD WITHOUT CONTRAST FAILTEST', bodyPart: 'CHEST' });
 const urgent = syntheticCt({ patientID: 'AI-1', studyDate: '20250310', studyDescription: 'CT CHEST', extra: { RequestedProcedurePriority: 'STAT' } });
 
 beforeAll(async () => {
-  archive = await startTestArchive({}, undefined, { ai: aiConfig, aiOptions: { analysers: (defaults) => [...defaults, failing] } });
+  archive = await startTestArchive({}, undefined, {
+    ai: aiConfig,
+    aiOptions: {
+      analysers: (defaults) => {
+        shipped = defaults;
+        return [...defaults, failing];
+      },
+    },
+  });
   expect((await stow(archive.url, first.files)).status).toBe(200);
   await analysedItem(first.studyInstanceUID);
 }, 60_000);
@@ -174,6 +187,17 @@ describe('governance APIs', () => {
     // The CDK app makes one queue and worker per id without loading the analysers.
     const runtime = {} as Parameters<typeof builtInAnalysers>[1];
     expect(builtInAnalysers(testAiConfig(), runtime).map((a) => a.id)).toEqual([...BUILT_IN_ANALYSER_IDS]);
+  });
+
+  it('decodes frames only in the analysers declared to (the CDK app gives only their workers the image codecs)', async () => {
+    const base = await loadStudyInput(archive.storage, first.studyInstanceUID, 1, { producedByPipeline: new Set(), primaryResults: [], now: new Date() });
+    const decoding = new Set<string>();
+    expect(shipped.map((a) => a.id)).toEqual([...BUILT_IN_ANALYSER_IDS]);
+    for (const analyser of shipped) {
+      const input = { ...base, frame: (instance: InstanceView, index: number) => (decoding.add(analyser.id), base.frame(instance, index)) };
+      await analyser.analyse(input).catch(() => undefined);
+    }
+    expect([...decoding].sort()).toEqual([...PIXEL_ANALYSER_IDS].sort());
   });
 
   it('takes reader feedback and names the field of a bad request', async () => {

@@ -11,9 +11,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
 import { ORIGIN_IDS } from '../../lib/constructs/front-door.js';
-import { BUNDLED_CODEC_PACKAGES, CODEC_PACKAGES } from '../../lib/constructs/streaming-runtime.js';
+import { BUNDLED_CODEC_PACKAGES, CODEC_PACKAGES } from '../../lib/constructs/codec-modules.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
-import { BUILT_IN_ANALYSER_IDS } from '../../lambdas/ai/analysers/built-in-ids.js';
+import { BUILT_IN_ANALYSER_IDS, PIXEL_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 
@@ -166,6 +166,25 @@ describe('the deployed stack (default settings, with bundling)', () => {
     for (const f of ['index.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'image-noise.onnx']) expect(existsSync(join(dir, f)), f).toBe(true);
     const bundle = (await import(join(dir, 'index.mjs'))) as { handler: unknown };
     expect(typeof bundle.handler).toBe('function');
+  });
+
+  it('gives the image codecs to the workers of analysers that decode pixels, and only to them', () => {
+    const workers = resourcesOf(template, 'AWS::Lambda::Function').filter((f) => String(f.Properties.Description).startsWith('AI analyser'));
+    for (const worker of workers) {
+      const analyser = (worker.Properties.Environment as { Variables: Record<string, string> }).Variables.ANALYSER_ID as BuiltInAnalyserId;
+      const dir = join(outdir, `asset.${(worker.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
+      if (!PIXEL_ANALYSER_IDS.has(analyser)) {
+        expect(existsSync(join(dir, 'node_modules')), analyser).toBe(false);
+        continue;
+      }
+      // Resolved from the bundle's place, as lambdas/imaging loads them, and instantiated from there.
+      const probe = `import { createRequire } from 'node:module'; const r = createRequire('${join(dir, 'index.mjs')}');
+        const paths = ${JSON.stringify([...CODEC_PACKAGES, ...BUNDLED_CODEC_PACKAGES])}.map((p) => r.resolve(p));
+        const f = r('@cornerstonejs/codec-openjpeg/decodewasmjs'); const m = await f({ print() {}, printErr() {} });
+        const c = r('dcmjs-codecs'); await c.NativeCodecs.initializeAsync();
+        console.log(JSON.stringify({ inside: paths.every((p) => p.startsWith('${dir}')), openjpeg: typeof new m.J2KDecoder().decode, native: c.NativeCodecs.isInitialized() }));`;
+      expect(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' })), analyser).toEqual({ inside: true, openjpeg: 'function', native: true });
+    }
   });
 
   it('puts CloudFront in front: HTTPS only, logged, the routing function on every behavior, frames and metadata cached per token', () => {

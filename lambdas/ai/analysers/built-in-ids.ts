@@ -2,3 +2,6 @@
 // list equal to builtInAnalysers()).
 export const BUILT_IN_ANALYSER_IDS = ['missing-priors', 'protocol-check', 'threshold-segmentation', 'image-noise', 'triage'] as const;
 export type BuiltInAnalyserId = (typeof BUILT_IN_ANALYSER_IDS)[number];
+
+/** The analysers that decode pixels (StudyInput.frame): only their workers carry the image codecs. */
+export const PIXEL_ANALYSER_IDS: ReadonlySet<BuiltInAnalyserId> = new Set(['threshold-segmentation', 'image-noise']);

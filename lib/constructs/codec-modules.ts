@@ -1,0 +1,44 @@
+// The image codec packages that lambdas/imaging loads with require() at run time, laid out as a
+// node_modules directory to place beside a bundle: cornerstone's WebAssembly builds as published, and
+// dcmjs-codecs bundled into the one file its package.json names, beside its WebAssembly module (its
+// dependencies, dcmjs and what dcmjs needs, would be ~35 MB of node_modules; bundled it is ~1 MB).
+// Built once per synthesis, for the streaming runtime and the functions that decode pixels.
+import { buildSync } from 'esbuild';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { repoFile } from './archive-function.js';
+
+/** Loaded by lambdas/imaging/codecs.ts. */
+export const CODEC_PACKAGES = [
+  '@cornerstonejs/codec-charls',
+  '@cornerstonejs/codec-libjpeg-turbo-8bit',
+  '@cornerstonejs/codec-libjxl',
+  '@cornerstonejs/codec-openjpeg',
+  '@cornerstonejs/codec-openjph',
+];
+/** Loaded by lambdas/imaging/native-codecs.ts (12-bit JPEG, encoders). */
+export const BUNDLED_CODEC_PACKAGES = ['dcmjs-codecs'];
+
+/** A CommonJS package as one file where its package.json's `main` points, with the .wasm files beside it. */
+function bundlePackage(pkg: string, into: string): void {
+  const manifest = JSON.parse(readFileSync(repoFile(`node_modules/${pkg}/package.json`), 'utf8')) as { name: string; version: string; main: string };
+  const main = repoFile(`node_modules/${pkg}/${manifest.main}`);
+  const outfile = join(into, manifest.main);
+  buildSync({ entryPoints: [main], outfile, bundle: true, platform: 'node', format: 'cjs', target: 'node22', minify: true, logLevel: 'warning' });
+  for (const file of readdirSync(dirname(main)).filter((f) => f.endsWith('.wasm'))) cpSync(join(dirname(main), file), join(dirname(outfile), file));
+  mkdirSync(into, { recursive: true });
+  writeFileSync(join(into, 'package.json'), JSON.stringify({ name: manifest.name, version: manifest.version, main: manifest.main }));
+}
+
+let built: string | undefined;
+
+/** A directory holding `node_modules/` with every codec package, ready to copy beside a bundle. */
+export function codecModules(): string {
+  if (built) return built;
+  const root = mkdtempSync(join(tmpdir(), 'codec-modules-'));
+  for (const pkg of CODEC_PACKAGES) cpSync(repoFile(`node_modules/${pkg}`), join(root, 'node_modules', pkg), { recursive: true });
+  for (const pkg of BUNDLED_CODEC_PACKAGES) bundlePackage(pkg, join(root, 'node_modules', pkg));
+  built = root;
+  return root;
+}
