@@ -1,7 +1,7 @@
 // Frame compression into the transfer syntaxes a WADO-RS client may ask for (PS3.18 8.7.3), with
-// dcmjs-codecs' WebAssembly build of the reference libraries (cornerstone's OpenJPH for HTJ2K). Everything but JPEG Baseline is encoded
-// losslessly: a lossless codestream is valid in JPEG-LS near-lossless, JPEG 2000 and HTJ2K alike, so
-// an archive never discards information it was not asked to discard.
+// dcmjs-codecs' WebAssembly build of the reference libraries (cornerstone's OpenJPH for HTJ2K).
+// Everything but JPEG Baseline is encoded losslessly: a lossless codestream is valid in JPEG-LS
+// near-lossless, JPEG 2000 and HTJ2K alike, so an archive never discards information it was not asked to.
 import type { Context as CodecContext } from 'dcmjs-codecs';
 import { nativeCodecs } from './native-codecs.js';
 import { UnsupportedEncodingError, wasm, type NativeFrame } from './codecs.js';
@@ -47,7 +47,13 @@ function native(encode: (codecs: Codecs, context: CodecContext, frame: FrameToEn
   };
 }
 
-const same = (bytes: Uint8Array | undefined, frame: FrameToEncode): EncodedFrame => ({ bytes: bytes!, photometricInterpretation: frame.photometricInterpretation });
+/** The codec's output, which must exist. */
+function output(bytes: Uint8Array | undefined): Uint8Array {
+  if (!bytes?.length) throw new UnsupportedEncodingError('the encoder returned no codestream');
+  return bytes;
+}
+
+const same = (bytes: Uint8Array | undefined, frame: FrameToEncode): EncodedFrame => ({ bytes: output(bytes), photometricInterpretation: frame.photometricInterpretation });
 
 // Predictor 1 (selection value 1) is what 1.2.840.10008.1.2.4.70 requires and 4.57 allows. Colour is
 // coded as RGB components (an Adobe marker says there is no transform).
@@ -56,12 +62,12 @@ const jpegLs = native(({ NativeCodecs }, context, frame) => same(NativeCodecs.en
 const rle = native(({ NativeCodecs }, context, frame) => same(NativeCodecs.encodeRle(context, {}).getEncodedBuffer(), frame));
 // OpenJPEG codes colour through the reversible component transform: YBR_RCT (PS3.5 8.2.4).
 const jpeg2000 = native(({ NativeCodecs }, context, frame) => {
-  const bytes = NativeCodecs.encodeJpeg2000(context, { lossy: false }).getEncodedBuffer()!;
+  const bytes = output(NativeCodecs.encodeJpeg2000(context, { lossy: false }).getEncodedBuffer());
   const transformed = frame.samplesPerPixel === 3 && multipleComponentTransform(bytes);
   return { bytes, photometricInterpretation: transformed ? 'YBR_RCT' : frame.photometricInterpretation };
 });
 const jpegBaseline = native(({ NativeCodecs, constants }, context, frame) => {
-  const bytes = NativeCodecs.encodeJpeg(context, { lossy: true, quality: 90, sampleFactor: constants.JpegSampleFactor.Sf444 }).getEncodedBuffer()!;
+  const bytes = output(NativeCodecs.encodeJpeg(context, { lossy: true, quality: 90, sampleFactor: constants.JpegSampleFactor.Sf444 }).getEncodedBuffer());
   // libjpeg codes colour as YCbCr without subsampling (a JFIF stream): YBR_FULL (PS3.5 8.2.1).
   return { bytes, photometricInterpretation: frame.samplesPerPixel === 3 ? 'YBR_FULL' : frame.photometricInterpretation };
 }, {
@@ -99,7 +105,7 @@ const htj2k: Encoding = {
       input.set(frame.bytes.subarray(0, input.length));
       encoder.setQuality(true, 0);
       encoder.encode();
-      return { bytes: new Uint8Array(encoder.getEncodedBuffer()), photometricInterpretation: colourTransform ? 'YBR_RCT' : frame.photometricInterpretation };
+      return { bytes: new Uint8Array(output(encoder.getEncodedBuffer())), photometricInterpretation: colourTransform ? 'YBR_RCT' : frame.photometricInterpretation };
     } finally {
       encoder.delete?.();
     }
