@@ -5,12 +5,25 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { Decoder } from 'jpeg-lossless-decoder-js';
 import type { PixelModule } from './pixels.js';
 import { nativeCodecs } from './native-codecs.js';
 import { decodeRle } from './rle.js';
 
 const require = createRequire(import.meta.url);
+
+/**
+ * A package loaded at run time rather than bundled (functions that never decode or render do not carry
+ * it): beside the bundle in the streaming runtime and the pixel-decoding AI workers, from node_modules
+ * locally. Where it is missing the request is refused with the reason instead of failing.
+ */
+export function runtimePackage<T>(name: string): T {
+  try {
+    return require(name) as T;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') throw new UnsupportedEncodingError(`${name} is not installed beside this runtime`);
+    throw e;
+  }
+}
 
 export interface DecodedFrame {
   rows: number;
@@ -284,6 +297,7 @@ async function decodeJpegExtended(bytes: Uint8Array, pm: PixelModule): Promise<N
 async function decodeJpegLossless(bytes: Uint8Array, pm: PixelModule): Promise<NativeFrame> {
   const bytesPerSample = pm.bitsAllocated > 8 ? 2 : 1;
   const copy = new Uint8Array(bytes); // the decoder reads through a DataView over the whole buffer
+  const { Decoder } = runtimePackage<typeof import('jpeg-lossless-decoder-js')>('jpeg-lossless-decoder-js');
   const decoded = new Decoder().decode(copy.buffer, 0, copy.length, bytesPerSample);
   const bytesOut = ArrayBuffer.isView(decoded) ? new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength) : new Uint8Array(decoded);
   return nativeFrame(bytesOut, pm, pm.samplesPerPixel === 3 ? 'RGB' : pm.photometricInterpretation, false);

@@ -1,8 +1,6 @@
 // From stored sample values to a picture (PS3.18 8.3.5 rendered media types): modality LUT, VOI window,
 // photometric interpretation, viewport scaling, then JPEG or PNG encoding.
-import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
-import type { DecodedFrame } from './codecs.js';
+import { runtimePackage, type DecodedFrame } from './codecs.js';
 import type { PaletteLut, PixelModule } from './pixels.js';
 
 export interface Window {
@@ -174,8 +172,10 @@ export function fit(picture: Picture, viewport: Viewport | undefined): Picture {
 
 export function encodePicture(picture: Picture, mediaType: 'image/jpeg' | 'image/png', quality = 90): Uint8Array {
   if (mediaType === 'image/jpeg') {
+    const jpeg = runtimePackage<typeof import('jpeg-js')>('jpeg-js');
     return jpeg.encode({ data: Buffer.from(picture.rgba.buffer, picture.rgba.byteOffset, picture.rgba.byteLength), width: picture.width, height: picture.height }, quality).data;
   }
+  const { PNG } = runtimePackage<typeof import('pngjs')>('pngjs');
   const png = new PNG({ width: picture.width, height: picture.height });
   png.data = Buffer.from(picture.rgba.buffer, picture.rgba.byteOffset, picture.rgba.byteLength);
   return PNG.sync.write(png);

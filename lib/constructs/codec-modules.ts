@@ -1,7 +1,7 @@
 // The image codec packages that lambdas/imaging loads with require() at run time, laid out as a
-// node_modules directory to place beside a bundle: cornerstone's WebAssembly builds as published, and
-// dcmjs-codecs bundled into the one file its package.json names, beside its WebAssembly module (its
-// dependencies, dcmjs and what dcmjs needs, would be ~35 MB of node_modules; bundled it is ~1 MB).
+// node_modules directory to place beside a bundle: cornerstone's WebAssembly builds as published, and the
+// others bundled into the one file their package.json names, beside their WebAssembly module if any
+// (dcmjs-codecs' dependencies, dcmjs and what dcmjs needs, would be ~35 MB of node_modules; bundled ~1 MB).
 // Built once per synthesis, for the streaming runtime and the functions that decode pixels.
 import { buildSync } from 'esbuild';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -17,8 +17,12 @@ export const CODEC_PACKAGES = [
   '@cornerstonejs/codec-openjpeg',
   '@cornerstonejs/codec-openjph',
 ];
-/** Loaded by lambdas/imaging/native-codecs.ts (12-bit JPEG, encoders). */
-export const BUNDLED_CODEC_PACKAGES = ['dcmjs-codecs'];
+/**
+ * Bundled into one file each: dcmjs-codecs (lambdas/imaging/native-codecs.ts: 12-bit JPEG, encoders), the
+ * JPEG lossless decoder (lambdas/imaging/codecs.ts) and the JPEG and PNG writers of rendered images
+ * (lambdas/imaging/render.ts), loaded with runtimePackage().
+ */
+export const BUNDLED_CODEC_PACKAGES = ['dcmjs-codecs', 'jpeg-lossless-decoder-js', 'jpeg-js', 'pngjs'];
 
 /** A CommonJS package as one file where its package.json's `main` points, with the .wasm files beside it. */
 function bundlePackage(pkg: string, into: string): void {
