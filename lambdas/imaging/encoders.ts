@@ -82,35 +82,52 @@ const jpegBaseline = native(({ NativeCodecs, constants }, context, frame) => {
 interface Htj2kEncoder {
   getDecodedBuffer(info: { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned: boolean; isUsingColorTransform: boolean }): Uint8Array;
   setQuality(lossless: boolean, quantizationStep: number): void;
+  setProgressionOrder(order: number): void;
+  setTLMMarker(on: boolean): void;
+  setTilePartDivisionsAtResolutions(on: boolean): void;
   encode(): void;
   getEncodedBuffer(): Uint8Array;
   delete?(): void;
 }
 
-/** HTJ2K by OpenJPH (cornerstone's build), whose codestream precision is Bits Stored as PS3.5 8.2.14 expects. */
-const htj2k: Encoding = {
-  async encode(frame) {
-    const module = await wasm<Htj2kEncoder>('@cornerstonejs/codec-openjph/wasmjs');
-    const encoder = new module.HTJ2KEncoder();
-    try {
-      const colourTransform = frame.samplesPerPixel === 3 && frame.photometricInterpretation === 'RGB';
-      const input = encoder.getDecodedBuffer({
-        width: frame.columns,
-        height: frame.rows,
-        bitsPerSample: frame.bitsStored,
-        componentCount: frame.samplesPerPixel,
-        isSigned: frame.signed,
-        isUsingColorTransform: colourTransform,
-      });
-      input.set(frame.bytes.subarray(0, input.length));
-      encoder.setQuality(true, 0);
-      encoder.encode();
-      return { bytes: new Uint8Array(output(encoder.getEncodedBuffer())), photometricInterpretation: colourTransform ? 'YBR_RCT' : frame.photometricInterpretation };
-    } finally {
-      encoder.delete?.();
-    }
-  },
-};
+const RPCL = 2; // ISO/IEC 15444-1 Table A.16
+
+/**
+ * HTJ2K by OpenJPH (cornerstone's build), whose codestream precision is Bits Stored as PS3.5 8.2.14
+ * expects. The RPCL option (1.2.840.10008.1.2.4.202) orders packets resolution first, marks tile-part
+ * lengths (TLM) and starts a tile-part at each resolution, so that a viewer can fetch and show a frame
+ * progressively, lowest resolution first.
+ */
+function htj2k(rpcl: boolean): Encoding {
+  return {
+    async encode(frame) {
+      const module = await wasm<Htj2kEncoder>('@cornerstonejs/codec-openjph/wasmjs');
+      const encoder = new module.HTJ2KEncoder();
+      try {
+        const colourTransform = frame.samplesPerPixel === 3 && frame.photometricInterpretation === 'RGB';
+        const input = encoder.getDecodedBuffer({
+          width: frame.columns,
+          height: frame.rows,
+          bitsPerSample: frame.bitsStored,
+          componentCount: frame.samplesPerPixel,
+          isSigned: frame.signed,
+          isUsingColorTransform: colourTransform,
+        });
+        input.set(frame.bytes.subarray(0, input.length));
+        encoder.setQuality(true, 0);
+        if (rpcl) {
+          encoder.setProgressionOrder(RPCL);
+          encoder.setTLMMarker(true);
+          encoder.setTilePartDivisionsAtResolutions(true);
+        }
+        encoder.encode();
+        return { bytes: new Uint8Array(output(encoder.getEncodedBuffer())), photometricInterpretation: colourTransform ? 'YBR_RCT' : frame.photometricInterpretation };
+      } finally {
+        encoder.delete?.();
+      }
+    },
+  };
+}
 
 /** The COD marker segment's multiple component transformation flag (ISO/IEC 15444-1 A.6.1). */
 function multipleComponentTransform(codestream: Uint8Array): boolean {
@@ -134,8 +151,9 @@ const ENCODINGS: Record<string, Encoding> = {
   '1.2.840.10008.1.2.4.81': jpegLs,
   '1.2.840.10008.1.2.4.90': jpeg2000,
   '1.2.840.10008.1.2.4.91': jpeg2000,
-  '1.2.840.10008.1.2.4.201': htj2k,
-  '1.2.840.10008.1.2.4.203': htj2k,
+  '1.2.840.10008.1.2.4.201': htj2k(false),
+  '1.2.840.10008.1.2.4.202': htj2k(true),
+  '1.2.840.10008.1.2.4.203': htj2k(false),
 };
 
 /** Compressed transfer syntaxes frames can be encoded in. */

@@ -283,7 +283,8 @@ describe('STOW-RS then WADO-RS on every sample', () => {
   });
 
   describe('transcoded into compressed transfer syntaxes on request (PS3.18 8.7.3)', () => {
-    const LOSSLESS = ['1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.201'];
+    const LOSSLESS = ['1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.201', '1.2.840.10008.1.2.4.202'];
+    const HTJ2K_RPCL = '1.2.840.10008.1.2.4.202';
     const BASELINE = '1.2.840.10008.1.2.4.50';
     // Varied pixel descriptions and stored syntaxes, with an uncompressed copy where neither dcmtk nor pydicom
     // decodes the original: signed 14-bit CT, 12-bit MR, big endian 10 frames, planar RGB, 16-bit JPEG-LS in several fragments,
@@ -356,6 +357,16 @@ describe('STOW-RS then WADO-RS on every sample', () => {
           expect(r.pixels?.maxDifference, `${what}: pixels against ${r.pixels?.reference}`).not.toBeNull();
           compared++;
           const served = parseDicom(readFileSync(path));
+          if (syntax === HTJ2K_RPCL) {
+            // RPCL progression in COD, tile-part lengths (TLM) and one tile-part per resolution level.
+            const fragment = served.dataset.elements.get(Tag.PixelData)!.fragments![1];
+            const codestream = Buffer.from(served.dataset.bytes.subarray(fragment.offset, fragment.offset + fragment.length));
+            const cod = codestream.indexOf(Buffer.from([0xff, 0x52]));
+            expect(codestream[cod + 5], `${what}: progression order`).toBe(2);
+            expect(codestream.indexOf(Buffer.from([0xff, 0x55])), `${what}: TLM`).toBeGreaterThan(0);
+            expect(codestream.indexOf(Buffer.from([0xff, 0x55])), `${what}: TLM in the main header`).toBeLessThan(codestream.indexOf(Buffer.from([0xff, 0x90])));
+            expect(codestream.toString('hex').split('ff90').length - 1, `${what}: tile-parts`).toBeGreaterThan(1);
+          }
           const colour = colourOf.get(file)!;
           if (syntax === BASELINE) {
             // Lossy: close to the original, and recorded as lossy with its ratio and method (PS3.3 C.7.6.1.1.5).
@@ -368,7 +379,7 @@ describe('STOW-RS then WADO-RS on every sample', () => {
             expect(r.pixels!.maxDifference, what).toBe(0);
             // JPEG 2000 and HTJ2K code RGB through the reversible component transform (PS3.5 8.2.4, 8.2.14);
             // the others keep the decoded RGB.
-            const j2k = ['1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.201'].includes(syntax);
+            const j2k = ['1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.201', HTJ2K_RPCL].includes(syntax);
             if (colour) expect(r.photometric, what).toBe(j2k ? 'YBR_RCT' : 'RGB');
           }
         }

@@ -34,7 +34,7 @@ CHANGED_BY_TRANSCODING = {
     Tag(0x0028, 0x2112),  # Lossy Image Compression Ratio (a lossy encoding adds its own)
     Tag(0x0028, 0x2114),  # Lossy Image Compression Method
 }
-J2K_SYNTAXES = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.203"}
+J2K_SYNTAXES = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"}
 WORD_VRS = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 DCMTK_DECODERS = {
     "1.2.840.10008.1.2.4.50": "dcmdjpeg",
