@@ -1,7 +1,7 @@
 // Transcoding of stored instances for WADO-RS (PS3.18 8.7.3, 8.7.8.2): into Explicit VR Little Endian, the
 // syntax served when a client names none (compressed pixel data decompressed frame by frame), and into the
 // compressed syntaxes of ./encoders.ts (frames decompressed if need be, then encoded).
-import { encodeExplicitLittleEndian, textValue, unsignedShortValue, type ElementValue } from '../dicom/explicit-le.js';
+import { ReencodeError, reencodeInstance, textValue, unsignedShortValue, type ElementChanges, type ElementValue } from '../dicom/reencode.js';
 import { tagToHex } from '../dicom/dictionary.js';
 import { assembleFrame, locateFrames } from '../dicom/frames.js';
 import { datasetToJson, type DicomJson } from '../dicom/json-model.js';
@@ -25,10 +25,12 @@ function decodable(transferSyntaxUID: string): boolean {
   return !transferSyntaxInfo(transferSyntaxUID).encapsulated || DECODABLE_TRANSFER_SYNTAXES.has(transferSyntaxUID);
 }
 
+/** Uncompressed syntaxes instances can be written in (Explicit VR Big Endian is retired and not offered). */
+const NATIVE_TARGETS: ReadonlySet<string> = new Set([TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.DeflatedExplicitVRLittleEndian]);
+
 /** Whether instances (and frames) stored in one syntax can be served in another. */
 export function canTranscode(from: string, to: string): boolean {
-  if (to === TransferSyntax.ExplicitVRLittleEndian) return decodable(from);
-  return ENCODABLE_TRANSFER_SYNTAXES.has(to) && decodable(from);
+  return (NATIVE_TARGETS.has(to) || ENCODABLE_TRANSFER_SYNTAXES.has(to)) && decodable(from);
 }
 
 export interface FrameBytes {
@@ -146,9 +148,9 @@ export async function transcodeInstance(file: Uint8Array, to: string, options: T
   const ds = parsed.dataset;
   const pixelData = ds.elements.get(Tag.PixelData);
   const storedEncapsulated = transferSyntaxInfo(from).encapsulated && !!pixelData?.fragments;
-  const decompressing = to === TransferSyntax.ExplicitVRLittleEndian;
+  const decompressing = NATIVE_TARGETS.has(to);
   // Without pixel data (or with native pixel data, for the default syntax) only the encoding of the elements changes.
-  if (!pixelData || (decompressing && !storedEncapsulated)) return encodeExplicitLittleEndian(parsed, undefined, to);
+  if (!pixelData || (decompressing && !storedEncapsulated)) return reencoded(parsed, undefined, to);
   if (!canTranscode(from, to)) {
     throw new UnsupportedEncodingError(decompressing ? `frames in transfer syntax ${from} cannot be decompressed` : `instances cannot be encoded in transfer syntax ${to}`);
   }
@@ -187,13 +189,23 @@ export async function transcodeInstance(file: Uint8Array, to: string, options: T
     }
   }
   if (ALWAYS_LOSSY.has(from) && !ds.elements.has(LossyImageCompression)) changes.set(LossyImageCompression, textValue('CS', '01'));
-  return encodeExplicitLittleEndian(parsed, changes, to);
+  return reencoded(parsed, changes, to);
 }
 
-/** One frame from its stored syntax into another: decompressed (native frames are only normalised), then encoded unless `to` is Explicit VR Little Endian. */
+/** What the re-encoder cannot write (encapsulated data in implicit VR) is a refusal with its reason. */
+function reencoded(parsed: ParsedDicom, changes: ElementChanges | undefined, to: string): Uint8Array {
+  try {
+    return reencodeInstance(parsed, changes, to);
+  } catch (e) {
+    if (e instanceof ReencodeError) throw new UnsupportedEncodingError(e.message);
+    throw e;
+  }
+}
+
+/** One frame from its stored syntax into another: decompressed (native frames are only normalised), then encoded unless `to` is uncompressed. */
 export async function transcodeFrame(frame: Uint8Array, from: string, to: string, pm: PixelModule): Promise<FrameBytes> {
   const decoded = await uncompressedFrame(frame, from, pm);
-  if (to === TransferSyntax.ExplicitVRLittleEndian) return decoded;
+  if (NATIVE_TARGETS.has(to)) return decoded;
   return compressFrame(nativeFrame(decoded.bytes, pm, decoded.photometricInterpretation, false), to);
 }
 

@@ -282,7 +282,7 @@ describe('STOW-RS then WADO-RS on every sample', () => {
     });
   });
 
-  describe('transcoded into compressed transfer syntaxes on request (PS3.18 8.7.3)', () => {
+  describe('transcoded into other transfer syntaxes on request (PS3.18 8.7.3)', () => {
     const LOSSLESS = ['1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.201', '1.2.840.10008.1.2.4.202'];
     const HTJ2K_RPCL = '1.2.840.10008.1.2.4.202';
     const BASELINE = '1.2.840.10008.1.2.4.50';
@@ -384,6 +384,44 @@ describe('STOW-RS then WADO-RS on every sample', () => {
           }
         }
         expect(compared).toBeGreaterThan(45);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('serves Implicit VR Little Endian and Deflated Explicit VR Little Endian on request, every attribute and pixel kept', async () => {
+      const IMPLICIT = '1.2.840.10008.1.2';
+      const DEFLATED = '1.2.840.10008.1.2.1.99';
+      // Private attributes and overlays, an SR's nested sequences, big endian, JPEG 2000 colour, multi-frame JPEG-LS, GB18030.
+      const files = ['pydicom-data/MR-SIEMENS-DICOM-WithOverlays.dcm', 'dcmjs/sample-sr.dcm', 'pydicom-data/OBXXXX1A_expb.dcm', 'pydicom-data/US1_J2KR.dcm', 'pydicom-data/emri_small_jpeg_ls_lossless.dcm', 'orthanc-tests/SCSX2'];
+      const dir = mkdtempSync(join(tmpdir(), 'uncompressed-'));
+      try {
+        const args: string[] = [];
+        const syntaxOf = new Map<string, string>();
+        for (const wanted of files) {
+          const e = entry(wanted);
+          for (const syntax of [IMPLICIT, DEFLATED]) {
+            const { status, parts } = await getMultipart(instanceUrl(e), `multipart/related; type="application/dicom"; transfer-syntax=${syntax}`);
+            expect(status, `${wanted} as ${syntax}`).toBe(200);
+            expect(parts[0].headers['content-type']).toBe(`application/dicom; transfer-syntax=${syntax}`);
+            const path = join(dir, `${args.length}.dcm`);
+            writeFileSync(path, parts[0].body);
+            syntaxOf.set(path, syntax);
+            // Pixels against dcmtk's reading of the stored file, or for JPEG 2000 an uncompressed copy of the image.
+            const copy = e.sample.file === 'pydicom-data/US1_J2KR.dcm' ? 'pydicom-data/US1_UNCR.dcm' : undefined;
+            args.push(`${join(SAMPLES_DIR, e.sample.file)}::${path}${copy ? `::${join(SAMPLES_DIR, copy)}` : ''}`);
+          }
+        }
+        const { stdout } = await execFileAsync('/usr/bin/python3', [join(repoRoot, 'test/reference/compare_transcoded.py'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+        const report = JSON.parse(stdout) as Record<string, { syntax: string; attributeDifferences: string[]; pixels: { reference: string; maxDifference: number | null } | null }>;
+        for (const [path, syntax] of syntaxOf) {
+          const r = report[path];
+          expect(r.syntax, path).toBe(syntax);
+          expect(r.attributeDifferences, `${path} (${syntax})`).toEqual([]);
+          if (r.pixels) expect(r.pixels.maxDifference, `${path} (${syntax}) against ${r.pixels.reference}`).toBe(0);
+        }
+        // dcmtk reads both encodings completely.
+        for (const path of syntaxOf.keys()) await execFileAsync('dcmdump', ['-E', path]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

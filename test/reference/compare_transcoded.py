@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 import pydicom
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element
 from pydicom.tag import Tag
 
 warnings.filterwarnings("ignore")
@@ -58,6 +60,15 @@ def little_endian_bytes(element, big_endian):
     return array.astype(f"<u{size}").tobytes()
 
 
+def implicit_value(element):
+    """The element's value as Implicit VR Little Endian writes it (header left out)."""
+    fp = DicomBytesIO()
+    fp.is_little_endian = True
+    fp.is_implicit_VR = True
+    write_data_element(fp, element)
+    return fp.getvalue()[8:]
+
+
 def differences(original, served, big_endian, path=""):
     found = []
     for element in original:
@@ -74,6 +85,11 @@ def differences(original, served, big_endian, path=""):
                 continue
             for i, (a, b) in enumerate(zip(element.value, other.value)):
                 found.extend(differences(a, b, big_endian, f"{where}/{i}/"))
+            continue
+        if other.VR == "UN" and element.VR != "UN":
+            # Read from implicit VR without a dictionary entry (private attributes): compare the bytes.
+            if implicit_value(element) != other.value:
+                found.append(f"{where} {element.VR}->UN value differs")
             continue
         a = little_endian_bytes(element, big_endian)
         b = other.value

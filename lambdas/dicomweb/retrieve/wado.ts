@@ -64,7 +64,8 @@ type RefusalCheck = (record: StoredInstance, syntax: string) => Promise<string |
 function encodingRefusals(storage: ArchiveStorage, scope: ReferenceScope): RefusalCheck {
   let inputs: Promise<Map<string, EncodingInput>> | undefined;
   return async (record, syntax) => {
-    if (syntax === DEFAULT_SYNTAX || syntax === record.transferSyntaxUID) return undefined;
+    // Only encoders have limits that the metadata tells; decompression fails, if at all, on the codestream.
+    if (!ENCODABLE_TRANSFER_SYNTAXES.has(syntax) || syntax === record.transferSyntaxUID) return undefined;
     inputs ??= storage.index.metadataJson(scope).then((rows) => {
       const bySop = new Map<string, EncodingInput>();
       for (const row of rows) {
@@ -131,7 +132,7 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
     const stored = [...new Set(records.map((r) => r.transferSyntaxUID))].join(', ');
     throw new HttpProblem(
       406,
-      `cannot serve ${scopeName(scope)} as requested (Accept: ${c.req.header('accept')})${reason ? ` (${reason})` : ''}: it is stored as ${stored}; instances are served as stored (transfer-syntax=*), as Explicit VR Little Endian (${DEFAULT_SYNTAX}, the default) or in ${[...ENCODABLE_TRANSFER_SYNTAXES].join(', ')}`,
+      `cannot serve ${scopeName(scope)} as requested (Accept: ${c.req.header('accept')})${reason ? ` (${reason})` : ''}: it is stored as ${stored}; instances are served as stored (transfer-syntax=*), as Explicit VR Little Endian (${DEFAULT_SYNTAX}, the default), Implicit VR Little Endian, Deflated Explicit VR Little Endian or in ${[...ENCODABLE_TRANSFER_SYNTAXES].join(', ')}`,
     );
   }
   const { anything, served } = choice;

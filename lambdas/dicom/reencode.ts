@@ -1,7 +1,9 @@
-// Re-encodes a parsed instance as a Part 10 file in Explicit VR Little Endian (PS3.5 A.2), the transfer
-// syntax DICOMweb serves by default (PS3.18 8.7.8.2, Table 8.7.3-2), or in a compressed syntax built on it.
-// Implicit VR, big endian and deflated data sets are rewritten element by element; pixel data, once
-// decompressed or compressed, comes in through `changes`.
+// Re-encodes a parsed instance as a Part 10 file: in Explicit VR Little Endian (PS3.5 A.2), the transfer
+// syntax DICOMweb serves by default (PS3.18 8.7.8.2, Table 8.7.3-2), in a compressed syntax built on it,
+// in Implicit VR Little Endian (A.1) or Deflated Explicit VR Little Endian (A.5). Whatever the stored
+// encoding, the data set is rewritten element by element; pixel data, once decompressed or compressed,
+// comes in through `changes`.
+import { deflateRawSync } from 'node:zlib';
 import { lookupTag } from './dictionary.js';
 import { WORD_SIZE } from './json-model.js';
 import type { DicomDataSet, DicomElement, ParsedDicom } from './parser.js';
@@ -112,7 +114,12 @@ function valueBytes(el: DicomElement, ds: DicomDataSet, vr: string): Uint8Array 
   return out;
 }
 
-function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, changes?: ElementChanges): void {
+/** Implicit VR (PS3.5 7.1.3): every header is the tag and a 32-bit length, VRs come from the dictionary. */
+type Encoding = 'explicit' | 'implicit';
+
+function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, changes?: ElementChanges, encoding: Encoding = 'explicit'): void {
+  const implicit = encoding === 'implicit';
+  const header = (tag: number, vr: string, length: number) => sink.header(tag, implicit ? undefined : vr, length);
   const tags = new Set(ds.elements.keys());
   for (const tag of changes?.keys() ?? []) tags.add(tag);
   for (const tag of [...tags].sort((a, b) => (a >>> 0) - (b >>> 0))) {
@@ -121,20 +128,21 @@ function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, c
     const change = changes?.get(tag);
     if (change === null) continue;
     if (change && 'frames' in change) {
+      if (implicit) throw new ReencodeError('encapsulated Pixel Data cannot be written in Implicit VR Little Endian');
       writeFragments(sink, tag, change.frames);
       continue;
     }
     if (change) {
-      sink.header(tag, change.vr, change.bytes.length);
+      header(tag, change.vr, change.bytes.length);
       sink.push(change.bytes);
       continue;
     }
     const el = ds.elements.get(tag)!;
     if (el.items) {
-      sink.header(tag, 'SQ', UNDEFINED_LENGTH);
+      header(tag, 'SQ', UNDEFINED_LENGTH);
       for (const item of el.items) {
         sink.header(Tag.Item, undefined, UNDEFINED_LENGTH);
-        writeDataSet(sink, item, pixelContext(item, context));
+        writeDataSet(sink, item, pixelContext(item, context), undefined, encoding);
         sink.header(Tag.ItemDelimitationItem, undefined, 0);
       }
       sink.header(Tag.SequenceDelimitationItem, undefined, 0);
@@ -142,15 +150,16 @@ function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, c
     }
     if (el.fragments) {
       // Encapsulated data stays encapsulated only if the caller did not replace it; it is already little endian.
+      if (implicit) throw new ReencodeError(`encapsulated data in (${(tag >>> 16).toString(16).padStart(4, '0')},${(tag & 0xffff).toString(16).padStart(4, '0')}) cannot be written in Implicit VR Little Endian`);
       sink.header(tag, 'OB', UNDEFINED_LENGTH);
       sink.push(ds.bytes.subarray(el.offset, el.offset + el.length));
       continue;
     }
     let vr = writtenVr(el, ds, context);
     // A value too long for a 16-bit length (possible in implicit VR) can only be written as UN.
-    if (!LONG_LENGTH_VRS.has(vr) && el.length > 0xffff) vr = 'UN';
+    if (!implicit && !LONG_LENGTH_VRS.has(vr) && el.length > 0xffff) vr = 'UN';
     const value = valueBytes(el, ds, vr);
-    sink.header(tag, vr, value.length);
+    header(tag, vr, value.length);
     sink.push(value);
   }
 }
@@ -198,16 +207,15 @@ function datasetNumber(ds: DicomDataSet, tag: number): number | undefined {
   return new DataView(ds.bytes.buffer, ds.bytes.byteOffset + el.offset, 2).getUint16(0, ds.littleEndian);
 }
 
+export class ReencodeError extends Error {}
+
 /**
- * The instance as a Part 10 file in Explicit VR Little Endian, or in a compressed syntax when `changes`
- * bring its encapsulated Pixel Data. File Meta Information keeps what the original said about its
- * source and names this implementation as the writer (PS3.10 7.1).
+ * The instance as a Part 10 file in Explicit VR Little Endian (the default), Implicit VR Little Endian,
+ * Deflated Explicit VR Little Endian, or a compressed syntax when `changes` bring its encapsulated Pixel
+ * Data. File Meta Information, always explicit, keeps what the original said about its source and names
+ * this implementation as the writer (PS3.10 7.1).
  */
-export function encodeExplicitLittleEndian(
-  parsed: ParsedDicom,
-  changes?: ElementChanges,
-  transferSyntaxUID: string = TransferSyntax.ExplicitVRLittleEndian,
-): Uint8Array {
+export function reencodeInstance(parsed: ParsedDicom, changes?: ElementChanges, transferSyntaxUID: string = TransferSyntax.ExplicitVRLittleEndian): Uint8Array {
   const ds = parsed.dataset;
   const sopClass = (parsed.meta && datasetText(parsed.meta, Tag.MediaStorageSOPClassUID)) ?? datasetText(ds, Tag.SOPClassUID) ?? '';
   const sopInstance = (parsed.meta && datasetText(parsed.meta, Tag.MediaStorageSOPInstanceUID)) ?? datasetText(ds, Tag.SOPInstanceUID) ?? '';
@@ -218,8 +226,12 @@ export function encodeExplicitLittleEndian(
   const meta = parsed.meta ?? { bytes: new Uint8Array(), littleEndian: true, explicitVr: true, elements: new Map() };
   writeDataSet(metaSink, meta, context, metaChanges);
   const body = new ByteSink();
-  writeDataSet(body, ds, context, changes);
-  return part10(metaSink, body);
+  writeDataSet(body, ds, context, changes, transferSyntaxUID === TransferSyntax.ImplicitVRLittleEndian ? 'implicit' : 'explicit');
+  if (transferSyntaxUID !== TransferSyntax.DeflatedExplicitVRLittleEndian) return part10(metaSink, body);
+  // The data set after the meta group, deflated without a zlib header and padded to even length (PS3.5 A.5).
+  const deflated = new ByteSink();
+  deflated.push(padToEven(deflateRawSync(body.concat()), 0));
+  return part10(metaSink, deflated);
 }
 
 /** Preamble, "DICM", the meta group with its length, then the data set. */
