@@ -78,7 +78,7 @@ function encodingRefusals(storage: ArchiveStorage, scope: ReferenceScope): Refus
     });
     const input = (await inputs).get(record.sopInstanceUID);
     if (!input) return undefined;
-    // Compressed YBR_FULL_422 is JPEG, which decodes to RGB.
+    // Compressed YBR data comes out of its decoder as RGB (JPEG, JPEG 2000) or at full resolution (RLE): never subsampled.
     const decoded = transferSyntaxInfo(record.transferSyntaxUID).encapsulated && input.photometricInterpretation.startsWith('YBR_') ? { ...input, photometricInterpretation: 'RGB' } : input;
     return encodingRefusal(decoded, syntax);
   };
