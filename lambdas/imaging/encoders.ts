@@ -177,11 +177,28 @@ export function encodingRefusal(frame: EncodingInput, transferSyntaxUID: string)
   return ENCODINGS[transferSyntaxUID].refuses?.(frame);
 }
 
+/** Whether every sample lies in the range Bits Stored (and Pixel Representation) gives it. */
+function fitsBitsStored(frame: FrameToEncode): boolean {
+  if (frame.bitsStored >= frame.bitsAllocated) return true;
+  const samples = frame.bitsAllocated === 16 ? new Uint16Array(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength >> 1) : frame.bytes;
+  const width = frame.bitsAllocated;
+  const high = frame.signed ? 2 ** (frame.bitsStored - 1) - 1 : 2 ** frame.bitsStored - 1;
+  const low = frame.signed ? 2 ** width - 2 ** (frame.bitsStored - 1) : 2 ** width; // sign-extended negatives start here
+  for (let i = 0; i < samples.length; i++) {
+    const v = samples[i];
+    if (v > high && v < low) return false;
+  }
+  return true;
+}
+
 export async function compressFrame(frame: FrameToEncode, transferSyntaxUID: string): Promise<EncodedFrame> {
   const refusal = encodingRefusal(frame, transferSyntaxUID);
   if (refusal) throw new UnsupportedEncodingError(refusal);
+  // Samples with bits set above Bits Stored (overlays in the pixel data, or a header that understates them)
+  // would be cut by a codec working at that precision: such frames are coded at Bits Allocated instead.
+  const input = fitsBitsStored(frame) ? frame : { ...frame, bitsStored: frame.bitsAllocated };
   try {
-    const encoded = await ENCODINGS[transferSyntaxUID].encode(frame);
+    const encoded = await ENCODINGS[transferSyntaxUID].encode(input);
     return { ...encoded, bytes: new Uint8Array(encoded.bytes) }; // out of WebAssembly memory
   } catch (e) {
     throw new UnsupportedEncodingError(`the frame could not be encoded as ${transferSyntaxUID}: ${e instanceof Error ? e.message : String(e)}`);

@@ -12,6 +12,7 @@ import { transferSyntaxInfo } from '../../lambdas/dicom/transfer-syntax.js';
 import { getMultipart, parseMultipart, startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
 import { pydicomReadings } from '../helpers/reference.js';
 import { SAMPLES_DIR, repoRoot, sampleBytes, samples, type Sample } from '../helpers/samples.js';
+import { syntheticInstance, uid } from '../helpers/synthetic.js';
 
 const execFileAsync = promisify(execFile);
 const UID = /^[0-9]+(\.[0-9]+)*$/;
@@ -384,6 +385,35 @@ describe('STOW-RS then WADO-RS on every sample', () => {
           }
         }
         expect(compared).toBeGreaterThan(45);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('keeps sample bits above Bits Stored through every lossless encoding (such frames are coded at Bits Allocated)', async () => {
+      // 12 bits stored in 16, with bit 15 set in every seventh sample, as overlays in the pixel data do.
+      const values = new Uint16Array(64 * 64);
+      for (let i = 0; i < values.length; i++) values[i] = ((i * 37) & 0x0fff) | (i % 7 === 0 ? 0x8000 : 0);
+      const study = uid();
+      const series = uid();
+      const sop = uid();
+      const file = syntheticInstance({ StudyInstanceUID: study, SeriesInstanceUID: series, SOPInstanceUID: sop, Rows: 64, Columns: 64, BitsAllocated: 16, BitsStored: 12, HighBit: 11, PixelRepresentation: 0, SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2' }, values);
+      expect((await stow(archive.url, [file])).status).toBe(200);
+      const dir = mkdtempSync(join(tmpdir(), 'high-bits-'));
+      try {
+        const original = join(dir, 'original.dcm');
+        writeFileSync(original, file);
+        const args: string[] = [];
+        for (const syntax of LOSSLESS) {
+          const { status, parts } = await getMultipart(`${archive.url}/studies/${study}/series/${series}/instances/${sop}`, `multipart/related; type="application/dicom"; transfer-syntax=${syntax}`);
+          expect(status, syntax).toBe(200);
+          const path = join(dir, `${syntax}.dcm`);
+          writeFileSync(path, parts[0].body);
+          args.push(`${original}::${path}`);
+        }
+        const { stdout } = await execFileAsync('/usr/bin/python3', [join(repoRoot, 'test/reference/compare_transcoded.py'), ...args], { encoding: 'utf8' });
+        const report = Object.values(JSON.parse(stdout) as Record<string, { syntax: string; pixels: { maxDifference: number | null } | null }>);
+        expect(report.map((r) => [r.syntax, r.pixels?.maxDifference])).toEqual(LOSSLESS.map((syntax) => [syntax, 0]));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
