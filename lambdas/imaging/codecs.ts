@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import type { PixelModule } from './pixels.js';
-import { nativeCodecs } from './native-codecs.js';
+import { codecContext, nativeCodecs } from './native-codecs.js';
 import { decodeRle } from './rle.js';
 
 const require = createRequire(import.meta.url);
@@ -275,19 +275,9 @@ async function decodeJpeg(bytes: Uint8Array, pm: PixelModule): Promise<NativeFra
 
 /** DCT JPEG with 12-bit samples (processes 2 & 4 and the retired ones that share them): IJG libjpeg's 12-bit path. */
 async function decodeJpegExtended(bytes: Uint8Array, pm: PixelModule): Promise<NativeFrame> {
-  const { Context, NativeCodecs } = await nativeCodecs();
-  const context = new Context({
-    width: pm.columns,
-    height: pm.rows,
-    bitsAllocated: 16,
-    bitsStored: pm.bitsStored,
-    samplesPerPixel: pm.samplesPerPixel,
-    pixelRepresentation: pm.pixelRepresentation,
-    planarConfiguration: 0,
-    photometricInterpretation: pm.photometricInterpretation,
-    encodedBuffer: bytes,
-  });
-  const decoded = NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: true }).getDecodedBuffer();
+  const codecs = await nativeCodecs();
+  const description = { ...pm, bitsAllocated: 16, signed: pm.pixelRepresentation === 1 };
+  const decoded = codecs.NativeCodecs.decodeJpeg(codecContext(codecs, description, { encodedBuffer: bytes }), { convertColorspaceToRgb: true }).getDecodedBuffer();
   if (!decoded) throw new UnsupportedEncodingError('the 12-bit JPEG decoder returned no samples');
   // Copied out of WebAssembly memory; 16 bits per sample, colour converted to RGB and interleaved.
   const frame = nativeFrame(new Uint8Array(decoded), pm, pm.samplesPerPixel === 3 ? 'RGB' : pm.photometricInterpretation, false);

@@ -3,7 +3,7 @@
 // Everything but JPEG Baseline is encoded losslessly: a lossless codestream is valid in JPEG-LS
 // near-lossless, JPEG 2000 and HTJ2K alike, so an archive never discards information it was not asked to.
 import type { Context as CodecContext } from 'dcmjs-codecs';
-import { nativeCodecs } from './native-codecs.js';
+import { codecContext, nativeCodecs } from './native-codecs.js';
 import { UnsupportedEncodingError, wasm, type NativeFrame } from './codecs.js';
 
 /** A frame in native little endian layout, colour pixel by pixel (Planar Configuration 0). */
@@ -31,18 +31,7 @@ function native(encode: (codecs: Codecs, context: CodecContext, frame: FrameToEn
     ...limits,
     async encode(frame) {
       const codecs = await nativeCodecs();
-      const context = new codecs.Context({
-        width: frame.columns,
-        height: frame.rows,
-        bitsAllocated: frame.bitsAllocated,
-        bitsStored: frame.bitsStored,
-        samplesPerPixel: frame.samplesPerPixel,
-        pixelRepresentation: frame.signed ? 1 : 0,
-        planarConfiguration: 0,
-        photometricInterpretation: frame.photometricInterpretation,
-        decodedBuffer: frame.bytes,
-      });
-      return encode(codecs, context, frame);
+      return encode(codecs, codecContext(codecs, frame, { decodedBuffer: frame.bytes }), frame);
     },
   };
 }

@@ -4,6 +4,7 @@
 // Loaded with require() on first use, like the other codecs, so that bundles which never transcode never carry it.
 import { createRequire } from 'node:module';
 import type * as DcmjsCodecs from 'dcmjs-codecs';
+import type { NativeFrame } from './codecs.js';
 
 const require = createRequire(import.meta.url);
 let loaded: Promise<typeof DcmjsCodecs> | undefined;
@@ -16,4 +17,26 @@ export function nativeCodecs(): Promise<typeof DcmjsCodecs> {
     return codecs;
   })();
   return loaded;
+}
+
+/** What dcmjs-codecs needs to know of a frame. */
+export type FrameDescription = Omit<NativeFrame, 'bytes' | 'planar'>;
+
+/** A codec context for one frame, colour pixel by pixel, with its encoded or its decoded bytes. */
+export function codecContext(
+  codecs: typeof DcmjsCodecs,
+  frame: FrameDescription,
+  buffers: { encodedBuffer: Uint8Array } | { decodedBuffer: Uint8Array },
+): DcmjsCodecs.Context {
+  return new codecs.Context({
+    width: frame.columns,
+    height: frame.rows,
+    bitsAllocated: frame.bitsAllocated,
+    bitsStored: frame.bitsStored,
+    samplesPerPixel: frame.samplesPerPixel,
+    pixelRepresentation: frame.signed ? 1 : 0,
+    planarConfiguration: 0,
+    photometricInterpretation: frame.photometricInterpretation,
+    ...buffers,
+  });
 }

@@ -156,7 +156,7 @@ export class AiPipeline extends Construct {
         acknowledgements,
         ...(options.models ? { assetFiles: MODEL_RUNTIME_FILES } : {}),
         // Compressed frames (JPEG, JPEG-LS, JPEG 2000, RLE…) decode with WebAssembly packages loaded by require().
-        ...(options.imageCodecs ? { assetDirectories: [join(codecModules(), 'node_modules')] } : {}),
+        ...(options.imageCodecs ? { assetDirectories: () => [join(codecModules(), 'node_modules')] } : {}),
       }).function;
 
     // Every function that builds the pipeline registers the shipped model (idempotent) and may queue jobs.

@@ -32,8 +32,8 @@ export interface ArchiveFunctionProps {
   acknowledgements?: Array<{ id: string; reason: string }>;
   /** Files (repository paths) the code reads at run time, copied next to the bundle's index.mjs. */
   assetFiles?: string[];
-  /** Directories copied beside the bundle: a node_modules of packages the code loads with require(). */
-  assetDirectories?: string[];
+  /** Directories copied beside the bundle (a node_modules of packages the code loads with require()), made only when bundling runs. */
+  assetDirectories?: () => string[];
 }
 
 export class ArchiveFunction extends Construct {
@@ -92,14 +92,14 @@ export class ArchiveFunction extends Construct {
         externalModules: [],
         banner: BUNDLE_BANNER,
         tsconfig: repoFile('tsconfig.json'),
-        ...(props.assetFiles?.length || props.assetDirectories?.length
+        ...(props.assetFiles?.length || props.assetDirectories
           ? {
               commandHooks: {
                 beforeBundling: () => [],
                 beforeInstall: () => [],
                 afterBundling: (_input: string, output: string) => [
                   ...(props.assetFiles ?? []).map((f) => `cp "${repoFile(f)}" "${output}/"`),
-                  ...(props.assetDirectories ?? []).map((d) => `cp -R "${d}" "${output}/"`),
+                  ...(props.assetDirectories?.() ?? []).map((d) => `cp -R "${d}" "${output}/"`),
                 ],
               },
             }

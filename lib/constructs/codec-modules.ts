@@ -4,7 +4,7 @@
 // (dcmjs-codecs' dependencies, dcmjs and what dcmjs needs, would be ~35 MB of node_modules; bundled ~1 MB).
 // Built once per synthesis, for the streaming runtime and the functions that decode pixels.
 import { buildSync } from 'esbuild';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoFile } from './archive-function.js';
@@ -41,6 +41,8 @@ let built: string | undefined;
 export function codecModules(): string {
   if (built) return built;
   const root = mkdtempSync(join(tmpdir(), 'codec-modules-'));
+  // Assets are copied from it during synthesis; nothing needs it once the process ends.
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
   for (const pkg of CODEC_PACKAGES) cpSync(repoFile(`node_modules/${pkg}`), join(root, 'node_modules', pkg), { recursive: true });
   for (const pkg of BUNDLED_CODEC_PACKAGES) bundlePackage(pkg, join(root, 'node_modules', pkg));
   built = root;

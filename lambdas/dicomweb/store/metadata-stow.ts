@@ -4,7 +4,7 @@
 // that names it, or by its Content-ID from an XML BulkData uuid. Each data set becomes a Part 10
 // instance, stored like any other.
 import { tagFromHex, tagToHex } from '../../dicom/dictionary.js';
-import type { DicomJson, DicomJsonValue } from '../../dicom/json-model.js';
+import { firstString, type DicomJson, type DicomJsonValue } from '../../dicom/json-model.js';
 import { NativeDicomXmlError, fromNativeDicomXml } from '../../dicom/xml-model.js';
 import { Tag } from '../../dicom/tags.js';
 import { DEFAULT_SYNTAX_OF_MEDIA_TYPE, TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
@@ -82,11 +82,7 @@ function resolve(dataset: DicomJson, bulk: Map<string, RequestPart[]>, topLevel:
 }
 
 function identity(dataset: DicomJson): { sopInstanceUID?: string; sopClassUID?: string } {
-  const text = (tag: number): string | undefined => {
-    const v = dataset[tagToHex(tag)]?.Value?.[0];
-    return typeof v === 'string' ? v : undefined;
-  };
-  return { sopInstanceUID: text(Tag.SOPInstanceUID), sopClassUID: text(Tag.SOPClassUID) };
+  return { sopInstanceUID: firstString(dataset, Tag.SOPInstanceUID), sopClassUID: firstString(dataset, Tag.SOPClassUID) };
 }
 
 /** The data sets of one metadata part: a JSON array (or object), or one XML document. */
