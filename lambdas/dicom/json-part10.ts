@@ -1,4 +1,5 @@
-// DICOM JSON (PS3.18 F.2) to a Part 10 file, for instances that arrive as metadata and bulk data.
+// DICOM JSON (PS3.18 F.2) to a Part 10 file, for instances that arrive as metadata and bulk data and for
+// the objects the archive makes itself (AI results, through writer.ts).
 // Binary values come in as bytes (the bulk data parts, or InlineBinary decoded); text is written in
 // UTF-8 under ISO_IR 192, since JSON is Unicode. The data set is Explicit VR Little Endian, as every
 // transfer syntax but two requires; Pixel Data is native or, for a compressed syntax, one fragment per frame.
@@ -8,11 +9,15 @@ import type { DicomJsonValue, PersonNameJson } from './json-model.js';
 import { Tag } from './tags.js';
 import { transferSyntaxInfo } from './transfer-syntax.js';
 
-/** A DICOM JSON attribute whose binary value has been resolved to bytes (one array per frame for encapsulated Pixel Data). */
+/**
+ * A DICOM JSON attribute whose binary value is resolved to bytes (one array per frame for encapsulated
+ * Pixel Data) or given inline (base64, PS3.18 F.2.7); never a BulkDataURI.
+ */
 export interface ResolvedAttribute {
   vr: string;
   Value?: DicomJsonValue[];
   bytes?: Uint8Array[];
+  InlineBinary?: string;
 }
 export type ResolvedDataset = Record<string, ResolvedAttribute>;
 
@@ -116,6 +121,8 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
     if (attribute.bytes) {
       if (attribute.bytes.length > 1) throw new JsonEncodingError(`(${tagToHex(tag)}) has several bulk data parts; only encapsulated Pixel Data may`);
       value = padToEven(attribute.bytes[0] ?? new Uint8Array(), 0);
+    } else if (attribute.InlineBinary !== undefined) {
+      value = padToEven(new Uint8Array(Buffer.from(attribute.InlineBinary, 'base64')), 0);
     } else if (!attribute.Value || attribute.Value.length === 0) {
       value = new Uint8Array();
     } else if (BINARY_VRS.has(vr)) {

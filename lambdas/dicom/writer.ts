@@ -1,16 +1,10 @@
-// Writing Part 10 files for objects the archive creates itself (AI results). dcmjs does the encoding;
-// we hand it DICOM JSON built by DatasetBuilder, which is the form dcmjs keeps internally.
-import dcmjs from 'dcmjs';
+// Building the data sets of objects the archive creates itself (AI results) by keyword, with VRs from
+// the data dictionary, and writing them as Part 10 files with the archive's own encoder (json-part10.ts;
+// dcmjs's writer would add 700 KiB to every AI function's bundle).
 import { lookupKeyword, resolveAmbiguousVr, tagToHex } from './dictionary.js';
-import type { DicomJson, DicomJsonAttribute, DicomJsonValue, PersonNameJson } from './json-model.js';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './implementation.js';
+import { jsonToPart10 } from './json-part10.js';
+import type { DicomJson, PersonNameJson } from './json-model.js';
 import { TransferSyntax } from './transfer-syntax.js';
-
-interface DcmjsDicomDict {
-  dict: Record<string, unknown>;
-  write(options?: Record<string, unknown>): ArrayBuffer;
-}
-const data = (dcmjs as unknown as { data: { DicomDict: new (meta: Record<string, unknown>) => DcmjsDicomDict } }).data;
 
 export class DatasetError extends Error {}
 
@@ -28,6 +22,14 @@ export class DatasetBuilder {
     return this;
   }
 
+  /** Sets an AT attribute to the tags of other attributes, named by keyword (DICOM JSON writes them as hex). */
+  setTags(keyword: string, ...attributeKeywords: string[]): this {
+    const { hex, vr } = entryFor(keyword);
+    if (vr !== 'AT') throw new DatasetError(`${keyword} is not an attribute tag (AT)`);
+    this.attributes[hex] = { vr, Value: attributeKeywords.map((k) => entryFor(k).hex) };
+    return this;
+  }
+
   /** Sets only when a value is given (type 3 attributes). */
   setIfPresent(keyword: string, ...values: Array<Primitive | undefined>): this {
     return values.some((v) => v !== undefined && v !== '') ? this.set(keyword, ...values) : this;
@@ -42,9 +44,7 @@ export class DatasetBuilder {
 
   binary(keyword: string, vr: 'OB' | 'OW', bytes: Uint8Array): this {
     const { hex } = entryFor(keyword);
-    // dcmjs writes binary values from ArrayBuffers; the cast keeps the JSON type for everything else.
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    this.attributes[hex] = { vr, Value: [buffer as unknown as DicomJsonValue] };
+    this.attributes[hex] = { vr, InlineBinary: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
     return this;
   }
 
@@ -70,40 +70,16 @@ function entryFor(keyword: string): { hex: string; vr: string } {
   return { hex: tagToHex(entry.tag), vr: resolveAmbiguousVr(entry.vr) };
 }
 
-function sopIdentity(dataset: DicomJson): { sopClassUID: string; sopInstanceUID: string } {
-  const text = (keyword: string): string => {
+/** AI results are stored like any instance: without its identity a data set is a programming error, named here. */
+function requireSopIdentity(dataset: DicomJson): void {
+  for (const keyword of ['SOPClassUID', 'SOPInstanceUID']) {
     const value = dataset[entryFor(keyword).hex]?.Value?.[0];
     if (typeof value !== 'string' || !value) throw new DatasetError(`${keyword} is required to write a Part 10 file`);
-    return value;
-  };
-  return { sopClassUID: text('SOPClassUID'), sopInstanceUID: text('SOPInstanceUID') };
+  }
 }
 
 /** Encodes a data set as a Part 10 file in explicit VR little endian, with UTF-8 text (ISO_IR 192). */
 export function writePart10(dataset: DicomJson): Uint8Array {
-  const { sopClassUID, sopInstanceUID } = sopIdentity(dataset);
-  const meta = new DatasetBuilder()
-    .binary('FileMetaInformationVersion', 'OB', new Uint8Array([0, 1]))
-    .set('MediaStorageSOPClassUID', sopClassUID)
-    .set('MediaStorageSOPInstanceUID', sopInstanceUID)
-    .set('TransferSyntaxUID', TransferSyntax.ExplicitVRLittleEndian)
-    .set('ImplementationClassUID', IMPLEMENTATION_CLASS_UID)
-    .set('ImplementationVersionName', IMPLEMENTATION_VERSION_NAME)
-    .build();
-  const dict = new data.DicomDict(forDcmjs(meta));
-  dict.dict = forDcmjs({ ...dataset, [entryFor('SpecificCharacterSet').hex]: { vr: 'CS', Value: ['ISO_IR 192'] } });
-  return new Uint8Array(dict.write());
-}
-
-/** dcmjs expects every attribute to have a Value array; DICOM JSON leaves it out when empty. */
-function forDcmjs(dataset: DicomJson): Record<string, unknown> {
-  const out: Record<string, DicomJsonAttribute> = {};
-  for (const [hex, attribute] of Object.entries(dataset)) {
-    const values = attribute.Value ?? [];
-    out[hex] = {
-      vr: attribute.vr,
-      Value: attribute.vr === 'SQ' ? values.map((item) => forDcmjs(item as DicomJson) as unknown as DicomJsonValue) : values,
-    };
-  }
-  return out;
+  requireSopIdentity(dataset);
+  return jsonToPart10(dataset, TransferSyntax.ExplicitVRLittleEndian);
 }

@@ -10,7 +10,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
@@ -62,16 +62,16 @@ export interface AnalyserResources {
   id: BuiltInAnalyserId;
   queue: sqs.Queue;
   deadLetters: sqs.Queue;
-  worker: nodejs.NodejsFunction;
+  worker: lambda.Function;
 }
 
 export class AiPipeline extends Construct {
   readonly state: dynamodb.ITableV2;
   readonly readinessQueue: sqs.Queue;
   readonly readinessDeadLetters: sqs.Queue;
-  readonly eventsFunction: nodejs.NodejsFunction;
-  readonly readinessFunction: nodejs.NodejsFunction;
-  readonly apiFunction: nodejs.NodejsFunction;
+  readonly eventsFunction: lambda.Function;
+  readonly readinessFunction: lambda.Function;
+  readonly apiFunction: lambda.Function;
   readonly analysers: AnalyserResources[] = [];
 
   constructor(scope: Construct, id: string, props: AiPipelineProps) {

@@ -1,13 +1,15 @@
-// A Lambda function of the archive: bundled from lambdas/ by esbuild (ESM, minified, the AWS SDK inside,
-// no Docker), arm64, traced, JSON logs in a KMS-encrypted log group, and a role whose only permissions
-// are one customer-managed policy naming exact actions and resources: the archive's objects, index and
-// events queue, plus whatever the function adds.
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+// A Lambda function of the archive: bundled from lambdas/ by esbuild (ES modules split into chunks,
+// minified, the AWS SDK inside, no Docker), arm64, traced, JSON logs in a KMS-encrypted log group, and a
+// role whose only permissions are one customer-managed policy naming exact actions and resources: the
+// archive's objects, index and events queue, plus whatever the function adds.
+import { AssetHashType, DockerImage, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { buildSync } from 'esbuild';
+import { cpSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { archiveAccessAcknowledgements, archiveAccessStatements } from './archive-access.js';
 import type { ArchiveStorage } from './archive-storage.js';
@@ -37,7 +39,7 @@ export interface ArchiveFunctionProps {
 }
 
 export class ArchiveFunction extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly policy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: ArchiveFunctionProps) {
@@ -61,9 +63,9 @@ export class ArchiveFunction extends Construct {
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments and PutTelemetryRecords do not support resource-level permissions.' },
       ...(props.acknowledgements ?? []),
     );
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: repoFile(props.entry),
-      handler: 'handler',
+    this.function = new lambda.Function(this, 'Function', {
+      code: lambdaCode(props.entry, props.assetFiles ?? [], props.assetDirectories),
+      handler: 'index.handler',
       description: props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -81,30 +83,56 @@ export class ArchiveFunction extends Construct {
         EVENTS_QUEUE_URL: storage.events.queueUrl,
         ...props.environment,
       },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        // The SDK is bundled, not taken from the runtime: the version the tests ran, and a minified bundle
-        // loads in about half the time of the runtime's node_modules copy (npm run bench:lambda).
-        externalModules: [],
-        banner: BUNDLE_BANNER,
-        tsconfig: repoFile('tsconfig.json'),
-        ...(props.assetFiles?.length || props.assetDirectories
-          ? {
-              commandHooks: {
-                beforeBundling: () => [],
-                beforeInstall: () => [],
-                afterBundling: (_input: string, output: string) => [
-                  ...(props.assetFiles ?? []).map((f) => `cp "${repoFile(f)}" "${output}/"`),
-                  ...(props.assetDirectories?.() ?? []).map((d) => `cp -R "${d}" "${output}/"`),
-                ],
-              },
-            }
-          : {}),
-      },
     });
   }
+}
+
+/**
+ * The function's code: its handler bundled by esbuild on this machine (no Docker) as ES modules with
+ * code splitting, so that what is only imported dynamically (the SDK's credential providers other than
+ * the environment's, which Lambda uses) is a chunk that a cold start never parses; then the files and
+ * directories the code reads at run time beside it. Synthesis without bundling (the
+ * `aws:cdk:bundling-stacks` context) skips all of this, as it does for NodejsFunction.
+ */
+function lambdaCode(entry: string, assetFiles: string[], assetDirectories?: () => string[]): lambda.Code {
+  return lambda.Code.fromAsset(repoFile('lambdas'), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry('unused-local-bundling-only'),
+      // Unused by local bundling, but part of the staging cache key, which cannot see into tryBundle:
+      // without it every function of a synth would get the first one's bundle.
+      environment: { ENTRY: entry, ASSET_FILES: assetFiles.join(','), ASSET_DIRECTORIES: assetDirectories ? 'yes' : 'no' },
+      local: {
+        tryBundle(outputDir: string) {
+          bundleHandler(entry, outputDir);
+          for (const f of assetFiles) cpSync(repoFile(f), join(outputDir, basename(f)));
+          for (const d of assetDirectories?.() ?? []) cpSync(d, join(outputDir, basename(d)), { recursive: true });
+          return true;
+        },
+      },
+    },
+  });
+}
+
+/** Bundles a handler module (exporting `handler`) into `outdir`: index.mjs and its chunks. */
+export function bundleHandler(entry: string, outdir: string): void {
+  buildSync({
+    entryPoints: { index: repoFile(entry) },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunk-[hash]',
+    // The SDK is bundled, not taken from the runtime: the version the tests ran, and a minified bundle
+    // loads in about half the time of the runtime's node_modules copy (npm run bench:lambda).
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    minify: true,
+    sourcemap: true,
+    mainFields: ['module', 'main'],
+    banner: { js: BUNDLE_BANNER },
+    tsconfig: repoFile('tsconfig.json'),
+    logLevel: 'warning',
+  });
 }

@@ -5,7 +5,7 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -20,7 +20,7 @@ const FUNCTION_TIMEOUT = Duration.minutes(5);
 export class BulkImport extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetters: sqs.Queue;
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
 
   constructor(scope: Construct, id: string, props: { storage: ArchiveStorage }) {
     super(scope, id);

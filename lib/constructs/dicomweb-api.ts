@@ -3,7 +3,6 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ArchiveFunction } from './archive-function.js';
@@ -21,7 +20,7 @@ export const DICOMWEB_BASE_PATH = '/dicomweb';
 export type ApiScope = keyof Auth['scopes'];
 
 export class DicomWebApi extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly api: apigateway.RestApi;
   private readonly authorizer: apigateway.CognitoUserPoolsAuthorizer;
   private readonly validator: apigateway.RequestValidator;

@@ -3,13 +3,13 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ArchiveFunction } from './archive-function.js';
 import type { ArchiveStorage } from './archive-storage.js';
 
 export class Maintenance extends Construct {
-  readonly sweepFunction: nodejs.NodejsFunction;
+  readonly sweepFunction: lambda.Function;
 
   constructor(scope: Construct, id: string, props: { storage: ArchiveStorage }) {
     super(scope, id);

@@ -187,13 +187,13 @@ function post(url: string, body: Buffer): Promise<number> {
   });
 }
 
-/** CPU time (user + system) the process has used, in milliseconds (Linux clock ticks are 1/100 s). */
-function cpuMs(pid: number): number {
+/** CPU time the process has used in user space and in the kernel, in milliseconds (Linux clock ticks are 1/100 s). */
+function cpuMs(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
 }
 
-async function stowAll(server: Server, items: Item[], clients: number): Promise<{ instancesPerSecond: number; mbPerSecond: number; serverCpuMsPerInstance: number; clientCpuMsPerInstance: number }> {
+async function stowAll(server: Server, items: Item[], clients: number): Promise<{ instancesPerSecond: number; mbPerSecond: number; serverCpuMsPerInstance: number; serverKernelCpuMsPerInstance: number; clientCpuMsPerInstance: number }> {
   const batches: Item[][] = [];
   for (let i = 0; i < items.length; i += PER_REQUEST) batches.push(items.slice(i, i + PER_REQUEST));
   let next = 0;
@@ -214,11 +214,14 @@ async function stowAll(server: Server, items: Item[], clients: number): Promise<
   const seconds = (performance.now() - started) / 1000;
   const bytes = items.reduce((n, it) => n + it.bytes.length, 0);
   const client = process.cpuUsage(clientCpu);
+  const serverAfter = cpuMs(server.pid);
   return {
     instancesPerSecond: items.length / seconds,
     mbPerSecond: bytes / 1e6 / seconds,
-    // Where the two cores go: the server's CPU (its threads included) and this client's, per instance.
-    serverCpuMsPerInstance: (cpuMs(server.pid) - serverCpu) / items.length,
+    // Where the two cores go: the server's CPU (its threads included; in user space and in the kernel,
+    // which receives, writes and flushes the data) and this client's, per instance.
+    serverCpuMsPerInstance: (serverAfter.user + serverAfter.system - serverCpu.user - serverCpu.system) / items.length,
+    serverKernelCpuMsPerInstance: (serverAfter.system - serverCpu.system) / items.length,
     clientCpuMsPerInstance: (client.user + client.system) / 1000 / items.length,
   };
 }
@@ -317,6 +320,7 @@ if (results.ours && results.orthanc) {
   row('STOW, 4 clients (instances/s)', o.stow4.instancesPerSecond.toFixed(0), t.stow4.instancesPerSecond.toFixed(0), r(o.stow4.instancesPerSecond, t.stow4.instancesPerSecond));
   row('STOW, 4 clients (MB/s)', o.stow4.mbPerSecond.toFixed(0), t.stow4.mbPerSecond.toFixed(0), r(o.stow4.mbPerSecond, t.stow4.mbPerSecond));
   row('STOW, 4 clients: server CPU per instance (ms)', o.stow4.serverCpuMsPerInstance.toFixed(2), t.stow4.serverCpuMsPerInstance.toFixed(2), r(o.stow4.serverCpuMsPerInstance, t.stow4.serverCpuMsPerInstance));
+  row('STOW, 4 clients: of which in the kernel (ms)', o.stow4.serverKernelCpuMsPerInstance.toFixed(2), t.stow4.serverKernelCpuMsPerInstance.toFixed(2), r(o.stow4.serverKernelCpuMsPerInstance, t.stow4.serverKernelCpuMsPerInstance));
   row('STOW, 4 clients: client CPU per instance (ms)', o.stow4.clientCpuMsPerInstance.toFixed(2), t.stow4.clientCpuMsPerInstance.toFixed(2), r(o.stow4.clientCpuMsPerInstance, t.stow4.clientCpuMsPerInstance));
   for (const [name, v] of Object.entries(o.queries)) {
     const w = t.queries[name as keyof typeof t.queries];

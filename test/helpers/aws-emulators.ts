@@ -20,21 +20,27 @@ export interface ClientOptions {
   retryMode?: 'standard' | 'adaptive';
 }
 
-/** SDK clients for fauxqs (S3, SQS) and, when its endpoint is given, DynamoDB Local. */
-export function emulatorClients(endpoints: { fauxqs: string; dynamodb?: string }, options: ClientOptions = {}): { s3: S3Client; sqs: SQSClient; dynamodb: DynamoDBClient } {
+/** SDK client settings for fauxqs (S3, SQS) and, when its endpoint is given, DynamoDB Local. */
+export function emulatorClientConfigs(endpoints: { fauxqs: string; dynamodb?: string }, options: ClientOptions = {}) {
   const common = { region: 'us-east-1', credentials, ...options };
   return {
-    s3: new S3Client({
+    s3: {
       ...common,
       endpoint: endpoints.fauxqs,
       forcePathStyle: true,
       // Emulators do not speak the SDK's default streaming checksums.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    }),
-    sqs: new SQSClient({ ...common, endpoint: endpoints.fauxqs }),
-    dynamodb: new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb ?? 'http://127.0.0.1:9' }),
+      requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+      responseChecksumValidation: 'WHEN_REQUIRED' as const,
+    },
+    sqs: { ...common, endpoint: endpoints.fauxqs },
+    dynamodb: { ...common, endpoint: endpoints.dynamodb ?? 'http://127.0.0.1:9' },
   };
+}
+
+/** SDK clients for fauxqs (S3, SQS) and, when its endpoint is given, DynamoDB Local. */
+export function emulatorClients(endpoints: { fauxqs: string; dynamodb?: string }, options: ClientOptions = {}): { s3: S3Client; sqs: SQSClient; dynamodb: DynamoDBClient } {
+  const config = emulatorClientConfigs(endpoints, options);
+  return { s3: new S3Client(config.s3), sqs: new SQSClient(config.sqs), dynamodb: new DynamoDBClient(config.dynamodb) };
 }
 
 export async function startAwsEmulators(): Promise<AwsEmulators> {

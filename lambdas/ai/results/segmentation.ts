@@ -149,13 +149,13 @@ export function writeSegmentation(seg: BinarySegmentation): Uint8Array {
     .sequence('DimensionIndexSequence', [
       new DatasetBuilder()
         .set('DimensionOrganizationUID', dimensionOrganization)
-        .set('DimensionIndexPointer', 0x0062000b)
-        .set('FunctionalGroupPointer', 0x0062000a)
+        .setTags('DimensionIndexPointer', 'ReferencedSegmentNumber')
+        .setTags('FunctionalGroupPointer', 'SegmentIdentificationSequence')
         .set('DimensionDescriptionLabel', 'Segment Number'),
       new DatasetBuilder()
         .set('DimensionOrganizationUID', dimensionOrganization)
-        .set('DimensionIndexPointer', 0x00200032)
-        .set('FunctionalGroupPointer', 0x00209113)
+        .setTags('DimensionIndexPointer', 'ImagePositionPatient')
+        .setTags('FunctionalGroupPointer', 'PlanePositionSequence')
         .set('DimensionDescriptionLabel', 'Image Position Patient'),
     ])
     .sequence('ReferencedSeriesSequence', referencedSeries(usedSlices, 'ReferencedInstanceSequence'))

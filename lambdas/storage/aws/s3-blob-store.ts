@@ -6,6 +6,7 @@ import {
   NoSuchKey,
   S3Client,
   paginateListObjectsV2,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ByteRange } from '../../dicom/frames.js';
@@ -18,6 +19,8 @@ export class S3BlobStore implements BlobStore {
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
+    /** Whether closing the store releases the client (one made for this store alone). */
+    private readonly ownsClient = false,
   ) {}
 
   async put(key: string, data: Uint8Array): Promise<void> {
@@ -66,6 +69,12 @@ export class S3BlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    // The client is shared with the process (Lambda reuses it across invocations); nothing to release here.
+    // A shared client belongs to the process (Lambda reuses it across invocations).
+    if (this.ownsClient) this.s3.destroy();
   }
+}
+
+/** A store with its own client, for code that loads this module on demand (it then imports only this module). */
+export function s3BlobStoreWithClient(bucket: string, config: S3ClientConfig): S3BlobStore {
+  return new S3BlobStore(new S3Client(config), bucket, true);
 }

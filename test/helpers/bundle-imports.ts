@@ -1,0 +1,18 @@
+// What a cold start of a bundled function parses: index.mjs and the chunks it imports statically,
+// transitively. Chunks imported only with import() load when the code first needs them, if ever.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// Minified static imports: import{a as b}from"./chunk-X.mjs", import*as a from"./…", import"./…" (never import(…)).
+const STATIC_IMPORT = /\bimport\s*(?:\{[^}]*\}\s*from\s*|\*\s*as\s*[\w$]+\s*from\s*|[\w$]+\s*from\s*)?"\.\/([^"]+\.mjs)"/g;
+
+export function loadedAtStart(dir: string, entry = 'index.mjs'): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const m of readFileSync(join(dir, file), 'utf8').matchAll(STATIC_IMPORT)) visit(m[1]);
+  };
+  visit(entry);
+  return [...seen];
+}
