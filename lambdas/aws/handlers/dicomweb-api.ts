@@ -47,14 +47,15 @@ function withPublicPrefix(event: APIGatewayProxyEvent): APIGatewayProxyEvent {
  */
 export function apiStorage(
   settings: AwsStorageSettings,
-  config: { s3?: S3ClientConfig; dynamodb?: DynamoDBClientConfig; sqs?: SQSClientConfig } = {},
+  /** SDK client settings beyond the function's own (tests point the clients at emulators). */
+  clientConfig: { s3?: S3ClientConfig; dynamodb?: DynamoDBClientConfig; sqs?: SQSClientConfig } = {},
 ): ArchiveStorage {
   const blobs = blobStoreOnFirstUse(async () => {
     // Only this module is imported dynamically: importing the SDK package itself would keep every S3 command.
     const { s3BlobStoreWithClient } = await import('../../storage/aws/s3-blob-store.js');
-    return s3BlobStoreWithClient(settings.bucket, { ...REQUEST_PATH_RETRIES, ...config.s3 });
+    return s3BlobStoreWithClient(settings.bucket, { ...REQUEST_PATH_RETRIES, ...clientConfig.s3 });
   });
-  return composeAwsStorage(settings, blobs, new DynamoDBClient({ ...REQUEST_PATH_RETRIES, ...config.dynamodb }), new SQSClient({ ...REQUEST_PATH_RETRIES, ...config.sqs }));
+  return composeAwsStorage(settings, blobs, new DynamoDBClient({ ...REQUEST_PATH_RETRIES, ...clientConfig.dynamodb }), new SQSClient({ ...REQUEST_PATH_RETRIES, ...clientConfig.sqs }));
 }
 
 const { logger, metrics } = observability('dicomweb-api');
