@@ -1,0 +1,109 @@
+// `npm run bench:stow-floor`: what a Node STOW-RS server costs on this machine with no DICOM work at all,
+// beside this archive, so that the archive's STOW figures can be read against a floor. Each round runs,
+// one after the other, the same four-client upload (10 CT instances of 525 KB per request) against:
+//   - "receive + durable write": Node's HTTP server, the archive's multipart parser, and one file per
+//     part written and fdatasync'ed before the answer (test/bench/stow-floor-server.mjs);
+//   - this archive (`npm start`'s server): parsing, hashing, the index, events, the STOW response.
+// Prints instances/s and the server's CPU per instance (user, kernel) from /proc. Not a test.
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { syntheticInstance } from '../helpers/synthetic.js';
+
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 1200);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CLIENTS = 4;
+const repoRoot = resolve(import.meta.dirname, '../..');
+const BOUNDARY = 'stowFloorBoundary';
+
+const pixels = new Uint16Array(512 * 512).map((_, i) => (i * 31) % 4096);
+const bodies: Buffer[] = [];
+for (let i = 0; i < INSTANCES; i += 10) {
+  const parts: Buffer[] = [];
+  for (let j = i; j < Math.min(i + 10, INSTANCES); j++) {
+    const study = `1.2.826.0.1.3680043.10.1002.${Math.floor(j / 100)}`;
+    const instance = syntheticInstance(
+      {
+        StudyInstanceUID: study, SeriesInstanceUID: `${study}.1`, SOPInstanceUID: `${study}.1.${j}`, PatientName: 'FLOOR^TEST', PatientID: 'FLOOR',
+        Modality: 'CT', InstanceNumber: j + 1, Rows: 512, Columns: 512, BitsAllocated: 16, BitsStored: 12, HighBit: 11, PixelRepresentation: 0,
+        SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2',
+      },
+      pixels,
+    );
+    parts.push(Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), Buffer.from(instance), Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${BOUNDARY}--\r\n`));
+  bodies.push(Buffer.concat(parts));
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+function post(url: string, body: Buffer): Promise<number> {
+  return new Promise((done, fail) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, 'Content-Length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => done(res.statusCode ?? 0));
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+function cpuMs(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
+}
+
+async function waitUntilListening(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await post(url, Buffer.from(`--${BOUNDARY}--\r\n`));
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function measure(name: string, child: ChildProcess, url: string): Promise<void> {
+  try {
+    await waitUntilListening(url);
+    const before = cpuMs(child.pid!);
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (next < bodies.length) {
+          const status = await post(url, bodies[next++]);
+          if (status !== 200) throw new Error(`${name} answered ${status}`);
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const after = cpuMs(child.pid!);
+    const per = (ms: number) => (ms / INSTANCES).toFixed(2);
+    console.log(`${name.padEnd(26)} ${(INSTANCES / seconds).toFixed(0).padStart(4)} instances/s; server CPU per instance ${per(after.user - before.user)} ms user + ${per(after.system - before.system)} ms kernel`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((done) => child.once('exit', done));
+  }
+}
+
+for (let round = 1; round <= ROUNDS; round++) {
+  console.log(`round ${round} (${INSTANCES} instances, ${CLIENTS} clients)`);
+  const floorDir = mkdtempSync(join(tmpdir(), 'stow-floor-'));
+  const floor = spawn(process.execPath, [join(repoRoot, 'test/bench/stow-floor-server.mjs'), floorDir, '18183'], { stdio: 'inherit' });
+  await measure('receive + durable write', floor, 'http://127.0.0.1:18183/');
+  rmSync(floorDir, { recursive: true, force: true });
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'stow-floor-archive-'));
+  const archive = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
+    env: { ...process.env, DATA_DIR: dataDir, PORT: '18184', HOST: '127.0.0.1', AI_ENABLED: 'false' },
+    stdio: 'ignore',
+  });
+  await measure('this archive', archive, 'http://127.0.0.1:18184/dicomweb/studies');
+  rmSync(dataDir, { recursive: true, force: true });
+}
