@@ -6,12 +6,12 @@
 // 512x512 16-bit (about 0.5 MB each), plus 2,200 small two-instance studies, so queries run over
 // 10,000+ instances and 2,200+ studies.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { syntheticInstance } from '../helpers/synthetic.js';
+import { multipartBody, processCpuMs, stowClient } from './stow-client.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const CT_STUDIES = Math.max(1, Math.round(20 * scale));
@@ -162,36 +162,9 @@ function peakRssMiB(pid: number): number {
 // ---- measurements ------------------------------------------------------------------------------
 
 const BOUNDARY = 'benchBoundary0123456789';
-function multipart(items: Item[]): Buffer {
-  const chunks: Buffer[] = [];
-  for (const it of items) chunks.push(Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), Buffer.from(it.bytes), Buffer.from('\r\n'));
-  chunks.push(Buffer.from(`--${BOUNDARY}--\r\n`));
-  return Buffer.concat(chunks);
-}
-
-// Uploads go through node:http, the leanest client here, so that the client takes as little as
-// possible of the two cores it shares with the server under test.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-function post(url: string, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: 'POST', agent, headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, 'Content-Length': body.length, Accept: 'application/dicom+json' } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** CPU time the process has used in user space and in the kernel, in milliseconds (Linux clock ticks are 1/100 s). */
-function cpuMs(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
-}
+const multipart = (items: Item[]) => multipartBody(items.map((it) => it.bytes), BOUNDARY);
+const post = stowClient(BOUNDARY, 16);
+const cpuMs = processCpuMs;
 
 async function stowAll(server: Server, items: Item[], clients: number): Promise<{ instancesPerSecond: number; mbPerSecond: number; serverCpuMsPerInstance: number; serverKernelCpuMsPerInstance: number; clientCpuMsPerInstance: number }> {
   const batches: Item[][] = [];

@@ -6,12 +6,12 @@
 //   - this archive (`npm start`'s server): parsing, hashing, the index, events, the STOW response.
 // Prints instances/s and the server's CPU per instance (user, kernel) from /proc. Not a test.
 import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { syntheticInstance } from '../helpers/synthetic.js';
+import { multipartBody, processCpuMs, stowClient } from './stow-client.js';
 
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 1200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -22,39 +22,25 @@ const BOUNDARY = 'stowFloorBoundary';
 const pixels = new Uint16Array(512 * 512).map((_, i) => (i * 31) % 4096);
 const bodies: Buffer[] = [];
 for (let i = 0; i < INSTANCES; i += 10) {
-  const parts: Buffer[] = [];
+  const instances: Uint8Array[] = [];
   for (let j = i; j < Math.min(i + 10, INSTANCES); j++) {
     const study = `1.2.826.0.1.3680043.10.1002.${Math.floor(j / 100)}`;
-    const instance = syntheticInstance(
-      {
-        StudyInstanceUID: study, SeriesInstanceUID: `${study}.1`, SOPInstanceUID: `${study}.1.${j}`, PatientName: 'FLOOR^TEST', PatientID: 'FLOOR',
-        Modality: 'CT', InstanceNumber: j + 1, Rows: 512, Columns: 512, BitsAllocated: 16, BitsStored: 12, HighBit: 11, PixelRepresentation: 0,
-        SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2',
-      },
-      pixels,
+    instances.push(
+      syntheticInstance(
+        {
+          StudyInstanceUID: study, SeriesInstanceUID: `${study}.1`, SOPInstanceUID: `${study}.1.${j}`, PatientName: 'FLOOR^TEST', PatientID: 'FLOOR',
+          Modality: 'CT', InstanceNumber: j + 1, Rows: 512, Columns: 512, BitsAllocated: 16, BitsStored: 12, HighBit: 11, PixelRepresentation: 0,
+          SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2',
+        },
+        pixels,
+      ),
     );
-    parts.push(Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), Buffer.from(instance), Buffer.from('\r\n'));
   }
-  parts.push(Buffer.from(`--${BOUNDARY}--\r\n`));
-  bodies.push(Buffer.concat(parts));
+  bodies.push(multipartBody(instances, BOUNDARY));
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-function post(url: string, body: Buffer): Promise<number> {
-  return new Promise((done, fail) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, 'Content-Length': body.length } }, (res) => {
-      res.resume();
-      res.on('end', () => done(res.statusCode ?? 0));
-    });
-    req.on('error', fail);
-    req.end(body);
-  });
-}
-
-function cpuMs(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
-}
+const post = stowClient(BOUNDARY, CLIENTS);
+const cpuMs = processCpuMs;
 
 async function waitUntilListening(url: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
