@@ -14,7 +14,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { BUILT_IN_ANALYSER_IDS, PIXEL_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
+import { BUILT_IN_ANALYSER_IDS, MODEL_ANALYSER_IDS, PIXEL_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
 import { archiveArnInFindings } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
@@ -52,11 +52,10 @@ const WORKER_MEMORY_MB: Record<BuiltInAnalyserId, number> = {
   triage: 1024,
 };
 /** The ONNX runtime's WebAssembly loader and binary, and the shipped model, read next to the bundle. */
-const MODEL_RUNTIME_FILES = [
-  'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs',
-  'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm',
-  'lambdas/ai/models/image-noise.onnx',
-];
+/** The shipped model, which every function that builds the pipeline registers in the model store. */
+const SHIPPED_MODEL_FILES = ['lambdas/ai/models/image-noise.onnx'];
+/** onnxruntime-web's WebAssembly build (14 MB), for the workers of the analysers that run a model. */
+const MODEL_RUNTIME_FILES = ['node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs', 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'];
 
 export interface AnalyserResources {
   id: BuiltInAnalyserId;
@@ -142,7 +141,7 @@ export class AiPipeline extends Construct {
       fid: string,
       entry: string,
       description: string,
-      options: { memorySize: number; timeout: Duration; reservedConcurrency: number; statements: iam.PolicyStatement[]; extra?: Record<string, string>; models?: boolean; imageCodecs?: boolean },
+      options: { memorySize: number; timeout: Duration; reservedConcurrency: number; statements: iam.PolicyStatement[]; extra?: Record<string, string>; shippedModel?: boolean; modelRuntime?: boolean; imageCodecs?: boolean },
     ) =>
       new ArchiveFunction(this, fid, {
         storage,
@@ -154,7 +153,7 @@ export class AiPipeline extends Construct {
         environment: { ...environment, ...options.extra },
         statements: options.statements,
         acknowledgements,
-        ...(options.models ? { assetFiles: MODEL_RUNTIME_FILES } : {}),
+        assetFiles: [...(options.shippedModel ? SHIPPED_MODEL_FILES : []), ...(options.modelRuntime ? MODEL_RUNTIME_FILES : [])],
         // Compressed frames (JPEG, JPEG-LS, JPEG 2000, RLE…) decode with WebAssembly packages loaded by require().
         ...(options.imageCodecs ? { assetDirectories: () => [join(codecModules(), 'node_modules')] } : {}),
       }).function;
@@ -170,7 +169,7 @@ export class AiPipeline extends Construct {
         new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [storage.events.queueArn] }),
         new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.readinessQueue.queueArn] }),
       ],
-      models: true,
+      shippedModel: true,
     });
     this.eventsFunction.addEventSource(new eventSources.SqsEventSource(storage.events, { batchSize: 100, maxBatchingWindow: Duration.seconds(2), reportBatchItemFailures: true }));
 
@@ -179,7 +178,7 @@ export class AiPipeline extends Construct {
       timeout: Duration.minutes(5),
       reservedConcurrency: 2,
       statements: [...pipelineStatements, new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [this.readinessQueue.queueArn] })],
-      models: true,
+      shippedModel: true,
     });
     this.readinessFunction.addEventSource(new eventSources.SqsEventSource(this.readinessQueue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1) }));
     new events.Rule(this, 'Schedule', {
@@ -200,7 +199,8 @@ export class AiPipeline extends Construct {
           new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [queue.queueArn] }),
           new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [deadLetters.queueArn] }),
         ],
-        models: true,
+        shippedModel: true,
+        modelRuntime: MODEL_ANALYSER_IDS.has(analyserId),
       });
       worker.addEventSource(new eventSources.SqsEventSource(queue, { batchSize: 1, reportBatchItemFailures: true }));
       this.analysers.push({ id: analyserId, queue, deadLetters, worker });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Analyser } from '../../lambdas/ai/analysers/analyser.js';
 import { BUILT_IN_ANALYSER_IDS, builtInAnalysers } from '../../lambdas/ai/analysers/built-in.js';
-import { PIXEL_ANALYSER_IDS } from '../../lambdas/ai/analysers/built-in-ids.js';
+import { MODEL_ANALYSER_IDS, PIXEL_ANALYSER_IDS } from '../../lambdas/ai/analysers/built-in-ids.js';
 import type { InstanceView } from '../../lambdas/ai/analysers/analyser.js';
 import { loadStudyInput } from '../../lambdas/ai/pipeline/study-input.js';
 import type { AnalysisResult, WorklistItem } from '../../lambdas/ai/ports.js';
@@ -198,6 +198,18 @@ describe('governance APIs', () => {
       await analyser.analyse(input).catch(() => undefined);
     }
     expect([...decoding].sort()).toEqual([...PIXEL_ANALYSER_IDS].sort());
+  });
+
+  it('runs a model only in the analysers declared to (the CDK app gives only their workers the model runtime)', async () => {
+    const base = await loadStudyInput(archive.storage, first.studyInstanceUID, 1, { producedByPipeline: new Set(), primaryResults: [], now: new Date() });
+    const running = new Set<string>();
+    for (const id of BUILT_IN_ANALYSER_IDS) {
+      // A runtime that notes who asks for a model and gives none: the analysis may fail, the call is what counts.
+      const runtime = { model: () => (running.add(id), Promise.reject(new Error('no model here'))) } as unknown as Parameters<typeof builtInAnalysers>[1];
+      const analyser = builtInAnalysers(testAiConfig(), runtime).find((a) => a.id === id)!;
+      await analyser.analyse(base).catch(() => undefined);
+    }
+    expect([...running].sort()).toEqual([...MODEL_ANALYSER_IDS].sort());
   });
 
   it('takes reader feedback and names the field of a bad request', async () => {

@@ -13,7 +13,7 @@ import { buildApp } from '../../lib/app.js';
 import { ORIGIN_IDS } from '../../lib/constructs/front-door.js';
 import { BUNDLED_CODEC_PACKAGES, CODEC_PACKAGES } from '../../lib/constructs/codec-modules.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
-import { BUILT_IN_ANALYSER_IDS, PIXEL_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
+import { BUILT_IN_ANALYSER_IDS, MODEL_ANALYSER_IDS, PIXEL_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 
@@ -160,11 +160,18 @@ describe('the deployed stack (default settings, with bundling)', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
   });
 
-  it('ships the ONNX runtime\'s WebAssembly files and the model next to each worker bundle', async () => {
-    const worker = resourcesOf(template, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description) === 'AI analyser image-noise: runs its jobs')!;
-    const dir = join(outdir, `asset.${(worker.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
-    for (const f of ['index.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'image-noise.onnx']) expect(existsSync(join(dir, f)), f).toBe(true);
-    const bundle = (await import(join(dir, 'index.mjs'))) as { handler: unknown };
+  it('ships the shipped model to every pipeline function, and the ONNX runtime\'s WebAssembly only to the workers of analysers that run a model', async () => {
+    const functions = resourcesOf(template, 'AWS::Lambda::Function').filter((f) => /^AI (analyser|pipeline: )/.test(String(f.Properties.Description)));
+    expect(functions.length).toBe(BUILT_IN_ANALYSER_IDS.length + 2); // the workers, events, dispatch
+    for (const fn of functions) {
+      const dir = join(outdir, `asset.${(fn.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
+      const analyser = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables.ANALYSER_ID as BuiltInAnalyserId | undefined;
+      const runsModel = analyser !== undefined && MODEL_ANALYSER_IDS.has(analyser);
+      expect(existsSync(join(dir, 'image-noise.onnx')), String(fn.Properties.Description)).toBe(true);
+      for (const f of ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) expect(existsSync(join(dir, f)), `${f} beside ${fn.Properties.Description}`).toBe(runsModel);
+    }
+    const worker = functions.find((f) => String(f.Properties.Description) === 'AI analyser image-noise: runs its jobs')!;
+    const bundle = (await import(join(outdir, `asset.${(worker.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`, 'index.mjs'))) as { handler: unknown };
     expect(typeof bundle.handler).toBe('function');
   });
 
