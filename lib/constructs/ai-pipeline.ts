@@ -51,7 +51,6 @@ const WORKER_MEMORY_MB: Record<BuiltInAnalyserId, number> = {
   'image-noise': 2048,
   triage: 1024,
 };
-/** The ONNX runtime's WebAssembly loader and binary, and the shipped model, read next to the bundle. */
 /** The shipped model, which every function that builds the pipeline registers in the model store. */
 const SHIPPED_MODEL_FILES = ['lambdas/ai/models/image-noise.onnx'];
 /** onnxruntime-web's WebAssembly build (14 MB), for the workers of the analysers that run a model. */
