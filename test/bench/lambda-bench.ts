@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { App } from 'aws-cdk-lib';
 import { buildApp } from '../../lib/app.js';
-import { loadedAtStart } from '../helpers/bundle-imports.js';
+import { chunksHolding, loadedAtStart } from '../helpers/bundle-imports.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -28,14 +28,11 @@ if (process.argv[2] !== 'api') { console.log(JSON.stringify({ importMs: t1 - t0,
 Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' });
 const res = await handler({ resource: '/{proxy+}', path: '/dicomweb/studies/x/series', httpMethod: 'GET', headers: { Host: 'h' }, multiValueHeaders: {}, body: null, isBase64Encoded: false, requestContext: { path: '/prod/dicomweb/studies/x/series', stage: 'prod', httpMethod: 'GET', identity: {} } }, {});
 const t2 = performance.now();
-// What the first request that reads or writes an object adds when S3 loads on first use: the chunks
-// holding the S3 client (found by an operation name of its schemas), with whatever they import.
-const { readdirSync, readFileSync } = await import('node:fs');
-const { dirname, join } = await import('node:path');
-const dir = dirname(process.argv[1]);
-const s3Chunks = readdirSync(dir).filter((f) => f.startsWith('chunk-') && f.endsWith('.mjs') && readFileSync(join(dir, f), 'utf8').includes('ListObjectsV2'));
+// What the first request that reads or writes an object adds when S3 loads on first use: importing the
+// chunks that hold the S3 client (argv[3]), with whatever they import.
+const s3Chunks = JSON.parse(process.argv[3]);
 const t3 = performance.now();
-for (const f of s3Chunks) await import(join(dir, f));
+for (const f of s3Chunks) await import(new URL(f, new URL(process.argv[1], 'file:')).href);
 console.log(JSON.stringify({ importMs: t1 - t0, firstRequestMs: t2 - t1, s3LoadMs: s3Chunks.length ? performance.now() - t3 : 0, status: res.statusCode }));
 `;
 const results = [];
@@ -52,9 +49,10 @@ for (const [id, r] of Object.entries(template.Resources)) {
   rmSync(copyDir, { recursive: true, force: true }); // no chunks of an earlier build
   mkdirSync(copyDir, { recursive: true });
   cpSync(dir, copyDir, { recursive: true }); // index.mjs, its chunks and whatever lies beside them
+  const s3Chunks = chunksHolding(copyDir, 'ListObjectsV2');
   const times: Array<{ importMs: number; firstRequestMs: number; s3LoadMs?: number }> = [];
   for (let i = 0; i < RUNS; i++) {
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe, join(copyDir, 'index.mjs'), id.startsWith('DicomWeb') ? 'api' : 'other'], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe, join(copyDir, 'index.mjs'), id.startsWith('DicomWeb') ? 'api' : 'other', JSON.stringify(s3Chunks)], { encoding: 'utf8' });
     const line = run.stdout.trim().split('\n').pop()!;
     times.push(JSON.parse(line) as { importMs: number; firstRequestMs: number; s3LoadMs?: number });
   }
