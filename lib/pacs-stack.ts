@@ -1,5 +1,6 @@
 // The whole deployment in one stack, composed from the constructs in lib/constructs.
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { PacsConfig } from './config.js';
@@ -22,6 +23,8 @@ export interface PacsStackProps extends StackProps {
   webAclArn?: string;
   /** A recovery: run on the replica bucket (and its key) that the primary deployment filled in this region. */
   restore?: { bucketName: string; key: kms.Key };
+  /** The DR region's read API (PacsReplicaStack), which CloudFront fails searches and retrievals over to. */
+  failoverReads?: { api: apigateway.IRestApi; region: string };
 }
 
 export class PacsStack extends Stack {
@@ -65,10 +68,12 @@ export class PacsStack extends Stack {
       basePath: DICOMWEB_BASE_PATH,
       ...(webAclArn ? { webAclArn } : {}),
       ...(config.domainName && config.certificateArn ? { domain: { name: config.domainName, certificateArn: config.certificateArn } } : {}),
+      ...(props.failoverReads ? { replicaDomainName: `${props.failoverReads.api.restApiId}.execute-api.${props.failoverReads.region}.${this.urlSuffix}` } : {}),
     });
     // Bulk import needs notifications on the bucket, which in a recovery belongs to the replica's stack.
     if (!props.restore) this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
-    this.maintenance = new Maintenance(this, 'Maintenance', { storage: this.storage });
+    // The replica's read API checks tokens against a copy of the pool's keys that this stack keeps current.
+    this.maintenance = new Maintenance(this, 'Maintenance', { storage: this.storage, ...(props.failoverReads ? { tokenKeysOf: this.auth.userPool } : {}) });
     if (config.aiEnabled) {
       this.ai = new AiPipeline(this, 'Ai', {
         names: props.names,

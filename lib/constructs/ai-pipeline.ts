@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { BUILT_IN_ANALYSER_IDS, MODEL_ANALYSER_IDS, PIXEL_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
 import { archiveArnInFindings } from './archive-access.js';
+import { readWriteAccess } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
 import { codecModules } from './codec-modules.js';
 import type { ArchiveNames } from './names.js';
@@ -143,7 +144,7 @@ export class AiPipeline extends Construct {
       options: { memorySize: number; timeout: Duration; reservedConcurrency: number; statements: iam.PolicyStatement[]; extra?: Record<string, string>; shippedModel?: boolean; modelRuntime?: boolean; imageCodecs?: boolean },
     ) =>
       new ArchiveFunction(this, fid, {
-        storage,
+        access: readWriteAccess(storage),
         entry,
         description,
         memorySize: options.memorySize,

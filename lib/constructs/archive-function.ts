@@ -1,7 +1,8 @@
 // A Lambda function of the archive: bundled from lambdas/ by esbuild (ES modules split into chunks,
 // minified, the AWS SDK inside, no Docker), arm64, traced, JSON logs in a KMS-encrypted log group, and a
-// role whose only permissions are one customer-managed policy naming exact actions and resources: the
-// archive's objects, index and events queue, plus whatever the function adds.
+// role whose only permissions are one customer-managed policy naming exact actions and resources: what
+// its ArchiveAccess allows (in the primary region the archive's objects, index and events queue; in the
+// DR region reading the replica), plus whatever the function adds.
 import { AssetHashType, DockerImage, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,8 +12,7 @@ import { buildSync } from 'esbuild';
 import { cpSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { archiveAccessAcknowledgements, archiveAccessStatements } from './archive-access.js';
-import type { ArchiveStorage } from './archive-storage.js';
+import type { ArchiveAccess } from './archive-access.js';
 
 /** Bundled CommonJS dependencies still call require(). */
 export const BUNDLE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
@@ -20,7 +20,8 @@ export const BUNDLE_BANNER = "import { createRequire as __createRequire } from '
 export const repoFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
 export interface ArchiveFunctionProps {
-  storage: ArchiveStorage;
+  /** What it may do with the archive's data (readWriteAccess(storage) in the primary region). */
+  access: ArchiveAccess;
   /** Handler module under lambdas/, exporting `handler`. */
   entry: string;
   description: string;
@@ -44,13 +45,13 @@ export class ArchiveFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ArchiveFunctionProps) {
     super(scope, id);
-    const { storage } = props;
+    const { access } = props;
     const stack = Stack.of(this);
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR, encryptionKey: storage.key });
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR, encryptionKey: access.logKey });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: props.description });
     this.policy = new iam.ManagedPolicy(this, 'Policy', {
       statements: [
-        ...archiveAccessStatements(storage),
+        ...access.statements,
         new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${logGroup.logGroupArn}:*`] }),
         new iam.PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] }),
         ...(props.statements ?? []),
@@ -58,7 +59,7 @@ export class ArchiveFunction extends Construct {
     });
     role.addManagedPolicy(this.policy);
     Validations.of(this.policy).acknowledge(
-      ...archiveAccessAcknowledgements(storage),
+      ...access.acknowledgements,
       { id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup)}.Arn>:*]`, reason: 'Lambda creates one log stream per execution environment, named at run time, in this one log group.' },
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments and PutTelemetryRecords do not support resource-level permissions.' },
       ...(props.acknowledgements ?? []),
@@ -77,12 +78,7 @@ export class ArchiveFunction extends Construct {
       role: role.withoutPolicyUpdates(),
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      environment: {
-        ARCHIVE_BUCKET: storage.archive.bucketName,
-        INDEX_TABLE: storage.index.tableName,
-        EVENTS_QUEUE_URL: storage.events.queueUrl,
-        ...props.environment,
-      },
+      environment: { ...access.environment, ...props.environment },
     });
   }
 }

@@ -12,6 +12,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FAILED_PREFIX, INGEST_PREFIX } from '../../lambdas/ingest/bulk-import.js';
 import { archiveArnInFindings } from './archive-access.js';
+import { readWriteAccess } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
 import type { ArchiveStorage } from './archive-storage.js';
 
@@ -57,7 +58,7 @@ export class BulkImport extends Construct {
     const archive = storage.archive;
     const archiveArn = archiveArnInFindings(storage);
     this.function = new ArchiveFunction(this, 'Import', {
-      storage,
+      access: readWriteAccess(storage),
       entry: 'lambdas/aws/handlers/s3-ingest.ts',
       description: 'Bulk import: stores Part 10 files dropped under ingest/',
       memorySize: 3008, // instances of up to about 1 GB are read whole

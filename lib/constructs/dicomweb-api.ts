@@ -2,9 +2,11 @@
 // right scope on every method, and logs every request.
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { readWriteAccess } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
 import type { ArchiveStorage } from './archive-storage.js';
 import type { Auth } from './auth.js';
@@ -30,7 +32,7 @@ export class DicomWebApi extends Construct {
     super(scope, id);
     const { storage, auth } = props;
     this.function = new ArchiveFunction(this, 'Handler', {
-      storage,
+      access: readWriteAccess(storage),
       entry: 'lambdas/aws/handlers/dicomweb-api.ts',
       description: 'DICOMweb API: STOW-RS, QIDO-RS, WADO-RS, delete',
       memorySize: 1769, // one full vCPU
@@ -45,28 +47,7 @@ export class DicomWebApi extends Construct {
       },
     }).function;
 
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_YEAR, encryptionKey: storage.key });
-    this.api = new apigateway.RestApi(this, 'Api', {
-      description: 'DICOMweb (PS3.18): STOW-RS, QIDO-RS, WADO-RS and delete',
-      binaryMediaTypes: ['*/*'],
-      endpointTypes: [apigateway.EndpointType.REGIONAL],
-      cloudWatchRole: true,
-      deployOptions: {
-        stageName: 'prod',
-        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
-        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
-        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
-        tracingEnabled: true,
-        metricsEnabled: true,
-      },
-      defaultCorsPreflightOptions: {
-        allowOrigins: apigateway.Cors.ALL_ORIGINS,
-        allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
-        allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'If-None-Match'],
-        exposeHeaders: ['Warning', 'ETag', 'Content-Location', 'Content-Type'],
-        maxAge: Duration.minutes(10),
-      },
-    });
+    this.api = dicomWebRestApi(this, 'Api', { description: 'DICOMweb (PS3.18): STOW-RS, QIDO-RS, WADO-RS and delete', logKey: storage.key });
     this.auth = auth;
     this.authorizer = new apigateway.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [auth.userPool] });
     this.validator = this.api.addRequestValidator('Parameters', { validateRequestParameters: true, validateRequestBody: true });
@@ -75,10 +56,6 @@ export class DicomWebApi extends Construct {
     Validations.of(this.api).acknowledge(
       { id: 'AwsSolutions-APIG4', reason: 'Only the CORS preflight (OPTIONS, a mock integration that returns headers) is unauthenticated; browsers send it without credentials.' },
       { id: 'AwsSolutions-COG4', reason: 'Only the CORS preflight (OPTIONS) has no Cognito authorizer; every DICOMweb method has one.' },
-      { id: 'AwsSolutions-APIG3', reason: 'The WAF web ACL is attached to the CloudFront distribution in front of this API (lib/constructs/web-acl.ts).' },
-      { id: 'HIPAA.Security-APIGWCacheEnabledAndEncrypted', reason: 'Responses carry patient data and are cached only at CloudFront for immutable resources; the API Gateway cache stays off.' },
-      { id: 'HIPAA.Security-APIGWSSLEnabled', reason: 'Client certificates to the backend are for HTTP integrations; this API invokes Lambda through AWS, not over HTTP.' },
-      { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]', reason: 'The account-wide role API Gateway writes execution logs with; this AWS managed policy is the one AWS documents for it and grants only CloudWatch Logs.' },
     );
     Validations.of(this.function).acknowledge(
       { id: 'HIPAA.Security-LambdaDLQ', reason: 'API Gateway invokes the function synchronously; a dead-letter queue only applies to asynchronous invocations.' },
@@ -100,4 +77,42 @@ export class DicomWebApi extends Construct {
       });
     }
   }
+}
+
+/**
+ * A REST API for a DICOMweb Lambda function: binary bodies both ways (every media type is binary to API
+ * Gateway; the handler decides what to base64-encode), regional, access-logged into a KMS-encrypted log
+ * group, traced, CORS preflights answered by API Gateway. Methods and their authorization are the caller's.
+ */
+export function dicomWebRestApi(scope: Construct, id: string, props: { description: string; logKey: kms.IKey }): apigateway.RestApi {
+  // Named as before this helper existed, so that deployed log groups keep their logical ids.
+  const accessLogs = new logs.LogGroup(scope, 'AccessLogs', { retention: logs.RetentionDays.ONE_YEAR, encryptionKey: props.logKey });
+  const api = new apigateway.RestApi(scope, id, {
+    description: props.description,
+    binaryMediaTypes: ['*/*'],
+    endpointTypes: [apigateway.EndpointType.REGIONAL],
+    cloudWatchRole: true,
+    deployOptions: {
+      stageName: 'prod',
+      accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+      accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+      loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+      tracingEnabled: true,
+      metricsEnabled: true,
+    },
+    defaultCorsPreflightOptions: {
+      allowOrigins: apigateway.Cors.ALL_ORIGINS,
+      allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'If-None-Match'],
+      exposeHeaders: ['Warning', 'ETag', 'Content-Location', 'Content-Type'],
+      maxAge: Duration.minutes(10),
+    },
+  });
+  Validations.of(api).acknowledge(
+    { id: 'AwsSolutions-APIG3', reason: 'The WAF web ACL is attached to the CloudFront distribution in front of this API (lib/constructs/web-acl.ts).' },
+    { id: 'HIPAA.Security-APIGWCacheEnabledAndEncrypted', reason: 'Responses carry patient data and are cached only at CloudFront for immutable resources; the API Gateway cache stays off.' },
+    { id: 'HIPAA.Security-APIGWSSLEnabled', reason: 'Client certificates to the backend are for HTTP integrations; this API invokes Lambda through AWS, not over HTTP.' },
+    { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]', reason: 'The account-wide role API Gateway writes execution logs with; this AWS managed policy is the one AWS documents for it and grants only CloudWatch Logs.' },
+  );
+  return api;
 }

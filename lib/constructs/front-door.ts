@@ -4,6 +4,10 @@
 // Lambda; larger bodies and whole-object, frame, bulk-data and study/series metadata retrievals go to the
 // streaming runtime through a VPC origin. Both check the Cognito token themselves, so CloudFront caches
 // only by token: frames are cached per token for an access token's lifetime, everything else not at all.
+// With a disaster-recovery region, searches and retrievals (GET, HEAD) fail over to the replica's read
+// API there when their origin answers 5xx or cannot be reached: the function makes each read's origin
+// group itself, because CloudFront refuses origin groups on behaviours that allow POST, and DICOMweb's
+// reads and writes share paths. /replica/… reaches the read API directly, to check that it is ready.
 import { Duration, Validations } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -25,16 +29,26 @@ export interface FrontDoorProps {
   webAclArn?: string;
   /** A custom domain and its ACM certificate (us-east-1); viewers then need TLS 1.2 or later. */
   domain?: { name: string; certificateArn: string };
+  /** The DR region's read API (its execute-api host name), which reads fail over to. */
+  replicaDomainName?: string;
 }
 
 /** The origin ids the routing function selects by. */
-export const ORIGIN_IDS = { lambda: 'lambda', streaming: 'streaming' } as const;
+export const ORIGIN_IDS = { lambda: 'lambda', streaming: 'streaming', replica: 'replica' } as const;
+
+/** Paths under this prefix go to the replica's read API as they are, without it (a readiness check). */
+export const REPLICA_PATH_PREFIX = '/replica';
+
+/** Answers from a primary origin that send a read to the replica (CloudFront also fails over when it cannot connect). */
+export const FAILOVER_STATUS_CODES = [500, 502, 503, 504];
 
 /**
  * The CloudFront function's code: route.ts compiled for CloudFront's JavaScript runtime 2.0 (no modules
- * but its own `cloudfront`), and a handler that selects the streaming origin when route.ts says so.
+ * but its own `cloudfront`), and a handler that selects the streaming origin when route.ts says so. With
+ * `failoverReadsUnder` (the DICOMweb base path), each read under it gets an origin group of that origin
+ * and the replica's read API, which serves DICOMweb only (not the AI API).
  */
-export function routingFunctionCode(): string {
+export function routingFunctionCode(options: { failoverReadsUnder?: string } = {}): string {
   const compiled = buildSync({
     entryPoints: [repoFile('lambdas/aws/edge/route.ts')],
     bundle: true,
@@ -51,9 +65,24 @@ function handler(event) {
   // The origins see their own host names; RetrieveURL and BulkDataURI must name the viewer's.
   if (request.headers.host) request.headers['x-forwarded-host'] = { value: request.headers.host.value };
   var length = request.headers['content-length'] ? request.headers['content-length'].value : undefined;
-  if (edgeRoute.runtimeFor(request.method, request.uri, length) === 'streaming') {
-    cf.selectRequestOriginById('${ORIGIN_IDS.streaming}');
+  var origin = edgeRoute.runtimeFor(request.method, request.uri, length) === 'streaming' ? '${ORIGIN_IDS.streaming}' : '${ORIGIN_IDS.lambda}';
+${
+  options.failoverReadsUnder
+    ? `  if (request.uri.indexOf('${REPLICA_PATH_PREFIX}/') === 0) {
+    // The replica behaviour's own origin; the read API serves the archive's paths.
+    request.uri = request.uri.slice(${REPLICA_PATH_PREFIX.length});
+    return request;
   }
+  if ((request.method === 'GET' || request.method === 'HEAD') && request.uri.indexOf('${options.failoverReadsUnder}/') === 0) {
+    cf.createRequestOriginGroup({
+      originIds: [{ originId: origin }, { originId: '${ORIGIN_IDS.replica}' }],
+      failoverCriteria: { statusCodes: ${JSON.stringify(FAILOVER_STATUS_CODES)} }
+    });
+    return request;
+  }
+`
+    : ''
+}  if (origin === '${ORIGIN_IDS.streaming}') cf.selectRequestOriginById(origin);
   return request;
 }
 `;
@@ -65,13 +94,16 @@ export class FrontDoor extends Construct {
   constructor(scope: Construct, id: string, props: FrontDoorProps) {
     super(scope, id);
     const routing = new cloudfront.Function(this, 'Routing', {
-      code: cloudfront.FunctionCode.fromInline(routingFunctionCode()),
+      code: cloudfront.FunctionCode.fromInline(routingFunctionCode(props.replicaDomainName ? { failoverReadsUnder: props.basePath } : {})),
       runtime: cloudfront.FunctionRuntime.JS_2_0,
       comment: 'Routes each DICOMweb request to Lambda or the streaming runtime (lambdas/aws/edge/route.ts)',
     });
-    const lambdaOrigin = new origins.RestApiOrigin(props.api, { originId: ORIGIN_IDS.lambda, readTimeout: Duration.seconds(30) });
+    // With a replica to fail over to, give up on an unreachable primary after 2 × 5 s instead of 3 × 10 s.
+    const connection = props.replicaDomainName ? { connectionAttempts: 2, connectionTimeout: Duration.seconds(5) } : {};
+    const lambdaOrigin = new origins.RestApiOrigin(props.api, { originId: ORIGIN_IDS.lambda, readTimeout: Duration.seconds(30), ...connection });
     const streamingOrigin = origins.VpcOrigin.withApplicationLoadBalancer(props.streaming.loadBalancer, {
       originId: ORIGIN_IDS.streaming,
+      ...connection,
       protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
       // How long CloudFront waits for the first byte, and between bytes (60 s without a quota increase).
       readTimeout: Duration.seconds(60),
@@ -110,11 +142,22 @@ export class FrontDoor extends Construct {
       functionAssociations,
     });
     const base = props.basePath;
+    // The replica's read API: the origin that reads fail over to, and what /replica/… reaches directly.
+    const replica: Record<string, cloudfront.BehaviorOptions> = props.replicaDomainName
+      ? {
+          [`${REPLICA_PATH_PREFIX}/*`]: {
+            origin: new origins.HttpOrigin(props.replicaDomainName, { originId: ORIGIN_IDS.replica, originPath: '/prod', protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY, readTimeout: Duration.seconds(30) }),
+            ...passThrough,
+            allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+          },
+        }
+      : {};
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: 'Serverless PACS: DICOMweb and the AI API',
       defaultBehavior: { origin: lambdaOrigin, ...passThrough },
       additionalBehaviors: {
         [`${base}/studies/*/frames/*`]: cached(streamingOrigin),
+        ...replica,
       },
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       ...(props.domain

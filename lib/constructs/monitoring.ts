@@ -79,6 +79,10 @@ export class Monitoring extends Construct {
         : []),
     );
     if (props.maintenance) alarm('SweepErrors', props.maintenance.sweepFunction.metricErrors({ period: Duration.hours(1) }), 1, 'The weekly sweep of unreferenced originals failed');
+    if (props.maintenance?.tokenKeysFunction) {
+      // Two failed runs in a row: the replica's copy of the signing keys may be going stale.
+      alarm('TokenKeysErrors', props.maintenance.tokenKeysFunction.metricErrors({ period: Duration.minutes(30) }), 2, 'Copying the user pool\'s signing keys for the DR read API failed twice in 30 minutes');
+    }
     if (props.streaming) {
       const lb = props.streaming.loadBalancer.metrics;
       alarm('StreamingServerErrors', lb.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: fiveMinutes, statistic: 'Sum' }), 5, 'The streaming runtime answered 5xx five times or more in five minutes');

@@ -1,11 +1,12 @@
 // The disaster-recovery copy of the archive, in a second region: a KMS key and a bucket that S3
-// replication fills from the primary bucket. Both have fixed names so that the primary stack can refer
+// replication fills from the primary bucket (originals, overflow metadata and the user pool's token keys). Both have fixed names so that the primary stack can refer
 // to them without cross-region references.
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { accessLogBucket } from './access-log-bucket.js';
+import { allowLogGroupsToUse } from './log-encryption.js';
 import type { ArchiveNames } from './names.js';
 
 
@@ -16,7 +17,9 @@ export class ArchiveReplica extends Construct {
   constructor(scope: Construct, id: string, props: { names: ArchiveNames }) {
     super(scope, id);
     const { account, region } = Stack.of(this);
-    const key = (this.key = new kms.Key(this, 'Key', { alias: props.names.replicaKeyAlias, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN, description: 'Encrypts the PACS archive replica' }));
+    const key = (this.key = new kms.Key(this, 'Key', { alias: props.names.replicaKeyAlias, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN, description: 'Encrypts the PACS archive replica and its read API\'s logs' }));
+    // The read API's log groups (replica-read-api.ts) are encrypted with it too.
+    allowLogGroupsToUse(key);
     const logs = accessLogBucket(this, 'AccessLogs');
     this.bucket = new s3.Bucket(this, 'Archive', {
       bucketName: props.names.replicaBucket(account, region),

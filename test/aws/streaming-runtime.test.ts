@@ -6,7 +6,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { execFile } from 'node:child_process';
-import { createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { LAMBDA_MAX_BODY_BYTES } from '../../lambdas/aws/edge/route.js';
 import { createStreamingApp, HEALTH_CHECK_PATH } from '../../lambdas/aws/streaming/app.js';
 import type { StructuredLog } from '../../lambdas/logging.js';
 import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
+import { accessTokenSigner } from '../helpers/access-tokens.js';
 import { BOUNDARY, multipartBody, testConfig } from '../helpers/archive.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
 import { createIndexTable } from '../helpers/index-table.js';
@@ -29,14 +30,7 @@ const USER_POOL_ID = 'eu-west-1_Streaming1';
 const ISSUER = `https://cognito-idp.eu-west-1.amazonaws.com/${USER_POOL_ID}`;
 const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
 
-function signer(privateKey: KeyObject, kid: string) {
-  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-  return (claims: Record<string, unknown>) => {
-    const now = Math.floor(Date.now() / 1000);
-    const body = `${b64({ alg: 'RS256', kid, typ: 'JWT' })}.${b64({ iss: ISSUER, token_use: 'access', client_id: 'systems', sub: 'router-1', iat: now, exp: now + 600, ...claims })}`;
-    return `${body}.${createSign('RSA-SHA256').update(body).sign(privateKey).toString('base64url')}`;
-  };
-}
+const signer = (privateKey: KeyObject, kid: string) => accessTokenSigner(privateKey, kid, { iss: ISSUER, client_id: 'systems', sub: 'router-1' });
 
 describe('the streaming runtime', () => {
   let server: ServedApp;

@@ -1,6 +1,8 @@
 // `npm run bench:lambda`: size of each bundled Lambda function and its cold initialisation time, measured
 // locally (Node on this machine, not the Lambda runtime): every run is a fresh Node process that
-// imports the bundle and answers one request that needs no AWS call. Writes .tmp/lambda-bench-results.json.
+// imports the bundle and answers one request that needs no AWS call. The app is synthesized with a DR
+// region, so the replica's read API and the token-key copier are measured too. Writes
+// .tmp/lambda-bench-results.json.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,10 +17,12 @@ const outdir = join(repoRoot, '.tmp/lambda-bench');
 rmSync(outdir, { recursive: true, force: true });
 process.env.CDK_DEFAULT_ACCOUNT ??= '123456789012';
 process.env.CDK_DEFAULT_REGION ??= 'eu-west-1';
-const { app, stack } = buildApp(new App({ outdir }));
+const { app, stack } = buildApp(new App({ outdir, context: { drRegion: 'eu-central-1' } }));
 app.synth();
 
-const template = JSON.parse(readFileSync(join(outdir, `${stack.stackName}.template.json`), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+const templateOf = (stackName: string) => JSON.parse(readFileSync(join(outdir, `${stackName}.template.json`), 'utf8')) as Template;
+const functions = [stack.stackName, `${stack.stackName}Replica`].flatMap((name) => Object.entries(templateOf(name).Resources));
 // API functions answer one request that needs no AWS call; other functions are only imported.
 const probe = `
 const t0 = performance.now();
@@ -36,7 +40,7 @@ for (const f of s3Chunks) await import(new URL(f, new URL(process.argv[1], 'file
 console.log(JSON.stringify({ importMs: t1 - t0, firstRequestMs: t2 - t1, s3LoadMs: s3Chunks.length ? performance.now() - t3 : 0, status: res.statusCode }));
 `;
 const results = [];
-for (const [id, r] of Object.entries(template.Resources)) {
+for (const [id, r] of functions) {
   if (r.Type !== 'AWS::Lambda::Function') continue;
   // The code asset's directory is named after the hash that is also its S3 key.
   const key = (r.Properties.Code as { S3Key?: string }).S3Key;
@@ -52,7 +56,7 @@ for (const [id, r] of Object.entries(template.Resources)) {
   const s3Chunks = chunksHolding(copyDir, 'ListObjectsV2');
   const times: Array<{ importMs: number; firstRequestMs: number; s3LoadMs?: number }> = [];
   for (let i = 0; i < RUNS; i++) {
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe, join(copyDir, 'index.mjs'), id.startsWith('DicomWeb') ? 'api' : 'other', JSON.stringify(s3Chunks)], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe, join(copyDir, 'index.mjs'), /^(DicomWeb|ReadApi)/.test(id) ? 'api' : 'other', JSON.stringify(s3Chunks)], { encoding: 'utf8' });
     const line = run.stdout.trim().split('\n').pop()!;
     times.push(JSON.parse(line) as { importMs: number; firstRequestMs: number; s3LoadMs?: number });
   }

@@ -10,6 +10,7 @@ import { App, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
+import { bundleHandler } from '../../lib/constructs/archive-function.js';
 import { ORIGIN_IDS } from '../../lib/constructs/front-door.js';
 import { BUNDLED_CODEC_PACKAGES, CODEC_PACKAGES } from '../../lib/constructs/codec-modules.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
@@ -218,6 +219,9 @@ describe('the deployed stack (default settings, with bundling)', () => {
     template.hasResourceProperties('AWS::Cognito::UserPoolClient', { AccessTokenValidity: 60 });
     template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('DICOMweb API'), Environment: { Variables: Match.objectLike({ CACHE_SCOPE: 'private' }) } });
     template.hasResourceProperties('AWS::CloudFront::Function', { FunctionConfig: Match.objectLike({ Runtime: 'cloudfront-js-2.0' }) });
+    // Without a DR region there is nothing to fail over to.
+    const [routing] = resourcesOf(template, 'AWS::CloudFront::Function');
+    expect(routing.Properties.FunctionCode).not.toContain('createRequestOriginGroup');
   });
 
   it('runs the streaming runtime on Fargate from stock images: the bundle fetched from S3, an internal load balancer open only to the VPC', () => {
@@ -323,6 +327,55 @@ describe('settings', () => {
     expect(replication).toContain('"StorageClass":"GLACIER_IR"');
     const replica = Template.fromStack(app.node.findChild('ServerlessPacsReplica') as Stack);
     replica.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'serverless-pacs-replica-123456789012-eu-central-1', VersioningConfiguration: { Status: 'Enabled' } });
+  });
+
+  it('fails reads over to a read-only API in the DR region, which checks tokens against keys the primary copies there', () => {
+    const outdir = join(work, 'failover');
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+    const { stack } = buildApp(app, { ...DEFAULT_CONFIG, drRegion: 'eu-central-1' });
+    expect(noFindings(outdir)).toEqual([]);
+    const primary = Template.fromStack(stack);
+    const [dist] = resourcesOf(primary, 'AWS::CloudFront::Distribution');
+    const config = dist.Properties.DistributionConfig as { Origins: Array<{ Id: string; DomainName: unknown; OriginPath?: string; ConnectionTimeout?: number; ConnectionAttempts?: number }>; CacheBehaviors: Array<{ PathPattern: string; TargetOriginId: string; AllowedMethods: string[] }> };
+    const replicaOrigin = config.Origins.find((o) => o.Id === ORIGIN_IDS.replica)!;
+    expect(JSON.stringify(replicaOrigin.DomainName)).toContain('.execute-api.eu-central-1.');
+    expect(replicaOrigin.OriginPath).toBe('/prod');
+    // An unreachable primary is given up on within 2 × 5 s.
+    for (const id of [ORIGIN_IDS.lambda, ORIGIN_IDS.streaming]) expect(config.Origins.find((o) => o.Id === id)).toMatchObject({ ConnectionAttempts: 2, ConnectionTimeout: 5 });
+    expect(config.CacheBehaviors.find((b) => b.PathPattern === '/replica/*')).toMatchObject({ TargetOriginId: ORIGIN_IDS.replica, AllowedMethods: ['GET', 'HEAD', 'OPTIONS'] });
+    const [routing] = resourcesOf(primary, 'AWS::CloudFront::Function');
+    expect(routing.Properties.FunctionCode).toContain('cf.createRequestOriginGroup');
+    // The copy of the user pool's keys: every 15 minutes, allowed to touch that one object only.
+    primary.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    const copier = resourcesOf(primary, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('Copies the user pool'))!;
+    expect(Object.keys((copier.Properties.Environment as { Variables: Record<string, unknown> }).Variables)).toEqual(expect.arrayContaining(['USER_POOL_ID', 'ARCHIVE_BUCKET']));
+    const copierPolicy = resourcesOf(primary, 'AWS::IAM::ManagedPolicy').find((p) => JSON.stringify(p.Properties.PolicyDocument).includes('auth/token-keys.json'))!;
+    expect(JSON.stringify(copierPolicy.Properties.PolicyDocument)).not.toMatch(/originals|dynamodb|sqs:/);
+
+    const replica = Template.fromStack(app.node.findChild('ServerlessPacsReplica') as Stack);
+    const reader = resourcesOf(replica, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('DICOMweb read API'))!;
+    expect((reader.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({ INDEX_TABLE: 'serverless-pacs-index', DICOMWEB_BASE_PATH: '/dicomweb' });
+    // Read-only: nothing in its policy writes, deletes or announces.
+    const [readerPolicy] = resourcesOf(replica, 'AWS::IAM::ManagedPolicy').filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('dynamodb:Query'));
+    const actions = (readerPolicy.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[] }> }).Statement.flatMap((st) => [st.Action].flat());
+    expect(actions.filter((a) => !/^(s3:GetObject|kms:Decrypt|dynamodb:(GetItem|BatchGetItem|Query)|logs:(CreateLogStream|PutLogEvents)|xray:Put\w+)$/.test(a))).toEqual([]);
+    const methods = resourcesOf(replica, 'AWS::ApiGateway::Method').filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
+    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST']);
+  });
+
+  it('bundles the DR read API under 1 MB; it loads and refuses a request without a token', async () => {
+    const dir = join(work, 'replica-bundle');
+    bundleHandler('lambdas/aws/handlers/dicomweb-replica.ts', dir);
+    const chunks = readdirSync(dir).filter((f) => f.endsWith('.mjs'));
+    expect(chunks.reduce((n, f) => n + statSync(join(dir, f)).size, 0)).toBeLessThan(1024 * 1024);
+    Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', AWS_REGION: 'eu-central-1' });
+    const { handler } = (await import(join(dir, 'index.mjs'))) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };
+    const res = await handler(
+      { resource: '/{proxy+}', path: '/dicomweb/studies', httpMethod: 'GET', headers: { Host: 'h' }, multiValueHeaders: {}, body: null, isBase64Encoded: false, requestContext: { path: '/prod/dicomweb/studies', stage: 'prod', httpMethod: 'GET', identity: {} } },
+      {},
+    );
+    expect(res.statusCode).toBe(401);
+    expect(res.body).toMatch(/access token is required/);
   });
 
   it('puts a WAF web ACL made in us-east-1 in front of CloudFront; binary DICOM bodies are only counted, never blocked', () => {

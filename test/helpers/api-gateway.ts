@@ -81,11 +81,12 @@ function proxy(req: http.IncomingMessage, res: http.ServerResponse, origin: stri
   req.pipe(upstream);
 }
 
-export async function startApiGateway(handler: Handler, streamingOrigin: string, stage = 'prod'): Promise<ApiGatewayStandIn> {
+/** With `streamingOrigin` undefined (a region without a streaming runtime), Lambda serves every request. */
+export async function startApiGateway(handler: Handler, streamingOrigin: string | undefined, stage = 'prod'): Promise<ApiGatewayStandIn> {
   const served = { lambda: 0, streaming: 0 };
   const server = http.createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (runtimeFor(req.method ?? 'GET', path, req.headers['content-length']) === 'streaming') {
+    if (streamingOrigin && runtimeFor(req.method ?? 'GET', path, req.headers['content-length']) === 'streaming') {
       served.streaming++;
       return proxy(req, res, streamingOrigin);
     }

@@ -5,6 +5,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { Hono } from 'hono';
 import { handle } from 'hono/aws-lambda';
 import { createDicomWebApp } from '../../dicomweb/app.js';
 import { configFromEnv, type DicomWebConfig } from '../../dicomweb/config.js';
@@ -20,8 +21,13 @@ export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Prom
 const isBinary = (contentType: string) => !/^application\/(dicom\+)?json\b/i.test(contentType) && !/^text\//i.test(contentType);
 
 export function createApiHandler(storage: ArchiveStorage, config: DicomWebConfig, log?: StructuredLog): ApiHandler {
-  const app = handle(createDicomWebApp(storage, config, log), { isContentTypeBinary: isBinary }) as unknown as ApiHandler;
-  return (event, context) => app(withPublicPrefix(event), context);
+  return apiGatewayHandlerFor(createDicomWebApp(storage, config, log));
+}
+
+/** A Hono application behind API Gateway (REST API, binary media types), with the public URL prefix it must use. */
+export function apiGatewayHandlerFor(app: Hono): ApiHandler {
+  const handler = handle(app, { isContentTypeBinary: isBinary }) as unknown as ApiHandler;
+  return (event, context) => handler(withPublicPrefix(event), context);
 }
 
 /**

@@ -7,7 +7,7 @@ import { createDicomWebApp } from '../../dicomweb/app.js';
 import type { DicomWebConfig } from '../../dicomweb/config.js';
 import type { StructuredLog } from '../../logging.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
-import { DICOMWEB_METHOD_SCOPES, requireScopes, type AccessTokenVerifier } from './bearer-scopes.js';
+import { DICOMWEB_METHOD_SCOPES, requireScopes, type AccessTokenVerifier } from '../auth/bearer-scopes.js';
 
 export const HEALTH_CHECK_PATH = '/healthz';
 

@@ -1,5 +1,6 @@
-// Token checks for the streaming runtime, which sits behind CloudFront without API Gateway's Cognito
-// authorizer: every request (except CORS preflights) must carry a valid Cognito access token whose scopes
+// Token checks for the runtimes that check tokens themselves instead of API Gateway's Cognito authorizer
+// (the streaming runtime, the disaster-recovery replica's read API): every request (except CORS
+// preflights) must carry a valid Cognito access token whose scopes
 // include the one its method needs — the same rule as the API Gateway methods. A refusal is 401 (no or
 // bad token) or 403 (missing scope), and leaves an audit entry in the log.
 import type { MiddlewareHandler } from 'hono';

@@ -1,0 +1,41 @@
+// The disaster-recovery region's read API: the DICOMweb application, unchanged, over the replica bucket
+// and the index table's replica, answering searches and retrievals when CloudFront fails over to it
+// (the primary region answering 5xx or not at all). It stores and deletes nothing: the replicas flow
+// from the primary region only, so a write here would be lost or would diverge when the primary returns.
+// Tokens are checked against the copy of the user pool's keys that replication brought here
+// (auth/token-keys.ts), since the pool itself lives in the primary region.
+import { Hono } from 'hono';
+import { createDicomWebApp } from '../../dicomweb/app.js';
+import type { DicomWebConfig } from '../../dicomweb/config.js';
+import { problemBody } from '../../dicomweb/http/problem.js';
+import type { StructuredLog } from '../../logging.js';
+import type { ArchiveStorage } from '../../storage/ports.js';
+import { requireScopes, type AccessTokenVerifier } from '../auth/bearer-scopes.js';
+
+const READ_SCOPES: Readonly<Record<string, string>> = { GET: 'dicomweb/read', HEAD: 'dicomweb/read' };
+
+/** How long a client should wait before writing again: about the time a regional failure is noticed and handled. */
+const RETRY_WRITES_AFTER_SECONDS = 300;
+
+export function createReplicaApp(storage: ArchiveStorage, config: DicomWebConfig, verifier: AccessTokenVerifier, log: StructuredLog): Hono {
+  const app = new Hono();
+  app.use(`${config.basePath}/*`, async (c, next) => {
+    if (['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) return next();
+    log('warn', 'write refused by the read-only replica', { method: c.req.method, path: c.req.path });
+    return c.body(
+      problemBody(503, `${c.req.method} is not possible now: the archive is answering from its disaster-recovery copy, which is read-only; stores and deletes resume when the primary region does`),
+      503,
+      { 'Content-Type': 'application/json', 'Retry-After': String(RETRY_WRITES_AFTER_SECONDS) },
+    );
+  });
+  app.use(`${config.basePath}/*`, requireScopes(verifier, READ_SCOPES, log));
+  app.route('/', createDicomWebApp(storage, config, log));
+  return app;
+}
+
+/** Archive events belong to the primary region; the replica never stores, so it never announces. */
+export const noEvents: ArchiveStorage['events'] = {
+  publish: async () => {
+    throw new Error('the disaster-recovery replica is read-only and announces no archive events');
+  },
+};
