@@ -1,7 +1,7 @@
 // Housekeeping on a schedule: once a week, originals that no index entry references and that are older
 // than a day (a store that failed between writing its original and committing it) are removed. With a
 // disaster-recovery region, every 15 minutes the user pool's public signing keys are copied into the
-// archive bucket, whence replication carries them to the replica's read API (lambdas/aws/auth/token-keys.ts).
+// index table, whose replica there serves the DR read API's token checks (lambdas/aws/auth/token-keys.ts).
 import { Duration, Validations } from 'aws-cdk-lib';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -9,7 +9,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { TOKEN_KEYS_KEY } from '../../lambdas/aws/auth/token-keys.js';
+import { TOKEN_KEYS_ITEM_KEY } from '../../lambdas/aws/auth/token-keys.js';
 import { readWriteAccess } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
 import type { ArchiveStorage } from './archive-storage.js';
@@ -50,15 +50,18 @@ export class Maintenance extends Construct {
 
   private tokenKeysSnapshot(storage: ArchiveStorage, userPool: cognito.IUserPool): lambda.Function {
     const fn = new ArchiveFunction(this, 'TokenKeys', {
-      // Only the one object it keeps, not the archive.
+      // Only the one item it keeps, not the index.
       access: {
         logKey: storage.key,
         statements: [
-          new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [storage.archive.arnForObjects(TOKEN_KEYS_KEY)] }),
-          new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [storage.archiveKey.keyArn] }),
+          new iam.PolicyStatement({
+            actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+            resources: [storage.index.tableArn],
+            conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [TOKEN_KEYS_ITEM_KEY.pk] } },
+          }),
         ],
         acknowledgements: [],
-        environment: { ARCHIVE_BUCKET: storage.archive.bucketName },
+        environment: { INDEX_TABLE: storage.index.tableName },
       },
       entry: 'lambdas/aws/handlers/token-keys-snapshot.ts',
       description: 'Copies the user pool\'s public signing keys for the disaster-recovery read API',
@@ -74,7 +77,7 @@ export class Maintenance extends Construct {
     });
     Validations.of(fn).acknowledge(
       { id: 'HIPAA.Security-LambdaDLQ', reason: 'Invoked every 15 minutes with retries; a failed copy leaves the previous one in place, the next run repeats it, and an alarm reports failures.' },
-      { id: 'HIPAA.Security-LambdaInsideVPC', reason: 'The function calls only Cognito\'s public JWKS endpoint and S3 over TLS; it has no VPC resources to reach.' },
+      { id: 'HIPAA.Security-LambdaInsideVPC', reason: 'The function calls only Cognito\'s public JWKS endpoint and DynamoDB over TLS; it has no VPC resources to reach.' },
     );
     return fn;
   }

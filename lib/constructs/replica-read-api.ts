@@ -2,14 +2,13 @@
 // (lambdas/aws/handlers/dicomweb-replica.ts) behind a REST API, over the replica bucket and the index
 // table's replica in this region, with read-only permissions. CloudFront fails reads over to it when the
 // primary region answers 5xx or not at all (lib/constructs/front-door.ts). Tokens are checked by the
-// function against the copy of the user pool's keys that replication brings here (a Cognito authorizer
-// would depend on the primary region's user pool, the very thing this API must do without).
+// function against the copy of the user pool's keys that the index table's replica holds (a Cognito
+// authorizer would depend on the primary region's user pool, the very thing this API must do without).
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { TOKEN_KEYS_KEY } from '../../lambdas/aws/auth/token-keys.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 import { objectPrefixAcknowledgements, type ArchiveAccess } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
@@ -24,7 +23,7 @@ export interface ReplicaReadApiProps {
   reservedConcurrency: number;
 }
 
-/** Read the replica's originals, metadata and copied token keys; query the index table's replica. */
+/** Read the replica's originals and metadata; read and query the index table's replica (with the copied token keys). */
 function replicaReadAccess(scope: Construct, replica: ArchiveReplica, names: ArchiveNames): ArchiveAccess {
   const { partition, region, account } = Stack.of(scope);
   const table = `arn:${partition}:dynamodb:${region}:${account}:table/${names.indexTable}`;
@@ -33,7 +32,7 @@ function replicaReadAccess(scope: Construct, replica: ArchiveReplica, names: Arc
     statements: [
       new iam.PolicyStatement({
         actions: ['s3:GetObject'],
-        resources: [replica.bucket.arnForObjects('originals/*'), replica.bucket.arnForObjects('metadata/*'), replica.bucket.arnForObjects(TOKEN_KEYS_KEY)],
+        resources: [replica.bucket.arnForObjects('originals/*'), replica.bucket.arnForObjects('metadata/*')],
       }),
       new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [replica.key.keyArn] }),
       new iam.PolicyStatement({
@@ -71,7 +70,7 @@ export class ReplicaReadApi extends Construct {
       proxy.addMethod(verb, integration, { authorizationType: apigateway.AuthorizationType.NONE, requestValidator: validator, requestParameters: { 'method.request.path.proxy': true } });
     }
     Validations.of(this.api).acknowledge(
-      { id: 'AwsSolutions-APIG4', reason: 'Every method checks a Cognito access token in the function, against the replicated copy of the user pool\'s keys: an API Gateway Cognito authorizer would need the primary region\'s user pool, which this API must outlive.' },
+      { id: 'AwsSolutions-APIG4', reason: 'Every method checks a Cognito access token in the function, against the copy of the user pool\'s keys in the index table\'s replica: an API Gateway Cognito authorizer would need the primary region\'s user pool, which this API must outlive.' },
       { id: 'AwsSolutions-COG4', reason: 'Tokens are checked in the function against the replicated keys (see AwsSolutions-APIG4); the user pool itself lives in the primary region.' },
     );
     Validations.of(this.function).acknowledge(

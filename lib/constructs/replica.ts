@@ -1,5 +1,5 @@
 // The disaster-recovery copy of the archive, in a second region: a KMS key and a bucket that S3
-// replication fills from the primary bucket (originals, overflow metadata and the user pool's token keys). Both have fixed names so that the primary stack can refer
+// replication fills from the primary bucket. Both have fixed names so that the primary stack can refer
 // to them without cross-region references.
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';

@@ -1,15 +1,16 @@
 // The disaster-recovery region's read API as its Lambda handler runs it, behind the API Gateway stand-in,
 // over the emulators. The "replica" bucket and table are the ones the primary wrote (the emulators have
 // one region; copying between regions is S3 replication's and the global table's job, not ours). The
-// user pool's keys come from a local JWKS endpoint in place of Cognito's, through the same snapshot the
-// scheduled function takes, so tokens are checked exactly as in the DR region: against the stored copy.
+// user pool's keys come from a local JWKS endpoint in place of Cognito's, through the same copy into the
+// index table that the scheduled function makes, so tokens are checked exactly as in the DR region:
+// against the stored copy.
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readTokenKeys, snapshotTokenKeys, storedKeysVerifier, TOKEN_KEYS_KEY, jwksUrlOf } from '../../lambdas/aws/auth/token-keys.js';
+import { indexTableTokenKeys, jwksUrlOf, snapshotTokenKeys, storedKeysVerifier, type TokenKeysStore } from '../../lambdas/aws/auth/token-keys.js';
 import { apiGatewayHandlerFor } from '../../lambdas/aws/handlers/dicomweb-api.js';
 import { replicaStorage } from '../../lambdas/aws/handlers/dicomweb-replica.js';
 import { createReplicaApp } from '../../lambdas/aws/replica/app.js';
@@ -43,7 +44,8 @@ async function jwksEndpoint(): Promise<{ url: string; answer: { status: number; 
 describe('the disaster-recovery read API', () => {
   const endpoints = () => ({ fauxqs: inject('fauxqsEndpoint'), dynamodb: inject('dynamoDbEndpoint') });
   let primary: ArchiveStorage;
-  let replica: ArchiveStorage;
+  /** The copy of the pool's keys as the primary's scheduled function writes it. */
+  let primaryKeys: TokenKeysStore;
   let gateway: ApiGatewayStandIn;
   let jwks: Awaited<ReturnType<typeof jwksEndpoint>>;
   let token: (claims: Record<string, unknown>) => string;
@@ -68,10 +70,11 @@ describe('the disaster-recovery read API', () => {
     );
     expect((await storeInstance(primary, image, { duplicatePolicy: 'reject' })).status).toBe('stored');
 
+    primaryKeys = indexTableTokenKeys(clients.dynamodb, table);
     jwks = await jwksEndpoint();
-    replica = replicaStorage({ bucket: name, table }, emulatorClientConfigs(endpoints()));
+    const replica = replicaStorage({ bucket: name, table }, emulatorClientConfigs(endpoints()));
     const log: StructuredLog = (level, message, fields = {}) => audit.push({ level, message, fields });
-    gateway = await startApiGateway(apiGatewayHandlerFor(createReplicaApp(replica, testConfig(), storedKeysVerifier(replica.blobs), log)), undefined);
+    gateway = await startApiGateway(apiGatewayHandlerFor(createReplicaApp(replica.storage, testConfig(), storedKeysVerifier(replica.tokenKeys), log)), undefined);
     token = signer(poolKeys.privateKey, 'pool-key-1');
     forged = signer(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, 'pool-key-1');
   });
@@ -94,13 +97,13 @@ describe('the disaster-recovery read API', () => {
     expect(((await res.json()) as { error: string }).error).toMatch(/no copy of the user pool's signing keys/);
   });
 
-  it('copies the pool\'s keys into the archive bucket only when they change, and keeps the copy when the endpoint fails', async () => {
+  it('copies the pool\'s keys into the index table only when they change, and keeps the copy when the endpoint fails', async () => {
     jwks.answer.status = 200;
     jwks.answer.body = JSON.stringify({ keys: [publicJwk(poolKeys.publicKey, 'pool-key-1')] });
-    const first = await snapshotTokenKeys(USER_POOL_ID, primary.blobs, { url: jwks.url });
+    const first = await snapshotTokenKeys(USER_POOL_ID, primaryKeys, { url: jwks.url });
     expect(first).toEqual({ changed: true, keyIds: ['pool-key-1'] });
-    expect(await snapshotTokenKeys(USER_POOL_ID, primary.blobs, { url: jwks.url })).toEqual({ changed: false, keyIds: ['pool-key-1'] });
-    const stored = await readTokenKeys(primary.blobs);
+    expect(await snapshotTokenKeys(USER_POOL_ID, primaryKeys, { url: jwks.url })).toEqual({ changed: false, keyIds: ['pool-key-1'] });
+    const stored = await primaryKeys.get();
     expect(stored?.userPoolId).toBe(USER_POOL_ID);
 
     for (const [status, body, message] of [
@@ -110,10 +113,9 @@ describe('the disaster-recovery read API', () => {
     ] as const) {
       jwks.answer.status = status;
       jwks.answer.body = body;
-      await expect(snapshotTokenKeys(USER_POOL_ID, primary.blobs, { url: jwks.url })).rejects.toThrow(message);
-      expect(await readTokenKeys(primary.blobs)).toEqual(stored);
+      await expect(snapshotTokenKeys(USER_POOL_ID, primaryKeys, { url: jwks.url })).rejects.toThrow(message);
+      expect(await primaryKeys.get()).toEqual(stored);
     }
-    expect(await primary.blobs.get(TOKEN_KEYS_KEY)).toBeDefined();
   });
 
   it('answers searches, metadata and retrieval with a read token checked against the copied keys', async () => {
@@ -121,6 +123,9 @@ describe('the disaster-recovery read API', () => {
     const studies = await get(`/studies?PatientID=DR-1`, auth);
     expect(studies.status).toBe(200);
     expect(((await studies.json()) as Array<Record<string, { Value: string[] }>>)[0]['0020000D'].Value).toEqual([study]);
+    // The copy of the keys in the same table is no study: a search for everything finds the one study.
+    const all = (await (await get('/studies', auth)).json()) as Array<Record<string, { Value: string[] }>>;
+    expect(all.map((s) => s['0020000D'].Value[0])).toEqual([study]);
     const metadata = await get(`/studies/${study}/series/${series}/instances/${sop}/metadata`, auth);
     expect(metadata.status).toBe(200);
     const frame = await get(`/studies/${study}/series/${series}/instances/${sop}/frames/1`, auth, 'multipart/related; type="application/octet-stream"');

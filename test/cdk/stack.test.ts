@@ -11,6 +11,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
 import { bundleHandler } from '../../lib/constructs/archive-function.js';
+import { chunksHolding, loadedAtStart } from '../helpers/bundle-imports.js';
 import { ORIGIN_IDS } from '../../lib/constructs/front-door.js';
 import { BUNDLED_CODEC_PACKAGES, CODEC_PACKAGES } from '../../lib/constructs/codec-modules.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
@@ -345,12 +346,14 @@ describe('settings', () => {
     expect(config.CacheBehaviors.find((b) => b.PathPattern === '/replica/*')).toMatchObject({ TargetOriginId: ORIGIN_IDS.replica, AllowedMethods: ['GET', 'HEAD', 'OPTIONS'] });
     const [routing] = resourcesOf(primary, 'AWS::CloudFront::Function');
     expect(routing.Properties.FunctionCode).toContain('cf.createRequestOriginGroup');
-    // The copy of the user pool's keys: every 15 minutes, allowed to touch that one object only.
+    // The copy of the user pool's keys: every 15 minutes, allowed to touch that one index item only.
     primary.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
     const copier = resourcesOf(primary, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('Copies the user pool'))!;
-    expect(Object.keys((copier.Properties.Environment as { Variables: Record<string, unknown> }).Variables)).toEqual(expect.arrayContaining(['USER_POOL_ID', 'ARCHIVE_BUCKET']));
-    const copierPolicy = resourcesOf(primary, 'AWS::IAM::ManagedPolicy').find((p) => JSON.stringify(p.Properties.PolicyDocument).includes('auth/token-keys.json'))!;
-    expect(JSON.stringify(copierPolicy.Properties.PolicyDocument)).not.toMatch(/originals|dynamodb|sqs:/);
+    expect(Object.keys((copier.Properties.Environment as { Variables: Record<string, unknown> }).Variables)).toEqual(expect.arrayContaining(['USER_POOL_ID', 'INDEX_TABLE']));
+    const copierPolicy = resourcesOf(primary, 'AWS::IAM::ManagedPolicy').find((p) => JSON.stringify(p.Properties.PolicyDocument).includes('AUTH#TOKEN-KEYS'))!;
+    const copierStatements = JSON.stringify(copierPolicy.Properties.PolicyDocument);
+    expect(copierStatements).toContain('"Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["AUTH#TOKEN-KEYS"]}}');
+    expect(copierStatements).not.toMatch(/s3:|sqs:|dynamodb:(Query|UpdateItem|DeleteItem)/);
 
     const replica = Template.fromStack(app.node.findChild('ServerlessPacsReplica') as Stack);
     const reader = resourcesOf(replica, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('DICOMweb read API'))!;
@@ -363,11 +366,15 @@ describe('settings', () => {
     expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST']);
   });
 
-  it('bundles the DR read API under 1 MB; it loads and refuses a request without a token', async () => {
+  it('bundles the DR read API under 1 MB, S3 loaded only on first use; it loads and refuses a request without a token', async () => {
     const dir = join(work, 'replica-bundle');
     bundleHandler('lambdas/aws/handlers/dicomweb-replica.ts', dir);
     const chunks = readdirSync(dir).filter((f) => f.endsWith('.mjs'));
     expect(chunks.reduce((n, f) => n + statSync(join(dir, f)).size, 0)).toBeLessThan(1024 * 1024);
+    // Token checks and searches need DynamoDB only.
+    const s3 = chunksHolding(dir, 'ListObjectsV2');
+    expect(s3.length).toBeGreaterThan(0);
+    expect(loadedAtStart(dir).filter((f) => s3.includes(f))).toEqual([]);
     Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', AWS_REGION: 'eu-central-1' });
     const { handler } = (await import(join(dir, 'index.mjs'))) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };
     const res = await handler(

@@ -1,17 +1,18 @@
 // The user pool's token-signing keys, kept with the archive so that the disaster-recovery region can
 // check tokens without the primary region. Cognito user pools are regional: when the primary region is
 // lost, its JWKS endpoint goes with it. A scheduled function in the primary region copies the public
-// keys (a JSON Web Key Set) into the archive bucket, S3 replication carries them to the replica bucket,
-// and the replica's read API verifies tokens against that copy (lib/constructs/token-keys-snapshot.ts,
-// lib/constructs/replica-read-api.ts; docs/disaster-recovery.md).
+// keys (a JSON Web Key Set) into one item of the index table, whose global-table replica carries it to
+// the DR region within about a second, and the replica's read API verifies tokens against that copy
+// (lib/constructs/maintenance.ts, lib/constructs/replica-read-api.ts; docs/disaster-recovery.md).
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { assertIsJwks, type Jwks } from 'aws-jwt-verify/jwk';
 import type { Json } from 'aws-jwt-verify/safe-json-parse';
-import type { BlobStore } from '../../storage/ports.js';
 import type { AccessTokenClaims, AccessTokenVerifier } from './bearer-scopes.js';
 
-/** Where the copy lives, in the archive bucket and so in its replica. */
-export const TOKEN_KEYS_KEY = 'auth/token-keys.json';
+/** The index table's item that holds the copy (no secondary index sees it: it has none of their keys). */
+export const TOKEN_KEYS_ITEM_KEY = { pk: 'AUTH#TOKEN-KEYS', sk: 'JWKS' } as const;
 
 export interface TokenKeysSnapshot {
   userPoolId: string;
@@ -45,21 +46,35 @@ function parseJwks(text: string, from: string): Jwks {
 
 const sameKeys = (a: Jwks, b: Jwks) => JSON.stringify(a.keys) === JSON.stringify(b.keys);
 
-export async function readTokenKeys(blobs: BlobStore): Promise<TokenKeysSnapshot | undefined> {
-  const bytes = await blobs.get(TOKEN_KEYS_KEY);
-  if (!bytes) return undefined;
-  const snapshot = JSON.parse(Buffer.from(bytes).toString('utf8')) as TokenKeysSnapshot;
-  return { ...snapshot, jwks: parseJwks(JSON.stringify(snapshot.jwks), TOKEN_KEYS_KEY) };
+/** Where the copy is kept: one item of the index table. */
+export interface TokenKeysStore {
+  get(): Promise<TokenKeysSnapshot | undefined>;
+  put(snapshot: TokenKeysSnapshot): Promise<void>;
+}
+
+export function indexTableTokenKeys(client: DynamoDBClient, table: string): TokenKeysStore {
+  const doc = DynamoDBDocumentClient.from(client);
+  return {
+    async get() {
+      // Strongly consistent: in the DR region this reads the replica's own latest copy.
+      const { Item } = await doc.send(new GetCommand({ TableName: table, Key: TOKEN_KEYS_ITEM_KEY, ConsistentRead: true }));
+      if (!Item) return undefined;
+      return { userPoolId: String(Item.userPoolId), jwks: parseJwks(String(Item.jwks), `${table} ${TOKEN_KEYS_ITEM_KEY.pk}`), fetchedAt: String(Item.fetchedAt) };
+    },
+    async put(snapshot) {
+      await doc.send(new PutCommand({ TableName: table, Item: { ...TOKEN_KEYS_ITEM_KEY, userPoolId: snapshot.userPoolId, jwks: JSON.stringify(snapshot.jwks), fetchedAt: snapshot.fetchedAt } }));
+    },
+  };
 }
 
 /**
  * Fetches the pool's keys and stores them when they differ from the stored copy (Cognito rarely changes
- * them, so the bucket and its replica get a new version only when it does). A failed or malformed answer
- * throws and leaves the stored copy as it was.
+ * them, so the copy is written only when it does). A failed or malformed answer throws and leaves the
+ * stored copy as it was.
  */
 export async function snapshotTokenKeys(
   userPoolId: string,
-  blobs: BlobStore,
+  store: TokenKeysStore,
   options: { url?: string; now?: () => Date } = {},
 ): Promise<{ changed: boolean; keyIds: string[] }> {
   const url = options.url ?? jwksUrlOf(userPoolId);
@@ -67,10 +82,10 @@ export async function snapshotTokenKeys(
   if (!res.ok) throw new Error(`${url} answered ${res.status}`);
   const jwks = parseJwks(await res.text(), url);
   const keyIds = jwks.keys.map((k) => String(k.kid));
-  const stored = await readTokenKeys(blobs);
+  const stored = await store.get();
   if (stored && stored.userPoolId === userPoolId && sameKeys(stored.jwks, jwks)) return { changed: false, keyIds };
   const snapshot: TokenKeysSnapshot = { userPoolId, jwks, fetchedAt: (options.now?.() ?? new Date()).toISOString() };
-  await blobs.put(TOKEN_KEYS_KEY, Buffer.from(JSON.stringify(snapshot)));
+  await store.put(snapshot);
   return { changed: true, keyIds };
 }
 
@@ -81,12 +96,12 @@ const RELOAD_AFTER_MS = 10 * 60 * 1000;
  * Verifies Cognito access tokens against the stored copy of the keys: signature, issuer (the pool named
  * in the copy), expiry and token use, as the streaming runtime's verifier does against the live endpoint.
  */
-export function storedKeysVerifier(blobs: BlobStore, now: () => number = Date.now): AccessTokenVerifier {
+export function storedKeysVerifier(store: TokenKeysStore, now: () => number = Date.now): AccessTokenVerifier {
   let loaded: { at: number; verifier: { verify(token: string): Promise<unknown> } } | undefined;
   const current = async () => {
     if (loaded && now() - loaded.at < RELOAD_AFTER_MS) return loaded.verifier;
-    const snapshot = await readTokenKeys(blobs);
-    if (!snapshot) throw new Error(`this replica holds no copy of the user pool's signing keys yet (${TOKEN_KEYS_KEY})`);
+    const snapshot = await store.get();
+    if (!snapshot) throw new Error('this replica holds no copy of the user pool\'s signing keys yet');
     const verifier = CognitoJwtVerifier.create({ userPoolId: snapshot.userPoolId, tokenUse: 'access', clientId: null });
     verifier.cacheJwks(snapshot.jwks);
     loaded = { at: now(), verifier };

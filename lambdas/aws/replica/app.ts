@@ -1,9 +1,10 @@
 // The disaster-recovery region's read API: the DICOMweb application, unchanged, over the replica bucket
 // and the index table's replica, answering searches and retrievals when CloudFront fails over to it
-// (the primary region answering 5xx or not at all). It stores and deletes nothing: the replicas flow
-// from the primary region only, so a write here would be lost or would diverge when the primary returns.
-// Tokens are checked against the copy of the user pool's keys that replication brought here
-// (auth/token-keys.ts), since the pool itself lives in the primary region.
+// (the primary region answering 5xx or not at all). It stores and deletes nothing: S3 replication runs
+// from the primary bucket only, so an original written here would be missing there when the primary
+// returns while its index entry (the global table replicates both ways) would not. Tokens are checked
+// against the copy of the user pool's keys that the index table's replica holds (auth/token-keys.ts),
+// since the pool itself lives in the primary region.
 import { Hono } from 'hono';
 import { createDicomWebApp } from '../../dicomweb/app.js';
 import type { DicomWebConfig } from '../../dicomweb/config.js';
