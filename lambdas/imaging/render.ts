@@ -13,6 +13,18 @@ export interface Window {
 export interface Viewport {
   width: number;
   height: number;
+  /** The part of the image to show (PS3.18 8.3.5.1.3 sx, sy, sw, sh); the whole image without it. */
+  region?: SourceRegion;
+}
+
+/** A rectangle of the image in its pixels, and whether to mirror it (a negative sw or sh asks for that). */
+export interface SourceRegion {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  flipHorizontal: boolean;
+  flipVertical: boolean;
 }
 
 /** An 8-bit RGBA picture. */
@@ -132,9 +144,34 @@ function buildGreyLut(pm: PixelModule, w: Window, invert: boolean, v: ArrayLike<
   return { table, offset: lo };
 }
 
-/** Scales a picture to fit the viewport, keeping its aspect ratio (area averaging when shrinking). */
-export function fit(picture: Picture, viewport: Viewport | undefined): Picture {
-  if (!viewport) return picture;
+/** The source region of a picture, mirrored as asked. */
+export function crop(picture: Picture, region: SourceRegion): Picture {
+  const { x, y, width, height, flipHorizontal, flipVertical } = region;
+  if (x < 0 || y < 0 || width < 1 || height < 1 || x + width > picture.width || y + height > picture.height) {
+    throw new RenderError(`the source region ${width}×${height} at (${x}, ${y}) lies outside the ${picture.width}×${picture.height} image`);
+  }
+  const out = new Uint8Array(width * height * 4);
+  for (let row = 0; row < height; row++) {
+    const from = y + (flipVertical ? height - 1 - row : row);
+    if (!flipHorizontal) {
+      out.set(picture.rgba.subarray((from * picture.width + x) * 4, (from * picture.width + x + width) * 4), row * width * 4);
+      continue;
+    }
+    for (let col = 0; col < width; col++) {
+      const p = (from * picture.width + x + width - 1 - col) * 4;
+      out.set(picture.rgba.subarray(p, p + 4), (row * width + col) * 4);
+    }
+  }
+  return { width, height, rgba: out };
+}
+
+/**
+ * Shows the viewport's source region (or the whole picture) scaled to fit the viewport, keeping its
+ * aspect ratio (area averaging when shrinking).
+ */
+export function fit(whole: Picture, viewport: Viewport | undefined): Picture {
+  if (!viewport) return whole;
+  const picture = viewport.region ? crop(whole, viewport.region) : whole;
   const scale = Math.min(viewport.width / picture.width, viewport.height / picture.height);
   const width = Math.max(1, Math.round(picture.width * scale));
   const height = Math.max(1, Math.round(picture.height * scale));

@@ -56,30 +56,57 @@ describe('rendered', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
+  /** Our PNG against dcmtk's rendering of the same file with the given options: same size, same pixels. */
+  async function expectSameAsDcmtk(res: Response, file: string, tool: string, args: string[], name = file): Promise<void> {
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    const ours = pixels(Buffer.from(await res.arrayBuffer()));
+    const out = join(work, `${name.replace(/\//g, '_')}.png`);
+    execFileSync(tool, ['--write-png', ...args, join(SAMPLES_DIR, file), out], { stdio: 'pipe' });
+    const theirs = pixels(readFileSync(out));
+    expect([ours.width, ours.height]).toEqual([theirs.width, theirs.height]);
+    let total = 0;
+    let large = 0;
+    for (let i = 0; i < ours.rgb.length; i++) {
+      const d = Math.abs(ours.rgb[i] - theirs.rgb[i]);
+      total += d;
+      if (d > 8) large++;
+    }
+    // Rounding and colour conversion differ by a level or two; anything structural shows as large differences.
+    expect(total / ours.rgb.length).toBeLessThan(2);
+    expect(large / ours.rgb.length).toBeLessThan(0.01);
+  }
+
   for (const [file, window, tool] of CASES) {
     it(`${file} matches ${tool}`, async () => {
       const query = window ? `?window=${window[0]},${window[1]},linear` : '';
       const res = await fetch(`${urls.get(file)}/rendered${query}`, { headers: { Accept: 'image/png' } });
-      expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toBe('image/png');
-      const ours = pixels(Buffer.from(await res.arrayBuffer()));
-      const out = join(work, `${file.replace(/\//g, '_')}.png`);
-      const windowArgs = window ? ['+Ww', String(window[0]), String(window[1])] : [];
-      execFileSync(tool, ['--write-png', ...windowArgs, join(SAMPLES_DIR, file), out], { stdio: 'pipe' });
-      const theirs = pixels(readFileSync(out));
-      expect([ours.width, ours.height]).toEqual([theirs.width, theirs.height]);
-      let total = 0;
-      let large = 0;
-      for (let i = 0; i < ours.rgb.length; i++) {
-        const d = Math.abs(ours.rgb[i] - theirs.rgb[i]);
-        total += d;
-        if (d > 8) large++;
-      }
-      // Rounding and colour conversion differ by a level or two; anything structural shows as large differences.
-      expect(total / ours.rgb.length).toBeLessThan(2);
-      expect(large / ours.rgb.length).toBeLessThan(0.01);
+      await expectSameAsDcmtk(res, file, tool, window ? ['+Ww', String(window[0]), String(window[1])] : []);
     });
   }
+
+  it('shows the viewport\'s source region, mirrored for a negative width or height, as dcmtk clips and flips', async () => {
+    const file = 'pydicom-data/693_UNCI.dcm';
+    const url = urls.get(file)!;
+    const render = (viewport: string) => fetch(`${url}/rendered?window=40,400,linear&viewport=${viewport}`, { headers: { Accept: 'image/png' } });
+    const window = ['+Ww', '40', '400'];
+    await expectSameAsDcmtk(await render('200,120,100,60,200,120'), file, 'dcmj2pnm', [...window, '+C', '100', '60', '200', '120'], 'region');
+    await expectSameAsDcmtk(await render('200,120,100,60,-200,120'), file, 'dcmj2pnm', [...window, '+C', '100', '60', '200', '120', '+Lh'], 'region-h');
+    await expectSameAsDcmtk(await render('200,120,100,60,-200,-120'), file, 'dcmj2pnm', [...window, '+C', '100', '60', '200', '120', '+Lhv'], 'region-hv');
+    // Scaled to fit the viewport, keeping the region's aspect ratio; sx, sy, sw, sh left empty are the whole image.
+    const half = PNG.sync.read(Buffer.from(await (await render('100,100,100,60,200,120')).arrayBuffer()));
+    expect([half.width, half.height]).toEqual([100, 60]);
+    const whole = await render('128,128,,,,');
+    expect(whole.headers.get('warning')).toBeNull();
+    const fitted = PNG.sync.read(Buffer.from(await whole.arrayBuffer()));
+    expect(Math.max(fitted.width, fitted.height)).toBe(128);
+    // A region outside the image, an empty one, or a malformed list: 400 with the reason.
+    for (const bad of ['100,100,500,0,100,100', '100,100,0,0,0,10', '100,100,10', '100,100,a,0,10,10']) {
+      const res = await render(bad);
+      expect(res.status, bad).toBe(400);
+      expect(((await res.json()) as { error: string }).error, bad).toMatch(/viewport/);
+    }
+  });
 
   it('serves JPEG, scales to the viewport and makes thumbnails', async () => {
     const url = urls.get('pydicom-data/693_UNCI.dcm')!;

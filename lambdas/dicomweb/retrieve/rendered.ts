@@ -34,15 +34,37 @@ function parseWindow(text: string | undefined): Window | undefined {
   return { center: c, width: w, fn: fn.toUpperCase().replace('-', '_') };
 }
 
-function parseViewport(text: string | undefined, warnings: string[]): Viewport | undefined {
+/**
+ * `viewport=vw,vh[,sx,sy,sw,sh]` (PS3.18 8.3.5.1.3): the size of the picture, and the part of the image
+ * to show in it — from (sx, sy), sw × sh pixels, each defaulting to the whole image (empty or left out);
+ * a negative sw or sh mirrors that axis. Checked against the image's size before anything is decoded.
+ */
+function parseViewport(text: string | undefined, image: { rows: number; columns: number }): Viewport | undefined {
   if (text === undefined) return undefined;
   const parts = text.split(',').map((s) => s.trim());
   const [vw, vh] = parts.map(Number);
-  if (!Number.isInteger(vw) || !Number.isInteger(vh) || vw <= 0 || vh <= 0 || vw > 4096 || vh > 4096) {
-    throw new HttpProblem(400, `viewport must be "width,height" in pixels (1 to 4096), got "${text}"`);
+  if (parts.length !== 2 && parts.length !== 6) {
+    throw new HttpProblem(400, `viewport must be "vw,vh" or "vw,vh,sx,sy,sw,sh", got "${text}"`);
   }
-  if (parts.length > 2) warnings.push('viewport source region (sx,sy,sw,sh) is not supported; the whole frame is shown');
-  return { width: vw, height: vh };
+  if (!Number.isInteger(vw) || !Number.isInteger(vh) || vw <= 0 || vh <= 0 || vw > 4096 || vh > 4096) {
+    throw new HttpProblem(400, `viewport width and height must be pixels from 1 to 4096, got "${text}"`);
+  }
+  if (parts.length === 2 || parts.slice(2).every((p) => p === '')) return { width: vw, height: vh };
+  const value = (p: string, fallback: number, name: string): number => {
+    const n = p === '' ? fallback : Number(p);
+    if (!Number.isInteger(n)) throw new HttpProblem(400, `viewport ${name} must be a whole number of pixels, got "${p}"`);
+    return n;
+  };
+  const x = value(parts[2], 0, 'sx');
+  const y = value(parts[3], 0, 'sy');
+  const sw = value(parts[4], image.columns - x, 'sw');
+  const sh = value(parts[5], image.rows - y, 'sh');
+  const width = Math.abs(sw);
+  const height = Math.abs(sh);
+  if (x < 0 || y < 0 || width === 0 || height === 0 || x + width > image.columns || y + height > image.rows) {
+    throw new HttpProblem(400, `viewport source region ${sw}×${sh} at (${x}, ${y}) does not lie within the ${image.columns}×${image.rows} image`);
+  }
+  return { width: vw, height: vh, region: { x, y, width, height, flipHorizontal: sw < 0, flipVertical: sh < 0 } };
 }
 
 function parseQuality(text: string | undefined): number {
@@ -77,10 +99,9 @@ async function render(c: Context, storage: ArchiveStorage, record: StoredInstanc
   const warnings: string[] = [];
   const mediaType = mediaTypeFor(c);
   const window = parseWindow(c.req.query('window'));
-  const viewport = parseViewport(c.req.query('viewport'), warnings) ?? (thumbnail ? { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE } : undefined);
   const quality = parseQuality(c.req.query('quality'));
   if (c.req.query('annotation') !== undefined) warnings.push('annotation is not supported and was ignored');
-  const etag = etagOf([record], `-r${frameNumber}-${mediaType}-${c.req.query('window') ?? ''}-${viewport?.width ?? ''}x${viewport?.height ?? ''}-${quality}`);
+  const etag = etagOf([record], `-r${frameNumber}-${mediaType}-${c.req.query('window') ?? ''}-${c.req.query('viewport') ?? (thumbnail ? 'thumbnail' : '')}-${quality}`);
   const cached = notModified(c, etag, IMMUTABLE);
   if (cached) return cached;
   const [stored] = await storage.index.metadataJson({
@@ -90,6 +111,7 @@ async function render(c: Context, storage: ArchiveStorage, record: StoredInstanc
   });
   const metadata = JSON.parse(stored.json) as DicomJson;
   const pm = pixelModuleOf(metadata, frameNumber - 1);
+  const viewport = parseViewport(c.req.query('viewport'), pm) ?? (thumbnail ? { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE } : undefined);
   try {
     const source = await frameSource(storage, record);
     const frame = await decodeFrame(await readFrame(source, frameNumber - 1), record.transferSyntaxUID, pm);
