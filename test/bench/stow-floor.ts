@@ -3,7 +3,8 @@
 // one after the other, the same four-client upload (10 CT instances of 525 KB per request) against:
 //   - "receive + durable write": Node's HTTP server, the archive's multipart parser, and one file per
 //     part written and fdatasync'ed before the answer (test/bench/stow-floor-server.mjs);
-//   - this archive (`npm start`'s server): parsing, hashing, the index, events, the STOW response.
+//   - this archive (`npm start`'s server): parsing, hashing, the index, events, the STOW response;
+//   - two independent archive processes, two clients each: the most that more event loops could give.
 // Prints instances/s and the server's CPU per instance (user, kernel) from /proc. Not a test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -54,14 +55,16 @@ async function waitUntilListening(url: string): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-async function measure(name: string, child: ChildProcess, url: string): Promise<void> {
+/** Runs the upload against the servers (clients spread over them) and reports throughput and their CPU. */
+async function measure(name: string, servers: Array<{ child: ChildProcess; url: string }>): Promise<void> {
   try {
-    await waitUntilListening(url);
-    const before = cpuMs(child.pid!);
+    for (const { url } of servers) await waitUntilListening(url);
+    const before = servers.map(({ child }) => cpuMs(child.pid!));
     const started = performance.now();
     let next = 0;
     await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
+      Array.from({ length: CLIENTS }, async (_, client) => {
+        const { url } = servers[client % servers.length];
         while (next < bodies.length) {
           const status = await post(url, bodies[next++]);
           if (status !== 200) throw new Error(`${name} answered ${status}`);
@@ -69,27 +72,44 @@ async function measure(name: string, child: ChildProcess, url: string): Promise<
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    const after = cpuMs(child.pid!);
+    const used = servers.map(({ child }, i) => {
+      const after = cpuMs(child.pid!);
+      return { user: after.user - before[i].user, system: after.system - before[i].system };
+    });
     const per = (ms: number) => (ms / INSTANCES).toFixed(2);
-    console.log(`${name.padEnd(26)} ${(INSTANCES / seconds).toFixed(0).padStart(4)} instances/s; server CPU per instance ${per(after.user - before.user)} ms user + ${per(after.system - before.system)} ms kernel`);
+    const total = (key: 'user' | 'system') => used.reduce((n, u) => n + u[key], 0);
+    console.log(`${name.padEnd(34)} ${(INSTANCES / seconds).toFixed(0).padStart(4)} instances/s; server CPU per instance ${per(total('user'))} ms user + ${per(total('system'))} ms kernel`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((done) => child.once('exit', done));
+    for (const { child } of servers) {
+      child.kill('SIGTERM');
+      await new Promise((done) => child.once('exit', done));
+    }
   }
+}
+
+function startArchive(port: number): { child: ChildProcess; url: string; dataDir: string } {
+  const dataDir = mkdtempSync(join(tmpdir(), 'stow-floor-archive-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', AI_ENABLED: 'false' },
+    stdio: 'ignore',
+  });
+  return { child, url: `http://127.0.0.1:${port}/dicomweb/studies`, dataDir };
 }
 
 for (let round = 1; round <= ROUNDS; round++) {
   console.log(`round ${round} (${INSTANCES} instances, ${CLIENTS} clients)`);
   const floorDir = mkdtempSync(join(tmpdir(), 'stow-floor-'));
   const floor = spawn(process.execPath, [join(repoRoot, 'test/bench/stow-floor-server.mjs'), floorDir, '18183'], { stdio: 'inherit' });
-  await measure('receive + durable write', floor, 'http://127.0.0.1:18183/');
+  await measure('receive + durable write', [{ child: floor, url: 'http://127.0.0.1:18183/' }]);
   rmSync(floorDir, { recursive: true, force: true });
 
-  const dataDir = mkdtempSync(join(tmpdir(), 'stow-floor-archive-'));
-  const archive = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '18184', HOST: '127.0.0.1', AI_ENABLED: 'false' },
-    stdio: 'ignore',
-  });
-  await measure('this archive', archive, 'http://127.0.0.1:18184/dicomweb/studies');
-  rmSync(dataDir, { recursive: true, force: true });
+  const archive = startArchive(18184);
+  await measure('this archive', [archive]);
+  rmSync(archive.dataDir, { recursive: true, force: true });
+
+  // Two independent archives, two clients each: what taking away the one-event-loop cap could give at
+  // most (no coordination between the processes, which a real multi-process archive would need).
+  const pair = [startArchive(18185), startArchive(18186)];
+  await measure('two archive processes (upper bound)', pair);
+  for (const { dataDir } of pair) rmSync(dataDir, { recursive: true, force: true });
 }
