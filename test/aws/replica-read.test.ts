@@ -91,10 +91,11 @@ describe('the disaster-recovery read API', () => {
     expect(() => jwksUrlOf('../../etc')).toThrow(/not a Cognito user pool id/);
   });
 
-  it('refuses every token before the primary has copied the pool\'s keys', async () => {
+  it('answers 503 (not 401: the token may be fine) before the primary has copied the pool\'s keys', async () => {
     const res = await get('/studies', `Bearer ${token({ scope: 'dicomweb/read' })}`);
-    expect(res.status).toBe(401);
-    expect(((await res.json()) as { error: string }).error).toMatch(/no copy of the user pool's signing keys/);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('30');
+    expect(((await res.json()) as { error: string }).error).toMatch(/cannot be checked now: this replica holds no copy of the user pool's signing keys/);
   });
 
   it('copies the pool\'s keys into the index table only when they change, and keeps the copy when the endpoint fails', async () => {

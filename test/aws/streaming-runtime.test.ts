@@ -4,7 +4,7 @@
 // entry, and answers 413 with guidance beyond its limit.
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
-import { CognitoJwtVerifier } from 'aws-jwt-verify';
+import { CognitoJwtVerifier, JwtRsaVerifier } from 'aws-jwt-verify';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { LAMBDA_MAX_BODY_BYTES } from '../../lambdas/aws/edge/route.js';
 import { createStreamingApp, HEALTH_CHECK_PATH } from '../../lambdas/aws/streaming/app.js';
 import type { StructuredLog } from '../../lambdas/logging.js';
 import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
+import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { accessTokenSigner } from '../helpers/access-tokens.js';
 import { BOUNDARY, multipartBody, testConfig } from '../helpers/archive.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
@@ -34,6 +35,7 @@ const signer = (privateKey: KeyObject, kid: string) => accessTokenSigner(private
 
 describe('the streaming runtime', () => {
   let server: ServedApp;
+  let storage: ArchiveStorage;
   let base: string;
   let token: (claims: Record<string, unknown>) => string;
   let forged: (claims: Record<string, unknown>) => string;
@@ -44,7 +46,7 @@ describe('the streaming runtime', () => {
     const name = `streaming-${process.pid}`;
     await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
     const queue = (await clients.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
-    const storage = createAwsStorage({ bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: queue }, clients);
+    storage = createAwsStorage({ bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: queue }, clients);
     const pool = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const jwk = { ...pool.publicKey.export({ format: 'jwk' }), kid: 'pool-key', alg: 'RS256', use: 'sig' };
@@ -124,6 +126,23 @@ describe('the streaming runtime', () => {
       expect((await upload('--token', token({ scope: 'dicomweb/write' }))).stdout).toMatch(/Stored 2, skipped 0 \(not DICOM\), refused 0/);
     } finally {
       rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('answers 503, not 401, when the user pool\'s keys cannot be fetched (the token may be fine)', async () => {
+    // aws-jwt-verify fetching the keys from an address nothing listens on, as when Cognito cannot be reached.
+    const unreachable = JwtRsaVerifier.create({ issuer: ISSUER, jwksUri: 'https://127.0.0.1:9/.well-known/jwks.json', audience: null });
+    const log: StructuredLog = (level, message, fields = {}) => audit.push({ level, message, fields });
+    const cut = await serveApp(createStreamingApp(storage, testConfig(), unreachable, log));
+    try {
+      const before = audit.length;
+      const res = await fetch(`${cut.origin}/dicomweb/studies`, { headers: { Authorization: `Bearer ${token({ scope: 'dicomweb/read' })}` } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('30');
+      expect(((await res.json()) as { error: string }).error).toMatch(/access tokens cannot be checked now: .*ECONNREFUSED/);
+      expect(audit.slice(before)).toEqual([expect.objectContaining({ level: 'error', message: 'access tokens cannot be checked' })]);
+    } finally {
+      await cut.close();
     }
   });
 

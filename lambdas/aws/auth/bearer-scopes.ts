@@ -2,7 +2,9 @@
 // (the streaming runtime, the disaster-recovery replica's read API): every request (except CORS
 // preflights) must carry a valid Cognito access token whose scopes
 // include the one its method needs — the same rule as the API Gateway methods. A refusal is 401 (no or
-// bad token) or 403 (missing scope), and leaves an audit entry in the log.
+// bad token) or 403 (missing scope), and leaves an audit entry in the log; when the token cannot be
+// checked at all (the user pool's keys cannot be had), 503.
+import { FetchError } from 'aws-jwt-verify/error';
 import type { MiddlewareHandler } from 'hono';
 import { problemBody } from '../../dicomweb/http/problem.js';
 import type { StructuredLog } from '../../logging.js';
@@ -19,6 +21,15 @@ export interface AccessTokenClaims {
 export interface AccessTokenVerifier {
   verify(token: string): Promise<AccessTokenClaims>;
 }
+
+/**
+ * The token could not be checked at all (the keys to check it with could not be had): the token may be
+ * fine, so the answer is 503, not 401.
+ */
+export class TokenCheckUnavailableError extends Error {}
+
+/** How long a client should wait before trying again when tokens cannot be checked. */
+const RETRY_TOKEN_CHECK_AFTER_SECONDS = 30;
 
 export const DICOMWEB_METHOD_SCOPES: Readonly<Record<string, string>> = {
   GET: 'dicomweb/read',
@@ -45,7 +56,16 @@ export function requireScopes(verifier: AccessTokenVerifier, scopes: Readonly<Re
     try {
       claims = await verifier.verify(match[1]);
     } catch (e) {
-      return deny(401, `the access token is not valid: ${e instanceof Error ? e.message : String(e)}`);
+      const reason = e instanceof Error ? e.message : String(e);
+      // The user pool's keys could not be fetched (aws-jwt-verify's FetchError) or are not there to read.
+      if (e instanceof TokenCheckUnavailableError || e instanceof FetchError) {
+        log('error', 'access tokens cannot be checked', { reason, method, path: c.req.path });
+        return c.body(problemBody(503, `access tokens cannot be checked now: ${reason}`), 503, {
+          'Content-Type': 'application/json',
+          'Retry-After': String(RETRY_TOKEN_CHECK_AFTER_SECONDS),
+        });
+      }
+      return deny(401, `the access token is not valid: ${reason}`);
     }
     if (!(claims.scope ?? '').split(' ').includes(needed)) return deny(403, `the access token lacks the scope ${needed} that ${method} needs`, claims);
     await next();

@@ -9,7 +9,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { assertIsJwks, type Jwks } from 'aws-jwt-verify/jwk';
 import type { Json } from 'aws-jwt-verify/safe-json-parse';
-import type { AccessTokenClaims, AccessTokenVerifier } from './bearer-scopes.js';
+import { TokenCheckUnavailableError, type AccessTokenClaims, type AccessTokenVerifier } from './bearer-scopes.js';
 
 /** The index table's item that holds the copy (no secondary index sees it: it has none of their keys). */
 export const TOKEN_KEYS_ITEM_KEY = { pk: 'AUTH#TOKEN-KEYS', sk: 'JWKS' } as const;
@@ -100,8 +100,13 @@ export function storedKeysVerifier(store: TokenKeysStore, now: () => number = Da
   let loaded: { at: number; verifier: { verify(token: string): Promise<unknown> } } | undefined;
   const current = async () => {
     if (loaded && now() - loaded.at < RELOAD_AFTER_MS) return loaded.verifier;
-    const snapshot = await store.get();
-    if (!snapshot) throw new Error('this replica holds no copy of the user pool\'s signing keys yet');
+    let snapshot: TokenKeysSnapshot | undefined;
+    try {
+      snapshot = await store.get();
+    } catch (e) {
+      throw new TokenCheckUnavailableError(`the copy of the user pool's signing keys could not be read (${e instanceof Error ? e.message : String(e)})`);
+    }
+    if (!snapshot) throw new TokenCheckUnavailableError('this replica holds no copy of the user pool\'s signing keys yet');
     const verifier = CognitoJwtVerifier.create({ userPoolId: snapshot.userPoolId, tokenUse: 'access', clientId: null });
     verifier.cacheJwks(snapshot.jwks);
     loaded = { at: now(), verifier };
