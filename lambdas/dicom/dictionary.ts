@@ -2,6 +2,7 @@
 // one maintained source without loading dcmjs itself.
 // We only need keyword <-> tag and the VR used when a file is implicit VR.
 import { DICTIONARY_JSON } from './dictionary-data.js';
+import { tagFromHex, tagToHex } from './tags.js';
 
 export interface DictionaryEntry {
   tag: number;
@@ -74,13 +75,8 @@ export function resolveAmbiguousVr(vr: string): string {
   }
 }
 
-export function tagToHex(tag: number): string {
-  return (tag >>> 0).toString(16).toUpperCase().padStart(8, '0');
-}
-
-export function tagFromHex(hex: string): number {
-  return parseInt(hex, 16) >>> 0;
-}
+// In tags.ts, which loads no dictionary: modules that only name tags do not pay for it.
+export { tagFromHex, tagToHex };
 
 /** Accepts "PatientName", "00100010" or "0010,0010"; returns undefined for anything else. */
 export function parseAttributeName(name: string): number | undefined {

@@ -1,8 +1,7 @@
 // The DICOM JSON Model (PS3.18 Annex F) produced from a parsed data set.
 import { characterSet, type CharacterSet } from './charset.js';
-import { tagToHex } from './dictionary.js';
 import type { DicomDataSet, DicomElement } from './parser.js';
-import { Tag } from './tags.js';
+import { Tag, tagToHex } from './tags.js';
 
 export interface PersonNameJson {
   Alphabetic?: string;

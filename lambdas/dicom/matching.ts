@@ -1,6 +1,6 @@
 // Attribute matching for queries: PS3.4 C.2.2.2 as profiled by PS3.18 8.3.4 (QIDO-RS).
 import type { DicomJson, DicomJsonValue, PersonNameJson } from './json-model.js';
-import { tagToHex } from './dictionary.js';
+import { tagToHex } from './tags.js';
 
 export interface AttributeFilter {
   tag: number;

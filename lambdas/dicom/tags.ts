@@ -1,4 +1,14 @@
-// Tags the archive itself reads. Everything else goes through the dictionary.
+// Tags the archive itself reads, and their DICOM JSON form. Everything else goes through the dictionary.
+
+/** A tag as DICOM JSON writes it: eight upper-case hex digits. */
+export function tagToHex(tag: number): string {
+  return (tag >>> 0).toString(16).toUpperCase().padStart(8, '0');
+}
+
+export function tagFromHex(hex: string): number {
+  return parseInt(hex, 16) >>> 0;
+}
+
 export const Tag = {
   FileMetaInformationGroupLength: 0x00020000,
   MediaStorageSOPClassUID: 0x00020002,

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { AiConfig } from '../ai/config.js';
 import { createDicomWebApp } from '../dicomweb/app.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
-import { sweepOrphans } from '../dicomweb/store/store-instance.js';
+import { sweepOrphans } from '../dicomweb/store/blob-lifecycle.js';
 import { createLocalStorage, type LocalStorage } from '../storage/local/create.js';
 import { startLocalAi, type LocalAi } from './ai.js';
 

@@ -8,7 +8,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, DeleteMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { createDicomWebApp } from '../../lambdas/dicomweb/app.js';
-import { sweepOrphans } from '../../lambdas/dicomweb/store/store-instance.js';
+import { sweepOrphans } from '../../lambdas/dicomweb/store/blob-lifecycle.js';
 import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { getMultipart, stow, testConfig } from '../helpers/archive.js';

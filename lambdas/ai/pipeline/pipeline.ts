@@ -3,8 +3,7 @@
 // `npm start`; on AWS the queues are SQS and the loops below are replaced by Lambda event sources that
 // call handleEvent, dispatchQuietStudies and process (lambdas/aws/ai).
 import { consoleLog, type StructuredLog } from '../../logging.js';
-import { tagToHex } from '../../dicom/dictionary.js';
-import { Tag } from '../../dicom/tags.js';
+import { Tag, tagToHex } from '../../dicom/tags.js';
 import type { ArchiveEvent, ArchiveStorage } from '../../storage/ports.js';
 import { NotAnalysableError, type Analyser, type AnalyserFilter, type AnalysisOutcome } from '../analysers/analyser.js';
 import { profileOf, text, type StudyProfile } from '../analysers/attributes.js';

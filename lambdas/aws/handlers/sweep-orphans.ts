@@ -2,7 +2,7 @@
 // fails between writing the original and committing the index (and its cleanup fails too). Only
 // originals last written more than SWEEP_MIN_AGE_HOURS ago are examined, so stores in flight keep theirs.
 import type { Context } from 'aws-lambda';
-import { sweepOrphans } from '../../dicomweb/store/store-instance.js';
+import { sweepOrphans } from '../../dicomweb/store/blob-lifecycle.js';
 import { awsStorageSettingsFromEnv, createAwsStorage, defaultAwsClients } from '../../storage/aws/create.js';
 import { observability } from '../observability.js';
 import { tracedClients } from '../tracing.js';

@@ -2,6 +2,8 @@
 // only when no index entry references it and no store of it is under way. Stores of a key run
 // together (shared); a removal waits for them and runs alone (exclusive). In one process — the local
 // archive — this is exact; a multi-process deployment needs the same rule from its own storage.
+// sweepOrphans removes what interrupted stores left; it lives here, apart from the DICOM parser, so that
+// the scheduled sweep function does not carry the parser and its dictionary.
 import type { ArchiveStorage } from '../../storage/ports.js';
 
 interface KeyState {
@@ -53,4 +55,24 @@ export async function removeIfUnreferenced(storage: ArchiveStorage, key: string)
   } finally {
     release();
   }
+}
+
+/**
+ * Removes blobs that no index entry references: the leftovers of stores interrupted before their commit.
+ * With `writtenBefore`, only blobs last written before then: a store still in flight (its blob written,
+ * its index entry not yet) must not lose its blob, so where stores may run during the sweep (AWS), the
+ * cut-off lies well beyond the longest request.
+ */
+export async function sweepOrphans(storage: ArchiveStorage, options: { writtenBefore?: Date } = {}): Promise<{ examined: number; removed: number }> {
+  let examined = 0;
+  let removed = 0;
+  for await (const { key, modifiedAt } of storage.blobs.list('originals/')) {
+    if (options.writtenBefore && modifiedAt >= options.writtenBefore) continue;
+    examined++;
+    if (!(await storage.index.referencesBlob(key))) {
+      await storage.blobs.delete([key]);
+      removed++;
+    }
+  }
+  return { examined, removed };
 }

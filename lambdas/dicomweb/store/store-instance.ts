@@ -121,23 +121,3 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
   ]);
   return { status: result.outcome, instance, warnings: instance.warnings };
 }
-
-/**
- * Removes blobs that no index entry references: the leftovers of stores interrupted before their commit.
- * With `writtenBefore`, only blobs last written before then: a store still in flight (its blob written,
- * its index entry not yet) must not lose its blob, so where stores may run during the sweep (AWS), the
- * cut-off lies well beyond the longest request.
- */
-export async function sweepOrphans(storage: ArchiveStorage, options: { writtenBefore?: Date } = {}): Promise<{ examined: number; removed: number }> {
-  let examined = 0;
-  let removed = 0;
-  for await (const { key, modifiedAt } of storage.blobs.list('originals/')) {
-    if (options.writtenBefore && modifiedAt >= options.writtenBefore) continue;
-    examined++;
-    if (!(await storage.index.referencesBlob(key))) {
-      await storage.blobs.delete([key]);
-      removed++;
-    }
-  }
-  return { examined, removed };
-}

@@ -27,10 +27,9 @@ import {
   type BatchGetCommandOutput,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { tagToHex } from '../../dicom/dictionary.js';
 import { firstString, type DicomJson, type PersonNameJson } from '../../dicom/json-model.js';
 import { compileFilter, parseRange, type AttributeFilter } from '../../dicom/matching.js';
-import { Tag } from '../../dicom/tags.js';
+import { Tag, tagToHex } from '../../dicom/tags.js';
 import type {
   ArchiveIndex,
   BlobStore,

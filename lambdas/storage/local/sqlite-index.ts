@@ -3,10 +3,9 @@
 // Columns hold what queries narrow on; the DICOM JSON of each level is kept whole so that every
 // match is decided by the one matcher in dicom/matching.ts.
 import Database from 'better-sqlite3';
-import { tagToHex } from '../../dicom/dictionary.js';
 import { firstString, type DicomJson, type PersonNameJson } from '../../dicom/json-model.js';
 import { compileFilter, parseRange, type AttributeFilter } from '../../dicom/matching.js';
-import { Tag } from '../../dicom/tags.js';
+import { Tag, tagToHex } from '../../dicom/tags.js';
 import { GroupFsync } from './group-fsync.js';
 import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, QueryLevel, QueryMatch, ReferenceScope, StoredInstance } from '../ports.js';
 
