@@ -10,6 +10,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TokenCheckUnavailableError } from '../../lambdas/aws/auth/bearer-scopes.js';
 import { indexTableTokenKeys, jwksUrlOf, snapshotTokenKeys, storedKeysVerifier, type TokenKeysStore } from '../../lambdas/aws/auth/token-keys.js';
 import { apiGatewayHandlerFor } from '../../lambdas/aws/handlers/dicomweb-api.js';
 import { replicaStorage } from '../../lambdas/aws/handlers/dicomweb-replica.js';
@@ -134,6 +135,22 @@ describe('the disaster-recovery read API', () => {
     expect((await frame.arrayBuffer()).byteLength).toBeGreaterThan(512);
     const instance = await get(`/studies/${study}/series/${series}/instances/${sop}`, auth, 'multipart/related; type="application/dicom"');
     expect(instance.status).toBe(200);
+  });
+
+  it('goes on checking tokens with the copy it read when a later read of the copy fails', async () => {
+    let failing = false;
+    let clock = Date.now();
+    // The real copy in the table, behind a read that can be made to fail (as a throttled DynamoDB would).
+    const flaky: TokenKeysStore = { get: () => (failing ? Promise.reject(new Error('ThrottlingException')) : primaryKeys.get()), put: (s) => primaryKeys.put(s) };
+    const verifier = storedKeysVerifier(flaky, () => clock);
+    const reader = token({ scope: 'dicomweb/read' });
+    expect((await verifier.verify(reader)).scope).toBe('dicomweb/read');
+    failing = true;
+    clock += 11 * 60 * 1000; // past the reload interval
+    expect((await verifier.verify(reader)).scope).toBe('dicomweb/read');
+    await expect(verifier.verify(forged({ scope: 'dicomweb/read' }))).rejects.toThrow(/signature/i);
+    // A verifier that never read the copy cannot check anything: 503 territory, not 401.
+    await expect(storedKeysVerifier(flaky, () => clock).verify(reader)).rejects.toBeInstanceOf(TokenCheckUnavailableError);
   });
 
   it('refuses stores and deletes with 503 and Retry-After, whatever the token, and changes nothing', async () => {

@@ -95,15 +95,18 @@ const RELOAD_AFTER_MS = 10 * 60 * 1000;
 /**
  * Verifies Cognito access tokens against the stored copy of the keys: signature, issuer (the pool named
  * in the copy), expiry and token use, as the streaming runtime's verifier does against the live endpoint.
+ * The copy is read again every 10 minutes; when that read fails, the copy read before goes on serving
+ * (keys change rarely, and a stale copy still checks tokens where no copy could not).
  */
 export function storedKeysVerifier(store: TokenKeysStore, now: () => number = Date.now): AccessTokenVerifier {
   let loaded: { at: number; verifier: { verify(token: string): Promise<unknown> } } | undefined;
-  const current = async () => {
-    if (loaded && now() - loaded.at < RELOAD_AFTER_MS) return loaded.verifier;
+  let reading: Promise<{ verify(token: string): Promise<unknown> }> | undefined;
+  const read = async () => {
     let snapshot: TokenKeysSnapshot | undefined;
     try {
       snapshot = await store.get();
     } catch (e) {
+      if (loaded) return loaded.verifier;
       throw new TokenCheckUnavailableError(`the copy of the user pool's signing keys could not be read (${e instanceof Error ? e.message : String(e)})`);
     }
     if (!snapshot) throw new TokenCheckUnavailableError('this replica holds no copy of the user pool\'s signing keys yet');
@@ -111,6 +114,14 @@ export function storedKeysVerifier(store: TokenKeysStore, now: () => number = Da
     verifier.cacheJwks(snapshot.jwks);
     loaded = { at: now(), verifier };
     return verifier;
+  };
+  const current = () => {
+    if (loaded && now() - loaded.at < RELOAD_AFTER_MS) return Promise.resolve(loaded.verifier);
+    // One read at a time, however many requests arrive together (a cold start's first burst).
+    reading ??= read().finally(() => {
+      reading = undefined;
+    });
+    return reading;
   };
   return { verify: async (token) => (await (await current()).verify(token)) as AccessTokenClaims };
 }
