@@ -1,9 +1,9 @@
 // Token checks for the runtimes that check tokens themselves instead of API Gateway's Cognito authorizer
 // (the streaming runtime, the disaster-recovery replica's read API): every request (except CORS
-// preflights) must carry a valid Cognito access token whose scopes
-// include the one its method needs — the same rule as the API Gateway methods. A refusal is 401 (no or
-// bad token) or 403 (missing scope), and leaves an audit entry in the log; when the token cannot be
-// checked at all (the user pool's keys cannot be had), 503.
+// preflights) must carry a valid Cognito access token whose scopes include the one its method needs —
+// the same rule as the API Gateway methods. A refusal is 401 (no or bad token) or 403 (missing scope),
+// and leaves an audit entry in the log; when the token cannot be checked at all (the user pool's keys
+// cannot be had), 503.
 import { FetchError } from 'aws-jwt-verify/error';
 import type { MiddlewareHandler } from 'hono';
 import { problemBody } from '../../dicomweb/http/problem.js';

@@ -11,9 +11,10 @@ import type { DicomWebConfig } from '../../dicomweb/config.js';
 import { problemBody } from '../../dicomweb/http/problem.js';
 import type { StructuredLog } from '../../logging.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
-import { requireScopes, type AccessTokenVerifier } from '../auth/bearer-scopes.js';
+import { DICOMWEB_METHOD_SCOPES, requireScopes, type AccessTokenVerifier } from '../auth/bearer-scopes.js';
 
-const READ_SCOPES: Readonly<Record<string, string>> = { GET: 'dicomweb/read', HEAD: 'dicomweb/read' };
+/** The read methods' scopes, as everywhere else; nothing here needs write or delete. */
+const READ_SCOPES: Readonly<Record<string, string>> = { GET: DICOMWEB_METHOD_SCOPES.GET, HEAD: DICOMWEB_METHOD_SCOPES.HEAD };
 
 /** How long a client should wait before writing again: about the time a regional failure is noticed and handled. */
 const RETRY_WRITES_AFTER_SECONDS = 300;
