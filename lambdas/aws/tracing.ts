@@ -2,8 +2,8 @@
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { AwsClients } from '../storage/aws/create.js';
 
-export function tracedClients<C extends AwsClients>(serviceName: string, clients: C): C {
+export function tracedClients<C extends Partial<AwsClients>>(serviceName: string, clients: C): C {
   const tracer = new Tracer({ serviceName });
-  for (const client of Object.values(clients)) tracer.captureAWSv3Client(client);
+  for (const client of Object.values(clients)) if (client) tracer.captureAWSv3Client(client);
   return clients;
 }

@@ -1,19 +1,14 @@
 // A BlobStore whose implementation is loaded when it is first used. The Lambda API function answers
 // searches (most of the cold requests a viewer makes) from the index alone; loading the S3 client only
 // when a request needs objects keeps its schemas out of every cold start that does not.
+import { cachedUntilRejected } from '../cached-until-rejected.js';
 import type { ByteRange } from '../dicom/frames.js';
 import type { BlobStore, ListedBlob } from './ports.js';
 
 export function blobStoreOnFirstUse(load: () => Promise<BlobStore>): BlobStore {
-  let loading: Promise<BlobStore> | undefined;
-  const store = (): Promise<BlobStore> => {
-    // A failed load (which only a broken bundle causes) is not cached: the next request tries again.
-    loading ??= load().catch((e: unknown) => {
-      loading = undefined;
-      throw e;
-    });
-    return loading;
-  };
+  // A failed load (which only a broken bundle causes) is not cached: the next request tries again.
+  let loaded: BlobStore | undefined;
+  const store = cachedUntilRejected(async () => (loaded = await load()));
   return {
     put: async (key: string, data: Uint8Array) => (await store()).put(key, data),
     get: async (key: string) => (await store()).get(key),
@@ -23,7 +18,7 @@ export function blobStoreOnFirstUse(load: () => Promise<BlobStore>): BlobStore {
       yield* (await store()).list(prefix);
     },
     close: async () => {
-      if (loading) await (await loading).close();
+      await loaded?.close();
     },
   };
 }

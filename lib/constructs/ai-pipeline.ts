@@ -53,9 +53,9 @@ const WORKER_MEMORY_MB: Record<BuiltInAnalyserId, number> = {
   triage: 1024,
 };
 /** The shipped model, which every function that builds the pipeline registers in the model store. */
-const SHIPPED_MODEL_FILES = ['lambdas/ai/models/image-noise.onnx'];
+export const SHIPPED_MODEL_FILES = ['lambdas/ai/models/image-noise.onnx'];
 /** onnxruntime-web's WebAssembly build (14 MB), for the workers of the analysers that run a model. */
-const MODEL_RUNTIME_FILES = ['node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs', 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'];
+export const MODEL_RUNTIME_FILES = ['node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs', 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'];
 
 export interface AnalyserResources {
   id: BuiltInAnalyserId;

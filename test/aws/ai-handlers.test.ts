@@ -4,8 +4,8 @@
 // per analyser → results in the archive; a failing analyser is retried through batch item failures and
 // dead-lettered with its reason; a poison event is reported back to SQS; metrics go out as EMF.
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { Analyser } from '../../lambdas/ai/analysers/analyser.js';
 import { handleArchiveEvents } from '../../lambdas/aws/handlers/ai-events.js';
@@ -21,39 +21,11 @@ import { BOUNDARY, multipartBody, testAiConfig, testConfig } from '../helpers/ar
 import { createAiStateTable } from '../helpers/ai-state-table.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
 import { createIndexTable } from '../helpers/index-table.js';
+import { lambdaContext, receive, sqsEvent } from '../helpers/sqs-events.js';
 import { syntheticCt } from '../helpers/synthetic-ct.js';
 
 const config = testAiConfig({ maxAttempts: 3, retryBackoffMs: 1000 });
 const obs = observability('ai-test');
-
-/** What Lambda passes as context; only the remaining time is read. */
-const lambdaContext = { functionName: 'test', awsRequestId: 'req', getRemainingTimeInMillis: () => 300_000 } as unknown as Context;
-
-function sqsEvent(messages: Message[], queueArn: string): SQSEvent {
-  return {
-    Records: messages.map((m) => ({
-      messageId: m.MessageId!,
-      receiptHandle: m.ReceiptHandle!,
-      body: m.Body!,
-      attributes: {
-        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-        SentTimestamp: '0',
-        SenderId: 'test',
-        ApproximateFirstReceiveTimestamp: '0',
-      },
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody ?? '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: queueArn,
-      awsRegion: 'us-east-1',
-    })),
-  };
-}
-
-async function receive(sqs: SQSClient, url: string, waitSeconds = 0, max = 10): Promise<Message[]> {
-  const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: max, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ['All'] }));
-  return res.Messages ?? [];
-}
 
 describe('the AI pipeline\'s Lambda handlers on the AWS emulators', () => {
   let clients: AwsClients;
@@ -78,7 +50,7 @@ describe('the AI pipeline\'s Lambda handlers on the AWS emulators', () => {
     for (const id of ids) queues[id] = { url: await queue(`${name}-${id}.fifo`, true), deadLetterUrl: await queue(`${name}-${id}-dead.fifo`, true) };
     settings = { stateTable: await createAiStateTable(clients.dynamodb), queues, readinessQueueUrl: await queue(`${name}-readiness`) };
     ai = await createAwsAi(obs, {
-      storage: storageSettings,
+      storage: createAwsStorage(storageSettings, clients),
       ai: settings,
       config,
       clients,
@@ -235,7 +207,7 @@ describe('the AI pipeline\'s Lambda handlers on the AWS emulators', () => {
     expect(JSON.parse(inFlight.Body!).body.studyInstanceUID).toBe(ct.studyInstanceUID);
     // Seconds later the schedule leaves it alone; six hours later it would send it again.
     expect(await ai.pipeline.resumeUnfinished({ unchangedFor: LOST_JOB_AFTER_MS })).toBe(0);
-    const later = await createAwsAi(obs, { storage: storageSettings, ai: settings, config, clients, now: () => new Date(Date.now() + LOST_JOB_AFTER_MS + 60_000) });
+    const later = await createAwsAi(obs, { storage: createAwsStorage(storageSettings, clients), ai: settings, config, clients, now: () => new Date(Date.now() + LOST_JOB_AFTER_MS + 60_000) });
     expect(await later.pipeline.resumeUnfinished({ unchangedFor: LOST_JOB_AFTER_MS })).toBe(1);
     // The stalled worker finishes after all; everything else runs as usual.
     const missingPriors = ai.analysers.find((a) => a.id === 'missing-priors')!;

@@ -12,7 +12,7 @@ import { inject } from 'vitest';
 import { bundleHandler } from '../../lib/constructs/archive-function.js';
 import { startApiGateway, type ApiGatewayStandIn } from '../helpers/api-gateway.js';
 import { stow } from '../helpers/archive.js';
-import { emulatorClients } from '../helpers/aws-emulators.js';
+import { emulatorClients, emulatorEnvironment } from '../helpers/aws-emulators.js';
 import { chunksHolding, loadedAtStart } from '../helpers/bundle-imports.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
@@ -34,22 +34,14 @@ describe('the bundled API function over the emulators', () => {
     const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: bucket }));
     queueUrl = queue.QueueUrl!;
     const table = await createIndexTable(clients.dynamodb);
-    // What the CDK app sets on the function, and the SDK's own variables for endpoints and checksums
-    // (an IP address as endpoint makes the S3 client use path-style addressing by itself).
+    // What the CDK app sets on the function, and the SDK's own variables for endpoints and checksums.
     Object.assign(process.env, {
       ARCHIVE_BUCKET: bucket,
       INDEX_TABLE: table,
       // fauxqs names queues sqs.<region>.<its host>, no valid host with an IP address: the SDK warns (in
       // the test output) and sends to the endpoint below, where fauxqs finds the queue by that URL.
       EVENTS_QUEUE_URL: queueUrl,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_ENDPOINT_URL_S3: endpoints.fauxqs,
-      AWS_ENDPOINT_URL_SQS: endpoints.fauxqs,
-      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      ...emulatorEnvironment(endpoints),
     });
     const { handler } = (await import(join(dir, 'index.mjs'))) as { handler: Handler };
     // Only Lambda's routes are used here; nothing listens at the streaming origin.

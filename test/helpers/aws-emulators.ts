@@ -43,6 +43,24 @@ export function emulatorClients(endpoints: { fauxqs: string; dynamodb?: string }
   return { s3: new S3Client(config.s3), sqs: new SQSClient(config.sqs), dynamodb: new DynamoDBClient(config.dynamodb) };
 }
 
+/**
+ * The SDK's own environment variables that point a bundled function (configured only by its environment)
+ * at the emulators: credentials, region, endpoints and checksums. An IP address as endpoint makes the S3
+ * client use path-style addressing by itself.
+ */
+export function emulatorEnvironment(endpoints: { fauxqs: string; dynamodb: string }): Record<string, string> {
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_S3: endpoints.fauxqs,
+    AWS_ENDPOINT_URL_SQS: endpoints.fauxqs,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+  };
+}
+
 export async function startAwsEmulators(): Promise<AwsEmulators> {
   const server = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false });
   const { s3, sqs } = emulatorClients({ fauxqs: `http://127.0.0.1:${server.port}` });

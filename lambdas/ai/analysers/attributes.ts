@@ -1,27 +1,29 @@
-// Reading attributes of an instance's DICOM JSON by keyword, for analysers.
-import { lookupKeyword, tagToHex } from '../../dicom/dictionary.js';
+// Reading attributes of an instance's DICOM JSON by keyword, for analysers. The keywords are those of
+// `Tag` (checked when compiling), so that the pipeline's arrival and dispatch stages, which read them
+// too, do not load the whole DICOM dictionary.
 import { firstNumber, firstString, type DicomJson } from '../../dicom/json-model.js';
+import { Tag, tagToHex, type TagKeyword } from '../../dicom/tags.js';
 import type { SourceInstance } from '../results/common.js';
 import type { InstanceView } from './analyser.js';
 
-const hexOf = (keyword: string): string => tagToHex(lookupKeyword(keyword)!.tag);
+const hexOf = (keyword: TagKeyword): string => tagToHex(Tag[keyword]);
 
-export function text(metadata: DicomJson | undefined, keyword: string): string | undefined {
+export function text(metadata: DicomJson | undefined, keyword: TagKeyword): string | undefined {
   if (!metadata) return undefined;
-  const value = firstString(metadata, lookupKeyword(keyword)!.tag)?.trim();
+  const value = firstString(metadata, Tag[keyword])?.trim();
   return value || undefined;
 }
 
-export function numbers(metadata: DicomJson | undefined, keyword: string): number[] {
+export function numbers(metadata: DicomJson | undefined, keyword: TagKeyword): number[] {
   const values = metadata?.[hexOf(keyword)]?.Value ?? [];
   return values.map((v) => (typeof v === 'number' ? v : Number(v))).filter((n) => Number.isFinite(n));
 }
 
-export function number(metadata: DicomJson | undefined, keyword: string): number | undefined {
-  return metadata ? firstNumber(metadata, lookupKeyword(keyword)!.tag) : undefined;
+export function number(metadata: DicomJson | undefined, keyword: TagKeyword): number | undefined {
+  return metadata ? firstNumber(metadata, Tag[keyword]) : undefined;
 }
 
-export function item(metadata: DicomJson | undefined, keyword: string, index = 0): DicomJson | undefined {
+export function item(metadata: DicomJson | undefined, keyword: TagKeyword, index = 0): DicomJson | undefined {
   return (metadata?.[hexOf(keyword)]?.Value?.[index] ?? undefined) as DicomJson | undefined;
 }
 

@@ -1,8 +1,7 @@
 // Finds the patient's earlier comparable studies (same patient ID, earlier date, a modality in common,
 // and an overlapping body part where both record one) and where their files sit in the storage tiers.
 // Flags a study with no comparable prior, or whose latest prior has aged into the archive tier.
-import { tagToHex } from '../../dicom/dictionary.js';
-import { Tag } from '../../dicom/tags.js';
+import { Tag, tagToHex } from '../../dicom/tags.js';
 import { firstString, type DicomJson } from '../../dicom/json-model.js';
 import { Codes } from '../results/codes.js';
 import { NotAnalysableError, type Analyser, type AnalysisOutcome, type StudyInput } from './analyser.js';

@@ -17,7 +17,6 @@ import {
   type WorkQueue,
   type WorklistItem,
 } from '../ports.js';
-import { publishResults } from './publish-results.js';
 import { loadStudyInput } from './study-input.js';
 
 export interface PipelineConfig {
@@ -349,6 +348,9 @@ export class AiPipeline {
     if (outcome.status === 'not-analysed') {
       return this.result(job, key, attempts, started, { ...context, status: 'not-analysed', summary: outcome.reason });
     }
+    // The SR and SEG writers, and the DICOM dictionary they need, load with the first result to publish:
+    // the functions that only record arrivals or dispatch studies never need them.
+    const { publishResults } = await import('./publish-results.js');
     const objects = await publishResults(this.deps.storage, analyser, this.byId.get(analyser.id)!.index, key, job.studyInstanceUID, input.instances, outcome, this.now());
     return this.result(job, key, attempts, started, {
       ...context,

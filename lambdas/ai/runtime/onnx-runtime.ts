@@ -1,10 +1,16 @@
 // The model runtime: ONNX models on onnxruntime-web's WebAssembly backend (one package for Node and
-// Lambda, no native binaries), loaded from the model store and kept per model version.
-import * as ort from 'onnxruntime-web';
+// Lambda, no native binaries), loaded from the model store and kept per model version. The package
+// itself loads with the first model: only the analysers that run one need it.
+import { cachedUntilRejected } from '../../cached-until-rejected.js';
 import type { ModelStore } from './model-store.js';
 
-// Lambda gives one or two vCPUs and the worker threads would only compete with the event loop.
-ort.env.wasm.numThreads = 1;
+type Ort = typeof import('onnxruntime-web');
+const onnxRuntime = cachedUntilRejected(async (): Promise<Ort> => {
+  const ort = await import('onnxruntime-web');
+  // Lambda gives one or two vCPUs and the worker threads would only compete with the event loop.
+  ort.env.wasm.numThreads = 1;
+  return ort;
+});
 
 export interface LoadedModel {
   sha256: string;
@@ -28,7 +34,7 @@ export class ModelRuntime {
   }
 
   private async load(name: string, version: string): Promise<LoadedModel> {
-    const { record, bytes } = await this.store.load(name, version);
+    const [{ record, bytes }, ort] = await Promise.all([this.store.load(name, version), onnxRuntime()]);
     const session = await ort.InferenceSession.create(bytes);
     return {
       sha256: record.sha256,

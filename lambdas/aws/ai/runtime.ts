@@ -1,19 +1,41 @@
 // The AI pipeline composed over the AWS adapters, as every AI function builds it once per execution
-// environment: archive storage on S3/DynamoDB/SQS, state in DynamoDB, one SQS FIFO queue per analyser,
-// the shipped model registered in the archive's model store (S3) and loaded from there, and the
-// pipeline's logs and per-analysis metrics going to Powertools.
+// environment: archive storage on S3/DynamoDB/SQS (given by the function: the workers use S3 from
+// their first job, the events and readiness functions load it on first use), state in DynamoDB, one
+// SQS FIFO queue per analyser, the shipped model registered in the archive's model store (S3) and
+// loaded from there, and the pipeline's logs and per-analysis metrics going to Powertools.
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Analyser } from '../../ai/analysers/analyser.js';
 import { aiConfigFromEnv, type AiConfig } from '../../ai/config.js';
 import { composePipeline } from '../../ai/pipeline/compose.js';
 import type { AiPipeline, PipelineObserver } from '../../ai/pipeline/pipeline.js';
 import type { AnalysisJob } from '../../ai/ports.js';
-import { awsStorageSettingsFromEnv, createAwsStorage, defaultAwsClients, type AwsClients, type AwsStorageSettings } from '../../storage/aws/create.js';
+import type { AwsClients } from '../../storage/aws/create.js';
+import { awsStorageSettingsFromEnv, composeAwsStorage, REQUEST_PATH_RETRIES } from '../../storage/aws/compose.js';
+import { s3OnFirstUse } from '../../storage/aws/s3-on-first-use.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
 import { DynamoDbAiState } from '../../storage/aws/dynamodb-ai-state.js';
 import { SqsWorkQueue } from '../../storage/aws/sqs-work-queue.js';
 import { powertoolsLog, type Observability } from '../observability.js';
+import { tracedClients } from '../tracing.js';
 import { awsAiSettingsFromEnv, type AwsAiSettings } from './settings.js';
+
+/** The clients the pipeline's own state and queues use (the archive's storage brings its own). */
+export type AwsAiClients = Pick<AwsClients, 'dynamodb' | 'sqs'>;
+
+/**
+ * The archive and clients of the events and readiness functions, traced: DynamoDB and SQS from the
+ * start, S3 loaded on first use. They read objects rarely (the model's first registration, metadata
+ * too large for an index item), so their cold starts skip the S3 client; the workers, which read
+ * instances and write results in every job, build theirs with createAwsStorage.
+ */
+export function coordinatorStorage(serviceName: string): { storage: ArchiveStorage; clients: AwsAiClients } {
+  const clients = tracedClients(serviceName, { dynamodb: new DynamoDBClient(REQUEST_PATH_RETRIES), sqs: new SQSClient(REQUEST_PATH_RETRIES) });
+  const settings = awsStorageSettingsFromEnv();
+  const blobs = s3OnFirstUse(settings.bucket, {}, (s3) => tracedClients(serviceName, { s3 }));
+  return { storage: composeAwsStorage(settings, blobs, clients.dynamodb, clients.sqs), clients };
+}
 
 export interface AwsAi {
   pipeline: AiPipeline;
@@ -22,7 +44,7 @@ export interface AwsAi {
   queue: SqsWorkQueue<AnalysisJob>;
   analysers: Analyser[];
   settings: AwsAiSettings;
-  clients: AwsClients;
+  clients: AwsAiClients;
   config: AiConfig;
 }
 
@@ -44,19 +66,19 @@ export function powertoolsObserver({ logger, metrics }: Observability): Pipeline
 export async function createAwsAi(
   observability: Observability,
   options: {
-    storage?: AwsStorageSettings;
+    /** The archive (handlers: composeAwsStorage over the function's clients). */
+    storage: ArchiveStorage;
+    clients: AwsAiClients;
     ai?: AwsAiSettings;
     config?: AiConfig;
-    clients?: AwsClients;
     now?: () => Date;
     /** Replaces or wraps the shipped analysers (tests). */
     analysers?: (defaults: Analyser[]) => Analyser[];
-  } = {},
+  },
 ): Promise<AwsAi> {
-  const clients = options.clients ?? defaultAwsClients();
+  const { storage, clients } = options;
   const settings = options.ai ?? awsAiSettingsFromEnv();
   const config = options.config ?? aiConfigFromEnv();
-  const storage = createAwsStorage(options.storage ?? awsStorageSettingsFromEnv(), clients);
   const state = new DynamoDbAiState(clients.dynamodb, settings.stateTable);
   const queue = new SqsWorkQueue<AnalysisJob>(clients.sqs, settings.queues, { maxAttempts: config.maxAttempts, backoffBaseMs: config.retryBackoffMs });
   // The model file ships inside the function's bundle; registering it is idempotent and verifies its hash.

@@ -5,11 +5,10 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { cachedUntilRejected } from '../../cached-until-rejected.js';
 import type { ArchiveEvent } from '../../storage/ports.js';
-import { createAwsAi, type AwsAi } from '../ai/runtime.js';
-import { defaultAwsClients } from '../../storage/aws/create.js';
+import { coordinatorStorage, createAwsAi, type AwsAi } from '../ai/runtime.js';
 import { observability, type Observability } from '../observability.js';
-import { tracedClients } from '../tracing.js';
 
 /** SQS delays a message by at most 15 minutes; longer quiet periods are caught by the scheduled run. */
 const MAX_DELAY_SECONDS = 900;
@@ -48,8 +47,5 @@ export async function handleArchiveEvents(event: SQSEvent, context: Context, ai:
 }
 
 const obs = observability('ai-events');
-let ai: Promise<AwsAi> | undefined;
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  ai ??= createAwsAi(obs, { clients: tracedClients('ai-events', defaultAwsClients()) });
-  return handleArchiveEvents(event, context, await ai, obs);
-};
+const ai = cachedUntilRejected(() => createAwsAi(obs, coordinatorStorage('ai-events')));
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => handleArchiveEvents(event, context, await ai(), obs);

@@ -5,10 +5,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { analyserMetrics } from '../../ai/monitoring/metrics.js';
-import { createAwsAi, type AwsAi } from '../ai/runtime.js';
-import { defaultAwsClients } from '../../storage/aws/create.js';
+import { cachedUntilRejected } from '../../cached-until-rejected.js';
+import { coordinatorStorage, createAwsAi, type AwsAi } from '../ai/runtime.js';
 import { observability, type Observability } from '../observability.js';
-import { tracedClients } from '../tracing.js';
 
 /** Leave this much of the invocation's time when deciding whether to dispatch another page of studies. */
 const SAFETY_MARGIN_MS = 60_000;
@@ -46,11 +45,9 @@ export async function handleReadiness(event: SQSEvent | ScheduledEvent, context:
 }
 
 const obs = observability('ai-readiness');
-let ai: Promise<AwsAi> | undefined;
-export const handler = async (event: SQSEvent | ScheduledEvent, context: Context): Promise<{ dispatched: number }> => {
-  ai ??= createAwsAi(obs, { clients: tracedClients('ai-readiness', defaultAwsClients()) }).then(async (created) => {
-    await created.pipeline.registerAnalysers();
-    return created;
-  });
-  return handleReadiness(event, context, await ai, obs);
-};
+const ai = cachedUntilRejected(async () => {
+  const created = await createAwsAi(obs, coordinatorStorage('ai-readiness'));
+  await created.pipeline.registerAnalysers();
+  return created;
+});
+export const handler = async (event: SQSEvent | ScheduledEvent, context: Context): Promise<{ dispatched: number }> => handleReadiness(event, context, await ai(), obs);

@@ -6,8 +6,9 @@
 import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Analyser } from '../../ai/analysers/analyser.js';
+import { cachedUntilRejected } from '../../cached-until-rejected.js';
 import { createAwsAi, type AwsAi } from '../ai/runtime.js';
-import { defaultAwsClients } from '../../storage/aws/create.js';
+import { awsStorageSettingsFromEnv, createAwsStorage, defaultAwsClients } from '../../storage/aws/create.js';
 import { observability, type Observability } from '../observability.js';
 import { tracedClients } from '../tracing.js';
 
@@ -23,17 +24,17 @@ export async function handleAnalysisJobs(event: SQSEvent, context: Context, ai: 
   return processPartialResponse(event, recordHandler, new SqsFifoPartialProcessorAsync(), { context, throwOnFullBatchFailure: false });
 }
 
-let worker: Promise<{ ai: AwsAi; analyser: Analyser; obs: Observability }> | undefined;
+const worker = cachedUntilRejected(async (): Promise<{ ai: AwsAi; analyser: Analyser; obs: Observability }> => {
+  const id = process.env.ANALYSER_ID?.trim();
+  if (!id) throw new Error('ANALYSER_ID is not set; the CDK app sets it on every worker');
+  const obs = observability('ai-worker');
+  const clients = tracedClients('ai-worker', defaultAwsClients());
+  const ai = await createAwsAi(obs, { storage: createAwsStorage(awsStorageSettingsFromEnv(), clients), clients });
+  const analyser = ai.analysers.find((a) => a.id === id);
+  if (!analyser) throw new Error(`ANALYSER_ID "${id}" names no installed analyser (${ai.analysers.map((a) => a.id).join(', ')})`);
+  return { ai, analyser, obs };
+});
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  worker ??= (async () => {
-    const id = process.env.ANALYSER_ID?.trim();
-    if (!id) throw new Error('ANALYSER_ID is not set; the CDK app sets it on every worker');
-    const obs = observability('ai-worker');
-    const ai = await createAwsAi(obs, { clients: tracedClients('ai-worker', defaultAwsClients()) });
-    const analyser = ai.analysers.find((a) => a.id === id);
-    if (!analyser) throw new Error(`ANALYSER_ID "${id}" names no installed analyser (${ai.analysers.map((a) => a.id).join(', ')})`);
-    return { ai, analyser, obs };
-  })();
-  const { ai, analyser, obs } = await worker;
+  const { ai, analyser, obs } = await worker();
   return handleAnalysisJobs(event, context, ai, analyser, obs);
 };

@@ -10,9 +10,9 @@ import { handle } from 'hono/aws-lambda';
 import { createDicomWebApp } from '../../dicomweb/app.js';
 import { configFromEnv, type DicomWebConfig } from '../../dicomweb/config.js';
 import type { StructuredLog } from '../../logging.js';
-import { blobStoreOnFirstUse } from '../../storage/blob-store-on-first-use.js';
 import { awsStorageSettingsFromEnv, composeAwsStorage, REQUEST_PATH_RETRIES, type AwsStorageSettings } from '../../storage/aws/compose.js';
-import type { ArchiveStorage, BlobStore } from '../../storage/ports.js';
+import { s3OnFirstUse } from '../../storage/aws/s3-on-first-use.js';
+import type { ArchiveStorage } from '../../storage/ports.js';
 import { observability, powertoolsLog } from '../observability.js';
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -58,15 +58,6 @@ export function apiStorage(
 ): ArchiveStorage {
   const blobs = s3OnFirstUse(settings.bucket, clientConfig.s3);
   return composeAwsStorage(settings, blobs, new DynamoDBClient({ ...REQUEST_PATH_RETRIES, ...clientConfig.dynamodb }), new SQSClient({ ...REQUEST_PATH_RETRIES, ...clientConfig.sqs }));
-}
-
-/** The archive bucket as a blob store whose S3 client loads with the first call that needs it. */
-export function s3OnFirstUse(bucket: string, clientConfig: S3ClientConfig = {}): BlobStore {
-  return blobStoreOnFirstUse(async () => {
-    // Only this module is imported dynamically: importing the SDK package itself would keep every S3 command.
-    const { s3BlobStoreWithClient } = await import('../../storage/aws/s3-blob-store.js');
-    return s3BlobStoreWithClient(bucket, { ...REQUEST_PATH_RETRIES, ...clientConfig });
-  });
 }
 
 const { logger, metrics } = observability('dicomweb-api');

@@ -12,7 +12,8 @@ import type { ArchiveStorage } from '../../storage/ports.js';
 import { indexTableTokenKeys, storedKeysVerifier, type TokenKeysStore } from '../auth/token-keys.js';
 import { observability, powertoolsLog } from '../observability.js';
 import { createReplicaApp, noEvents } from '../replica/app.js';
-import { apiGatewayHandlerFor, s3OnFirstUse, type ApiHandler } from './dicomweb-api.js';
+import { s3OnFirstUse } from '../../storage/aws/s3-on-first-use.js';
+import { apiGatewayHandlerFor, type ApiHandler } from './dicomweb-api.js';
 
 export function replicaStorage(
   settings: { bucket: string; table: string },

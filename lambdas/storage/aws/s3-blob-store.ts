@@ -75,6 +75,8 @@ export class S3BlobStore implements BlobStore {
 }
 
 /** A store with its own client, for code that loads this module on demand (it then imports only this module). */
-export function s3BlobStoreWithClient(bucket: string, config: S3ClientConfig): S3BlobStore {
-  return new S3BlobStore(new S3Client(config), bucket, true);
+export function s3BlobStoreWithClient(bucket: string, config: S3ClientConfig, onClient?: (client: S3Client) => void): S3BlobStore {
+  const client = new S3Client(config);
+  onClient?.(client);
+  return new S3BlobStore(client, bucket, true);
 }
