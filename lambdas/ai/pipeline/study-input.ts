@@ -1,10 +1,13 @@
 // Builds what an analyser sees of a study revision: metadata of every instance the pipeline did not
 // write itself, frames decoded on demand to modality values (study-frames.ts), and the index for
 // related studies.
+import { cachedUntilRejected } from '../../cached-until-rejected.js';
 import type { DicomJson } from '../../dicom/json-model.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
 import type { InstanceView, StudyInput } from '../analysers/analyser.js';
 import type { AnalysisResult } from '../ports.js';
+
+const studyFrames = cachedUntilRejected(() => import('./study-frames.js'));
 
 export async function loadStudyInput(
   storage: ArchiveStorage,
@@ -34,6 +37,6 @@ export async function loadStudyInput(
     instancesOf: (study) => storage.index.listInstances({ studyInstanceUID: study }),
     // Pixel decoding (codecs, the pixel module's attributes) loads with the first frame an analyser asks
     // for: dispatching a study reads metadata only.
-    frame: async (instance, frameIndex) => (await import('./study-frames.js')).modalityFrame(storage, instance, frameIndex),
+    frame: async (instance, frameIndex) => (await studyFrames()).modalityFrame(storage, instance, frameIndex),
   };
 }
