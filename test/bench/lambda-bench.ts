@@ -1,8 +1,8 @@
 // `npm run bench:lambda`: size of each bundled Lambda function and its cold initialisation time, measured
 // locally (Node on this machine, not the Lambda runtime): every run is a fresh Node process that
-// imports the bundle and answers one request that needs no AWS call. The app is synthesized with a DR
-// region, so the replica's read API and the token-key copier are measured too. Writes
-// .tmp/lambda-bench-results.json.
+// imports the bundle and answers one request that needs no AWS call; the functions take turns. The app
+// is synthesized with a DR region, so the replica's read API and the token-key copier are measured too.
+// Writes .tmp/lambda-bench-results.json.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -57,15 +57,24 @@ function loadedLater(id: string, analyser: string | undefined): { what: string; 
   if (MODEL_ANALYSER_IDS.has(analyser as BuiltInAnalyserId)) markers.push('ort-wasm-simd-threaded');
   return { what: 'first job', markers };
 }
-const results = [];
+type Timing = { importMs: number; firstRequestMs: number; laterLoadMs: number };
+interface Measured {
+  id: string;
+  dir: string;
+  copyDir: string;
+  startup: string[];
+  later: ReturnType<typeof loadedLater>;
+  laterChunks: string[];
+  times: Timing[];
+}
+const measured: Measured[] = [];
 for (const [id, r] of functions) {
   if (r.Type !== 'AWS::Lambda::Function') continue;
   // The code asset's directory is named after the hash that is also its S3 key.
   const key = (r.Properties.Code as { S3Key?: string }).S3Key;
   if (!key) continue;
   const dir = join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
-  const file = readdirSync(dir).find((f) => f === 'index.mjs');
-  if (!file) continue;
+  if (!readdirSync(dir).includes('index.mjs')) continue;
   // Run inside the repository (the bundles are self-contained; this only keeps the copies in .tmp).
   const copyDir = join(repoRoot, '.tmp/lambda-bench-run', id);
   rmSync(copyDir, { recursive: true, force: true }); // no chunks of an earlier build
@@ -76,13 +85,20 @@ for (const [id, r] of functions) {
   const startup = loadedAtStart(dir);
   const laterChunks = [...new Set(later?.markers.flatMap((m) => chunksHolding(copyDir, m)) ?? [])].filter((f) => !startup.includes(f));
   if (later && later.markers.length && !laterChunks.length) throw new Error(`${id}: no chunk holds ${later.markers.join(', ')}`);
-  const times: Array<{ importMs: number; firstRequestMs: number; laterLoadMs: number }> = [];
-  for (let i = 0; i < RUNS; i++) {
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe, join(copyDir, 'index.mjs'), /^(DicomWeb|ReadApi)/.test(id) ? 'api' : 'other', JSON.stringify(laterChunks)], { encoding: 'utf8' });
+  measured.push({ id, dir, copyDir, startup, later, laterChunks, times: [] });
+}
+// Round-robin: every function once per round, so that the machine's drift during the run (it is
+// shared and noisy) weighs on all of them alike and their ratios can be compared.
+for (let i = 0; i < RUNS; i++) {
+  for (const m of measured) {
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe, join(m.copyDir, 'index.mjs'), /^(DicomWeb|ReadApi)/.test(m.id) ? 'api' : 'other', JSON.stringify(m.laterChunks)], { encoding: 'utf8' });
     const line = run.stdout.trim().split('\n').pop()!;
-    times.push(JSON.parse(line) as { importMs: number; firstRequestMs: number; laterLoadMs: number });
+    m.times.push(JSON.parse(line) as Timing);
   }
-  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = [];
+for (const { id, dir, startup, later, times } of measured) {
   const bytes = startup.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
   const entry = {
     function: id,
