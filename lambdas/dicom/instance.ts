@@ -75,21 +75,23 @@ const pick = (json: DicomJson, keep: (tag: number) => boolean): DicomJson =>
  * The SOP Instance UID and SOP Class UID read from the start of a file only, for reporting on files
  * that cannot be read whole (a later element is broken). Undefined when even that fails.
  */
-export function peekSopIdentity(bytes: Uint8Array): { sopInstanceUID?: string; sopClassUID?: string } {
+export function peekSopIdentity(bytes: Uint8Array, inflated?: Uint8Array): { sopInstanceUID?: string; sopClassUID?: string } {
   try {
-    const { dataset } = parseDicom(bytes, { untilTag: Tag.SOPInstanceUID + 1 });
+    // A deflated data set not inflated yet is not inflated for this (it may be a zip bomb).
+    const { dataset } = parseDicom(bytes, { untilTag: Tag.SOPInstanceUID + 1, inflated, maxInflatedBytes: 1 });
     return { sopInstanceUID: elementText(dataset, Tag.SOPInstanceUID) || undefined, sopClassUID: elementText(dataset, Tag.SOPClassUID) || undefined };
   } catch {
     return {};
   }
 }
 
-export function readInstance(bytes: Uint8Array, options: { maxInflatedBytes?: number } = {}): ParsedInstance {
+/** `inflated`: the data set of a deflated file, inflated beforehand within a limit (inflate.ts). */
+export function readInstance(bytes: Uint8Array, options: { inflated?: Uint8Array } = {}): ParsedInstance {
   let parsed: ParsedDicom;
   try {
     parsed = parseDicom(bytes, options);
   } catch (e) {
-    if (e instanceof DicomParseError) throw new InvalidInstanceError(e.message, peekSopIdentity(bytes));
+    if (e instanceof DicomParseError) throw new InvalidInstanceError(e.message, peekSopIdentity(bytes, options.inflated));
     throw e;
   }
   const metadata = datasetToJson(parsed.dataset, { bulkDataUri: (path) => `bulkdata/${path.join('/')}` });
@@ -103,7 +105,9 @@ export function readInstance(bytes: Uint8Array, options: { maxInflatedBytes?: nu
     uidProblem(identity.sopInstanceUID, 'SOP Instance UID (0008,0018)') ??
     uidProblem(identity.sopClassUID, 'SOP Class UID (0008,0016)') ??
     uidProblem(identity.studyInstanceUID, 'Study Instance UID (0020,000D)') ??
-    uidProblem(identity.seriesInstanceUID, 'Series Instance UID (0020,000E)');
+    uidProblem(identity.seriesInstanceUID, 'Series Instance UID (0020,000E)') ??
+    // Garbage where the transfer syntax belongs would reach the Content-Type of every retrieval.
+    uidProblem(parsed.transferSyntaxUID, 'Transfer Syntax UID (0002,0010)');
   if (problem) throw new InvalidInstanceError(problem, identity);
 
   const warnings: string[] = [];

@@ -324,8 +324,16 @@ function syntaxForEncoding(e: { explicitVr: boolean; littleEndian: boolean }): s
   return e.explicitVr ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian;
 }
 
-export function parseDicom(input: Uint8Array, options: ParseOptions = {}): ParsedDicom {
-  const bytes = input;
+/** Where the data set starts and how it is encoded, from the preamble and the File Meta Information. */
+export interface FileMeta {
+  meta?: DicomDataSet;
+  transferSyntaxUID: string;
+  transferSyntaxInferred: boolean;
+  hasPreamble: boolean;
+  datasetStart: number;
+}
+
+export function readFileMeta(bytes: Uint8Array): FileMeta {
   let pos = 0;
   let hasPreamble = false;
   if (bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d) {
@@ -350,23 +358,36 @@ export function parseDicom(input: Uint8Array, options: ParseOptions = {}): Parse
   } else if (hasPreamble) {
     throw new DicomParseError('not a DICOM file: "DICM" is not followed by the File Meta Information group (0002)');
   }
-  let transferSyntaxUID = meta ? elementText(meta, Tag.TransferSyntaxUID) : undefined;
-  let transferSyntaxInferred = false;
-  const datasetStart = r.pos;
-  if (!transferSyntaxUID) {
-    transferSyntaxUID = syntaxForEncoding(inferEncoding(bytes, datasetStart));
-    transferSyntaxInferred = true;
-  }
+  const named = meta ? elementText(meta, Tag.TransferSyntaxUID) : undefined;
+  const transferSyntaxUID = named || syntaxForEncoding(inferEncoding(bytes, r.pos));
+  return { meta, transferSyntaxUID, transferSyntaxInferred: !named, hasPreamble, datasetStart: r.pos };
+}
+
+/** Largest data set a deflated instance is inflated to when no other limit is given (zip bombs stop there). */
+export const DEFAULT_MAX_INFLATED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads a whole file. A deflated data set is inflated here, synchronously and up to `maxInflatedBytes`,
+ * unless the caller inflated it already (`inflated`; see inflate.ts, which does it off the event loop).
+ */
+export function parseDicom(input: Uint8Array, options: ParseOptions & { inflated?: Uint8Array } = {}): ParsedDicom {
+  const bytes = input;
+  const { meta, transferSyntaxUID, transferSyntaxInferred, hasPreamble, datasetStart } = readFileMeta(bytes);
   const ts = transferSyntaxInfo(transferSyntaxUID);
   let datasetBytes = bytes;
   let datasetOffset: number | undefined = datasetStart;
   let start = datasetStart;
   if (ts.deflated) {
-    try {
-      const inflated = inflateRawSync(bytes.subarray(datasetStart), { maxOutputLength: options.maxInflatedBytes ?? 2 ** 31 - 1 });
-      datasetBytes = new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
-    } catch (e) {
-      throw new DicomParseError(`deflated data set could not be inflated: ${(e as Error).message}`);
+    if (options.inflated) datasetBytes = options.inflated;
+    else {
+      const limit = options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES;
+      try {
+        const inflated = inflateRawSync(bytes.subarray(datasetStart), { maxOutputLength: limit });
+        datasetBytes = new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
+      } catch (e) {
+        const tooLarge = (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+        throw new DicomParseError(tooLarge ? `the deflated data set inflates to more than ${limit} bytes` : `deflated data set could not be inflated: ${(e as Error).message}`);
+      }
     }
     datasetOffset = undefined;
     start = 0;

@@ -1,4 +1,5 @@
 // Settings of the DICOMweb application, shared by every runtime (local server, Lambda).
+import { DEFAULT_MAX_INFLATED_BYTES } from '../dicom/parser.js';
 import type { DuplicatePolicy } from '../storage/ports.js';
 
 export interface DicomWebConfig {
@@ -15,6 +16,8 @@ export interface DicomWebConfig {
    * ones answer 406 (a whole-slide image can decompress to many gigabytes).
    */
   maxDecompressedBytes: number;
+  /** Largest data set a deflated instance may inflate to when it is stored; larger ones are refused (zip bombs). */
+  maxInflatedBytes: number;
   duplicatePolicy: DuplicatePolicy;
   /** Largest QIDO-RS page; larger limits are reduced with a Warning header. */
   maxQueryResults: number;
@@ -49,6 +52,7 @@ export function configFromEnv(): DicomWebConfig {
     maxRequestBytes: intEnv('MAX_REQUEST_BYTES', 1024 ** 3),
     maxInstanceBytes: intEnv('MAX_INSTANCE_BYTES', 1024 ** 3),
     maxDecompressedBytes: intEnv('MAX_DECOMPRESSED_BYTES', 512 * 1024 ** 2),
+    maxInflatedBytes: intEnv('MAX_INFLATED_BYTES', DEFAULT_MAX_INFLATED_BYTES),
     duplicatePolicy: policy,
     maxQueryResults: intEnv('MAX_QUERY_RESULTS', 10000),
     storeConcurrency: intEnv('STORE_CONCURRENCY', 8),

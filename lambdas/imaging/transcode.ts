@@ -3,9 +3,10 @@
 // compressed syntaxes of ./encoders.ts (frames decompressed if need be, then encoded).
 import { ReencodeError, reencodeInstance, textValue, unsignedShortValue, type ElementChanges, type ElementValue } from '../dicom/reencode.js';
 import { tagToHex } from '../dicom/dictionary.js';
-import { assembleFrame, locateFrames } from '../dicom/frames.js';
+import { FrameLayoutError, assembleFrame, locateFrames, type FrameLayout } from '../dicom/frames.js';
 import { datasetToJson, type DicomJson } from '../dicom/json-model.js';
-import { DicomParseError, parseDicom, type ParsedDicom } from '../dicom/parser.js';
+import { parseStoredDicom } from '../dicom/inflate.js';
+import { DicomParseError, type ParsedDicom } from '../dicom/parser.js';
 import { Tag } from '../dicom/tags.js';
 import { TransferSyntax, transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import { DECODABLE_TRANSFER_SYNTAXES, UnsupportedEncodingError, decompressFrame, nativeFrame } from './codecs.js';
@@ -125,9 +126,9 @@ export interface TranscodeOptions {
   maxDecompressedBytes: number;
 }
 
-function parseReadable(file: Uint8Array): ParsedDicom {
+async function parseReadable(file: Uint8Array): Promise<ParsedDicom> {
   try {
-    return parseDicom(file);
+    return await parseStoredDicom(file);
   } catch (e) {
     // Stored files that only part of could be read (a truncated value after the header) cannot be re-encoded.
     if (e instanceof DicomParseError) throw new UnsupportedEncodingError(`its data set cannot be read completely (${e.message})`);
@@ -143,7 +144,7 @@ function parseReadable(file: Uint8Array): ParsedDicom {
  * encapsulation go, and a lossy encoding is recorded in Lossy Image Compression, its ratio and method.
  */
 export async function transcodeInstance(file: Uint8Array, to: string, options: TranscodeOptions): Promise<Uint8Array> {
-  const parsed = parseReadable(file);
+  const parsed = await parseReadable(file);
   const from = parsed.transferSyntaxUID;
   const ds = parsed.dataset;
   const pixelData = ds.elements.get(Tag.PixelData);
@@ -154,8 +155,7 @@ export async function transcodeInstance(file: Uint8Array, to: string, options: T
   if (!canTranscode(from, to)) {
     throw new UnsupportedEncodingError(decompressing ? `frames in transfer syntax ${from} cannot be decompressed` : `instances cannot be encoded in transfer syntax ${to}`);
   }
-  const layout = locateFrames(parsed);
-  if (!layout) throw new UnsupportedEncodingError('its Pixel Data has no frames that can be located');
+  const layout = framesOf(parsed);
   const json = datasetToJson(ds, { inlineBinaryMax: 0 });
   const pm = pixelModuleOf(json);
   if (!decompressing && pm.bitsAllocated !== 8 && pm.bitsAllocated !== 16) {
@@ -190,6 +190,18 @@ export async function transcodeInstance(file: Uint8Array, to: string, options: T
   }
   if (ALWAYS_LOSSY.has(from) && !ds.elements.has(LossyImageCompression)) changes.set(LossyImageCompression, textValue('CS', '01'));
   return reencoded(parsed, changes, to);
+}
+
+/** The frames of a stored instance; pixel data whose frames cannot be told apart cannot be converted. */
+function framesOf(parsed: ParsedDicom): FrameLayout {
+  try {
+    const layout = locateFrames(parsed);
+    if (layout) return layout;
+  } catch (e) {
+    if (!(e instanceof FrameLayoutError)) throw e;
+    throw new UnsupportedEncodingError(`its frames cannot be located (${e.message})`);
+  }
+  throw new UnsupportedEncodingError('its Pixel Data has no frames that can be located');
 }
 
 /** What the re-encoder cannot write (encapsulated data in implicit VR) is a refusal with its reason. */

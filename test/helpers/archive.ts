@@ -12,6 +12,7 @@ export const testConfig = (overrides: Partial<DicomWebConfig> = {}): DicomWebCon
   maxRequestBytes: 256 * 1024 * 1024,
   maxInstanceBytes: 64 * 1024 * 1024,
   maxDecompressedBytes: 512 * 1024 * 1024,
+  maxInflatedBytes: 256 * 1024 * 1024,
   duplicatePolicy: 'reject',
   maxQueryResults: 10000,
   storeConcurrency: 8,

@@ -8,6 +8,7 @@ import { Tag } from '../../dicom/tags.js';
 import type { ArchiveStorage, QueryLevel } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
 import { HttpProblem } from '../http/problem.js';
+import { warningHeader } from '../http/warning.js';
 import { dicomWebRoot, instanceUrl, seriesUrl, studyUrl } from '../http/urls.js';
 
 const kw = (...names: string[]) => names.map((n) => lookupKeyword(n)!.tag);
@@ -170,6 +171,6 @@ export async function handleQido(c: Context, storage: ArchiveStorage, config: Di
     return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
   });
   const headers: Record<string, string> = { 'Content-Type': 'application/dicom+json' };
-  if (query.warnings.length) headers['Warning'] = query.warnings.map((w) => `299 - "${w.replace(/"/g, "'")}"`).join(', ');
+  if (query.warnings.length) headers['Warning'] = warningHeader(query.warnings);
   return new Response(JSON.stringify(body), { status: 200, headers });
 }

@@ -3,7 +3,7 @@
 import type { Context } from 'hono';
 import { tagToHex, lookupKeyword } from '../../dicom/dictionary.js';
 import { toLittleEndian } from '../../dicom/json-model.js';
-import { parseDicom } from '../../dicom/parser.js';
+import { parseStoredDicom } from '../../dicom/inflate.js';
 import { UnsupportedEncodingError, decodeFrame } from '../../imaging/codecs.js';
 import { pixelModuleOf, type PaletteLut } from '../../imaging/pixels.js';
 import { RenderError, encodePicture, fit, toPicture, type Viewport, type Window } from '../../imaging/render.js';
@@ -11,6 +11,7 @@ import type { DicomJson } from '../../dicom/json-model.js';
 import type { ArchiveStorage, ReferenceScope, StoredInstance } from '../../storage/ports.js';
 import { parseAccept } from '../http/accept.js';
 import { HttpProblem } from '../http/problem.js';
+import { warningHeader } from '../http/warning.js';
 import { IMMUTABLE, etagOf, frameSource, instancesIn, notModified, parseFrameList, readBlob, readFrame } from './wado.js';
 
 const THUMBNAIL_SIZE = 200;
@@ -76,7 +77,7 @@ function parseQuality(text: string | undefined): number {
 
 /** Palette colour tables, read from the stored file (they are bulk data in the metadata). */
 async function paletteFor(storage: ArchiveStorage, record: StoredInstance, metadata: DicomJson): Promise<PaletteLut | undefined> {
-  const { dataset } = parseDicom(await readBlob(storage, record));
+  const { dataset } = await parseStoredDicom(await readBlob(storage, record));
   const read = (keyword: string): Uint8Array | undefined => {
     const el = dataset.elements.get(lookupKeyword(keyword)!.tag);
     return el ? toLittleEndian(dataset.bytes.subarray(el.offset, el.offset + el.length), 'OW', dataset.littleEndian) : undefined;
@@ -119,7 +120,7 @@ async function render(c: Context, storage: ArchiveStorage, record: StoredInstanc
     const picture = fit(toPicture(frame, pm, window, palette), viewport);
     const body = encodePicture(picture, mediaType, quality);
     const headers: Record<string, string> = { 'Content-Type': mediaType, ETag: etag, 'Cache-Control': IMMUTABLE };
-    if (warnings.length) headers.Warning = warnings.map((w) => `299 - "${w}"`).join(', ');
+    if (warnings.length) headers.Warning = warningHeader(warnings);
     return new Response(body as Uint8Array<ArrayBuffer>, { headers });
   } catch (e) {
     if (e instanceof UnsupportedEncodingError || e instanceof RenderError) {

@@ -2,9 +2,10 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { tagFromHex, tagToHex } from '../../dicom/dictionary.js';
-import { assembleFrame, locateFrames, type ByteRange, type FrameLayout } from '../../dicom/frames.js';
+import { FrameLayoutError, assembleFrame, locateFrames, type ByteRange, type FrameLayout } from '../../dicom/frames.js';
 import { toLittleEndian, type DicomJson } from '../../dicom/json-model.js';
-import { parseDicom, type DicomDataSet, type DicomElement } from '../../dicom/parser.js';
+import { parseStoredDicom } from '../../dicom/inflate.js';
+import { type DicomDataSet, type DicomElement, type ParsedDicom } from '../../dicom/parser.js';
 import { Tag } from '../../dicom/tags.js';
 import { toNativeDicomXml } from '../../dicom/xml-model.js';
 import { DEFAULT_SYNTAX_OF_MEDIA_TYPE, TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
@@ -249,10 +250,20 @@ export async function frameSource(storage: ArchiveStorage, record: StoredInstanc
   if (!record.needsFullParse) {
     return { layout: record.frames, read: (ranges) => storage.blobs.getRanges(record.blobKey, ranges) };
   }
-  const parsed = parseDicom(await readBlob(storage, record));
-  const layout = locateFrames(parsed)!;
+  const parsed = await parseStoredDicom(await readBlob(storage, record));
+  const layout = locatedFrames(parsed, record)!;
   const bytes = parsed.dataset.bytes;
   return { layout, read: async (ranges) => ranges.map((r) => bytes.subarray(r.offset, r.offset + r.length)) };
+}
+
+/** Frames of a re-read stored file; ones that cannot be told apart are served only within the instance as stored. */
+function locatedFrames(parsed: ParsedDicom, record: StoredInstance): FrameLayout | undefined {
+  try {
+    return locateFrames(parsed);
+  } catch (e) {
+    if (!(e instanceof FrameLayoutError)) throw e;
+    throw new HttpProblem(406, `the frames of instance ${record.sopInstanceUID} cannot be located (${e.message}); retrieve the instance as stored (transfer-syntax=*)`);
+  }
 }
 
 export async function readFrame(source: FrameSource, index: number): Promise<Uint8Array> {
@@ -369,7 +380,7 @@ function findElement(ds: DicomDataSet, path: string[]): { ds: DicomDataSet; el: 
 export async function retrieveBulkData(c: Context, storage: ArchiveStorage, scope: Required<ReferenceScope>, path: string[]): Promise<Response> {
   const [record] = await instancesIn(storage, scope);
   const accepted = parseAccept(c.req.header('accept'));
-  const parsed = parseDicom(await readBlob(storage, record));
+  const parsed = await parseStoredDicom(await readBlob(storage, record));
   const found = findElement(parsed.dataset, path);
   if (!found) throw new HttpProblem(404, `instance ${record.sopInstanceUID} has no bulk data at ${path.join('/')}`);
   const { ds, el } = found;
@@ -380,7 +391,7 @@ export async function retrieveBulkData(c: Context, storage: ArchiveStorage, scop
   let parts: ResponsePart[];
   if (el.tag === Tag.PixelData && el.fragments) {
     const ts = transferSyntaxInfo(record.transferSyntaxUID);
-    const layout = locateFrames(parsed);
+    const layout = locatedFrames(parsed, record);
     const frames = layout ? layout.frames.map((_, i) => assembleFrame(layout, i, (r) => ds.bytes.subarray(r.offset, r.offset + r.length))) : [];
     parts = frames.map((body) => ({ contentType: `${ts.frameMediaType}; transfer-syntax=${record.transferSyntaxUID}`, body }));
   } else if (BINARY_VRS.has(el.vr)) {

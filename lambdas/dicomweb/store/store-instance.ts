@@ -1,7 +1,9 @@
 // Storing one instance: parse, write the original, then commit the index entry (the commit point).
 // A crash before the commit leaves only an unreferenced blob, which sweepOrphans() removes.
 import { createHash } from 'node:crypto';
+import { inflatedDataset } from '../../dicom/inflate.js';
 import { InvalidInstanceError, readInstance, type ParsedInstance } from '../../dicom/instance.js';
+import { DicomParseError } from '../../dicom/parser.js';
 import type { ArchiveStorage, DuplicatePolicy, InstanceRecord } from '../../storage/ports.js';
 import { removeIfUnreferenced, whileWritingBlob } from './blob-lifecycle.js';
 
@@ -22,6 +24,8 @@ export interface StoreOptions {
   duplicatePolicy: DuplicatePolicy;
   /** When storing to /studies/{uid}, the instance must belong to that study. */
   expectedStudyInstanceUID?: string;
+  /** Largest data set a deflated instance may inflate to (DEFAULT_MAX_INFLATED_BYTES when unset). */
+  maxInflatedBytes?: number;
   /** For instances the archive produces itself: the analysis that made it (carried on the InstanceStored event). */
   producedBy?: string;
 }
@@ -41,8 +45,9 @@ function sha256Hex(bytes: Uint8Array): string {
 export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, options: StoreOptions): Promise<StoreOutcome> {
   let instance: ParsedInstance;
   try {
-    instance = readInstance(bytes);
+    instance = readInstance(bytes, { inflated: await inflatedDataset(bytes, options.maxInflatedBytes) });
   } catch (e) {
+    if (e instanceof DicomParseError) e = new InvalidInstanceError(e.message);
     if (!(e instanceof InvalidInstanceError)) throw e;
     return {
       status: 'failed',
