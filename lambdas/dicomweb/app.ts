@@ -3,6 +3,7 @@
 import { Hono, type Context } from 'hono';
 import { consoleLog, type StructuredLog } from '../logging.js';
 import { viewerCors } from '../cors.js';
+import { bodyLimit } from 'hono/body-limit';
 import { logger } from 'hono/logger';
 import { uidProblem } from '../dicom/uid.js';
 import type { ArchiveStorage, QueryLevel, ReferenceScope } from '../storage/ports.js';
@@ -21,11 +22,19 @@ function scopeOf(c: Context): ReferenceScope {
   const params = c.req.param() as Record<string, string>;
   for (const [name, label] of Object.entries(PARAM_NAMES)) {
     if (params[name] === undefined) continue;
-    const problem = uidProblem(decodeURIComponent(params[name]), `${label} in the URL`);
+    let value: string;
+    try {
+      value = decodeURIComponent(params[name]);
+    } catch {
+      throw new HttpProblem(400, `${label} in the URL is not valid percent-encoding: "${params[name].slice(0, 80)}"`);
+    }
+    const problem = uidProblem(value, `${label} in the URL`);
     if (problem) throw new HttpProblem(400, problem);
   }
   return { studyInstanceUID: params.study, seriesInstanceUID: params.series, sopInstanceUID: params.instance };
 }
+
+const CLOSE = { Connection: 'close' };
 
 const full = (s: ReferenceScope) => s as Required<ReferenceScope>;
 
@@ -43,11 +52,16 @@ export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfi
   }
   app.onError((err, c) => {
     if (err instanceof HttpProblem) {
-      return c.body(problemBody(err.status, err.message), err.status, { 'Content-Type': 'application/json' });
+      // A refused body is not read to its end, so the connection cannot carry another request.
+      return c.body(problemBody(err.status, err.message), err.status, { 'Content-Type': 'application/json', ...(err.status === 413 ? CLOSE : {}) });
     }
     log('error', 'unhandled error', { method: c.req.method, path: c.req.path, error: String(err), stack: (err as Error).stack });
     return c.body(problemBody(500, 'internal error; the request was not completed'), 500, { 'Content-Type': 'application/json' });
   });
+  // Only STOW-RS reads a request body (with its own limits, per instance and per request); a body
+  // declared on any other request is refused before routing if it is larger than a request may be.
+  const otherBodies = bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.body(problemBody(413, `a ${c.req.method} request to this archive carries no body of more than 64 KiB`), 413, { 'Content-Type': 'application/json', ...CLOSE }) });
+  app.use('*', (c, next) => (c.req.method === 'POST' ? next() : otherBodies(c, next)));
   app.notFound((c) => c.body(problemBody(404, `no DICOMweb resource at ${c.req.method} ${c.req.path}`), 404, { 'Content-Type': 'application/json' }));
 
   const dw = new Hono();

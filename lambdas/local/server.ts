@@ -1,10 +1,11 @@
 // Local mode: the DICOMweb app (and the AI pipeline's API under /ai) on a Node HTTP server over local
 // storage. Used by `npm start` and tests.
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import type { AiConfig } from '../ai/config.js';
 import { createDicomWebApp } from '../dicomweb/app.js';
+import { serveOnNode } from '../node-server.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import { sweepOrphans } from '../dicomweb/store/blob-lifecycle.js';
 import { createLocalStorage, type LocalStorage } from '../storage/local/create.js';
@@ -40,7 +41,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
   const fetch = (request: Request, env: unknown) =>
     aiRoot && new URL(request.url).pathname.startsWith('/ai/') ? aiRoot.fetch(request, env) : dicomweb.fetch(request, env);
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch, port: options.port, hostname: options.host }, () => resolve(s));
+    const s = serveOnNode(fetch, options.port, options.host, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   const origin = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}`;

@@ -1,6 +1,7 @@
 // Serves a Hono application on a free loopback port, as the local server and the streaming runtime do.
-import { serve } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
+import { serveOnNode } from '../../lambdas/node-server.js';
 
 export interface ServedApp {
   /** http://127.0.0.1:<port>, without a trailing slash. */
@@ -9,8 +10,8 @@ export interface ServedApp {
 }
 
 export async function serveApp(app: { fetch: (request: Request) => Response | Promise<Response> }): Promise<ServedApp> {
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serveOnNode(app.fetch, 0, '127.0.0.1', () => resolve(s));
   });
   return {
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -1,6 +1,7 @@
 // The AI pipeline's HTTP API (JSON): the triage worklist, results with reader feedback, the analyser
 // and model registry, monitoring metrics and dead letters. UPS-RS is not implemented; this documented
 // JSON API stands in for it (docs/ai-pipeline.md).
+import { bodyLimit } from 'hono/body-limit';
 import { Hono, type Context } from 'hono';
 import { viewerCors } from '../../cors.js';
 import { consoleLog, type StructuredLog } from '../../logging.js';
@@ -75,6 +76,9 @@ export function createAiApp(state: AiStateStore, queue: WorkQueue<AnalysisJob>, 
     log('error', 'unhandled error', { path: c.req.path, error: String(err) });
     return c.json({ status: 500, error: 'internal error' }, 500);
   });
+
+  // The API's bodies are small JSON documents (feedback, analyser settings).
+  app.use('*', bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json({ status: 413, error: 'the request body is larger than the 64 KiB this API accepts' }, 413) }));
 
   app.get('/worklist', async (c) => {
     const stateFilter = c.req.query('state');

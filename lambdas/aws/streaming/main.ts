@@ -1,9 +1,9 @@
 // Entry point of the streaming runtime on ECS Fargate: the DICOMweb application on a Node server over
 // S3, DynamoDB and SQS, checking Cognito access tokens itself. Bundled by the CDK app into one file that
 // a stock Node.js image runs (no Docker build).
-import { serve } from '@hono/node-server';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { configFromEnv } from '../../dicomweb/config.js';
+import { serveOnNode } from '../../node-server.js';
 import { awsStorageSettingsFromEnv, createAwsStorage, defaultAwsClients } from '../../storage/aws/create.js';
 import { observability, powertoolsLog } from '../observability.js';
 import { createStreamingApp } from './app.js';
@@ -15,6 +15,6 @@ const log = powertoolsLog(logger);
 const verifier = CognitoJwtVerifier.create({ userPoolId, tokenUse: 'access', clientId: null });
 const app = createStreamingApp(createAwsStorage(awsStorageSettingsFromEnv(), defaultAwsClients()), configFromEnv(), verifier, log);
 const port = Number(process.env.PORT ?? 8080);
-const server = serve({ fetch: app.fetch, port, hostname: '0.0.0.0' }, () => log('info', 'streaming runtime ready', { port }));
+const server = serveOnNode(app.fetch, port, '0.0.0.0', () => log('info', 'streaming runtime ready', { port }));
 // ECS stops a task with SIGTERM: finish the requests in flight, then exit.
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -17,6 +17,7 @@ import { Tag } from '../../dicom/tags.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
 import { HttpProblem } from '../http/problem.js';
+import { warningHeader } from '../http/warning.js';
 import { dicomWebRoot, instanceUrl, studyUrl } from '../http/urls.js';
 import { METADATA_TYPES, instancesFromMetadata, type RequestPart } from './metadata-stow.js';
 import { FailureReason, WarningReason, storeInstance, type StoreOutcome } from './store-instance.js';
@@ -44,13 +45,14 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   if (!body) throw new HttpProblem(400, 'the STOW-RS request has no body');
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > config.maxRequestBytes) {
-    await drain(body);
+    // Answered at once (a client may declare a length it never sends); what does arrive is read and discarded.
+    void drain(body);
     throw new HttpProblem(413, `request body of ${declared} bytes exceeds the limit of ${config.maxRequestBytes} bytes; send fewer instances per request`);
   }
 
   const limit = pLimit(config.storeConcurrency);
   const pending: Array<Promise<StoreOutcome>> = [];
-  const store = (bytes: Uint8Array) => limit(() => storeInstance(storage, bytes, { duplicatePolicy: config.duplicatePolicy, expectedStudyInstanceUID: studyInstanceUID }));
+  const store = (bytes: Uint8Array) => limit(() => storeInstance(storage, bytes, { duplicatePolicy: config.duplicatePolicy, maxInflatedBytes: config.maxInflatedBytes, expectedStudyInstanceUID: studyInstanceUID }));
   // Metadata refers to bulk data parts that may follow it, so those requests are read whole first.
   const collected: RequestPart[] = [];
   let bodyProblem: string | undefined;
@@ -78,7 +80,8 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
     }
   } catch (e) {
     if (e instanceof MaxFileSizeExceededError || e instanceof MaxTotalSizeExceededError) {
-      await Promise.allSettled([...pending, drain(body)]);
+      await Promise.allSettled(pending);
+      void drain(body);
       throw new HttpProblem(413, `${e.message}: the limits are ${config.maxInstanceBytes} bytes per instance and ${config.maxRequestBytes} per request`);
     }
     if (!(e instanceof MultipartParseError)) throw e;
@@ -133,7 +136,7 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   // PS3.18 Table 10.5.3-2: 200 all stored; 202 some stored or stored with warnings; 409 none stored.
   const status = referenced.length === 0 ? 409 : failed.length || warnings || bodyProblem ? 202 : 200;
   const headers: Record<string, string> = { 'Content-Type': 'application/dicom+json' };
-  if (messages.length) headers['Warning'] = messages.slice(0, 20).map((m) => `299 - "${m.replace(/["\r\n]/g, "'")}"`).join(', ');
+  if (messages.length) headers['Warning'] = warningHeader(messages);
   return new Response(JSON.stringify(response), { status, headers });
 }
 
