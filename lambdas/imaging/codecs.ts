@@ -8,6 +8,8 @@ import { inflateRawSync } from 'node:zlib';
 import type { PixelModule } from './pixels.js';
 import { codecContext, nativeCodecs } from './native-codecs.js';
 import { decodeRle } from './rle.js';
+import { frameDecodingRefusal } from './frame-budget.js';
+import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 
 const require = createRequire(import.meta.url);
 
@@ -193,6 +195,8 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUID: string, 
 
 /** The frame's samples as native bytes, whatever its transfer syntax; failures become UnsupportedEncodingErrors. */
 export async function decompressFrame(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<NativeFrame> {
+  const refusal = frameDecodingRefusal(bytes, transferSyntaxInfo(transferSyntaxUID).frameMediaType, pm);
+  if (refusal) throw new UnsupportedEncodingError(`the frame is not decoded: ${refusal}`);
   try {
     return await decodeWithSyntax(bytes, transferSyntaxUID, pm);
   } catch (e) {
