@@ -1,0 +1,55 @@
+// `npm start`'s server in a process of its own on a fresh data directory, so that its memory can be read
+// from /proc apart from the client's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/samples.js';
+
+export interface ServerProcess {
+  url: string;
+  process: ChildProcess;
+  /** Resident memory now (VmRSS) and the highest it has been (VmHWM), in bytes. */
+  rss(): number;
+  peakRss(): number;
+  /** The exit code, once it has exited. */
+  exited(): number | null | undefined;
+  stop(): Promise<void>;
+}
+
+const status = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+
+export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pacs-fuzz-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'lambdas/local/main.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, AI_ENABLED: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let log = '';
+  let exitCode: number | null | undefined;
+  child.on('exit', (code) => (exitCode = code));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const ready = /"url":"([^"]+)"/.exec(log);
+      if (ready) resolve(ready[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`the server exited (${code}) before it was ready:\n${log}`)));
+  });
+  return {
+    url,
+    process: child,
+    rss: () => status(child.pid!, 'VmRSS'),
+    peakRss: () => status(child.pid!, 'VmHWM'),
+    exited: () => exitCode,
+    stop: async () => {
+      if (exitCode === undefined) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await gone;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
