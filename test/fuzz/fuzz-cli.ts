@@ -13,6 +13,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     ai: { type: 'boolean', default: false },
     only: { type: 'string' },
+    kinds: { type: 'string' },
   },
 });
 
@@ -34,6 +35,7 @@ const report = await runFuzz({
   count,
   concurrency: Number(values.concurrency),
   only: values.only?.split(',').map(Number),
+  kinds: values.kinds?.split(','),
   peakRss: server.peakRss,
   onProgress: (done) => bar.update(done, { rss: Math.round(server.rss() / 1e6) }),
 });

@@ -82,6 +82,8 @@ export interface FuzzOptions {
   timeoutMs?: number;
   /** Runs only these plans (by index), to reproduce a finding. */
   only?: number[];
+  /** Runs only plans of these kinds (mutations), to study one class of input. */
+  kinds?: string[];
   onProgress?: (done: number) => void;
 }
 
@@ -154,6 +156,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     while (next < plans.length) {
       const index = next++;
       if (options.only && !options.only.includes(index)) continue;
+      if (options.kinds && !options.kinds.includes(plans[index].kind)) continue;
       await runPlan(plans[index], index);
       options.onProgress?.(++done);
     }

@@ -37,9 +37,10 @@ export function parseAccept(header: string | undefined): AcceptedType[] {
     }
     const q = params.q !== undefined ? Number(params.q) : 1;
     delete params.q;
-    return { type: type.toLowerCase(), params, q: Number.isFinite(q) ? q : 1 };
+    return { type: (type ?? '').toLowerCase(), params, q: Number.isFinite(q) ? q : 1 };
   });
-  return entries.filter((e) => e.q > 0).sort((a, b) => b.q - a.q);
+  // An entry without a media type (";;", "; q=1") accepts nothing.
+  return entries.filter((e) => e.type && e.q > 0).sort((a, b) => b.q - a.q);
 }
 
 /** For a multipart Accept entry, the part type (type= parameter); for a bare type, the type itself. */
