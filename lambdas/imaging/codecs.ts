@@ -6,9 +6,10 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import type { PixelModule } from './pixels.js';
-import { codecContext, nativeCodecs } from './native-codecs.js';
+import { codecContext, nativeCodecs, releaseNativeCodecs } from './native-codecs.js';
+import { decodeInWorker, frameDecodeTimeoutMs } from './frame-decoder-pool.js';
 import { decodeRle } from './rle.js';
-import { frameDecodingRefusal } from './frame-budget.js';
+import { MAX_DECODED_FRAME_BYTES, frameDecodingRefusal } from './frame-budget.js';
 import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 
 const require = createRequire(import.meta.url);
@@ -65,6 +66,12 @@ export function wasm<T = WasmDecoder>(pkg: string, wasmFile?: string): Promise<W
     modules.set(pkg, m);
   }
   return m as Promise<WasmModule<T>>;
+}
+
+/** Drops the loaded codec modules, and with them the WebAssembly memory they grew; they load again when next used. */
+export function releaseCodecs(): void {
+  modules.clear();
+  releaseNativeCodecs();
 }
 
 async function decodeWith(pkg: string, decoderName: string, bytes: Uint8Array, wasmFile?: string) {
@@ -193,8 +200,24 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUID: string, 
   return { ...base, values: samplesFrom(frame.bytes, frame.bitsAllocated, frame.bitsStored, frame.signed, pm.floatPixels) };
 }
 
-/** The frame's samples as native bytes, whatever its transfer syntax; failures become UnsupportedEncodingErrors. */
+/**
+ * The frame's samples as native bytes, whatever its transfer syntax; failures become UnsupportedEncodingErrors.
+ * Compressed frames are decoded in a worker thread within a time budget (frame-decoder-pool.ts).
+ */
 export async function decompressFrame(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<NativeFrame> {
+  if (DECODERS[transferSyntaxUID] === decodeNative) return decompressFrameHere(bytes, transferSyntaxUID, pm);
+  try {
+    return await decodeInWorker({ bytes, transferSyntaxUID, pm });
+  } catch (e) {
+    const error = e as Error;
+    if (error.name === 'AbortError') throw new UnsupportedEncodingError(`decoding the frame as ${transferSyntaxUID} took longer than ${frameDecodeTimeoutMs()} ms and was stopped`);
+    // The worker's refusals and decoder failures arrive as plain errors with their messages.
+    throw new UnsupportedEncodingError(error.message);
+  }
+}
+
+/** decompressFrame on this thread: what the decoding worker runs. */
+export async function decompressFrameHere(bytes: Uint8Array, transferSyntaxUID: string, pm: PixelModule): Promise<NativeFrame> {
   const refusal = frameDecodingRefusal(bytes, transferSyntaxInfo(transferSyntaxUID).frameMediaType, pm);
   if (refusal) throw new UnsupportedEncodingError(`the frame is not decoded: ${refusal}`);
   try {
@@ -225,7 +248,7 @@ const DECODERS: Record<string, FrameDecoder> = {
   '1.2.840.10008.1.2.2': decodeNative,
   '1.2.840.10008.1.2.1.99': decodeNative,
   '1.2.840.10008.1.2.1.98': decodeNative,
-  '1.2.840.10008.1.2.8.1': (bytes, pm) => nativeFrame(new Uint8Array(inflateRawSync(bytes)), pm),
+  '1.2.840.10008.1.2.8.1': (bytes, pm) => nativeFrame(new Uint8Array(inflateRawSync(bytes, { maxOutputLength: MAX_DECODED_FRAME_BYTES })), pm),
   // RLE segments come out sample by sample and are interleaved by the decoder.
   '1.2.840.10008.1.2.5': (bytes, pm) => nativeFrame(decodeRle(bytes, pm.rows, pm.columns, pm.samplesPerPixel, pm.bitsAllocated), pm, pm.photometricInterpretation, false),
   '1.2.840.10008.1.2.4.50': decodeJpeg,

@@ -7,10 +7,12 @@ import { buildSync } from 'esbuild';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { repoFile } from './archive-function.js';
+import { FRAME_DECODER_PACKAGE } from '../../lambdas/imaging/frame-decoder-pool.js';
+import { BUNDLE_BANNER, repoFile } from './archive-function.js';
 
-/** Loaded by lambdas/imaging/codecs.ts. */
+/** Loaded by lambdas/imaging/codecs.ts, and Piscina by lambdas/imaging/frame-decoder-pool.ts (its worker pool). */
 export const CODEC_PACKAGES = [
+  'piscina',
   '@cornerstonejs/codec-charls',
   '@cornerstonejs/codec-libjpeg-turbo-8bit',
   '@cornerstonejs/codec-libjxl',
@@ -35,6 +37,27 @@ function bundlePackage(pkg: string, into: string): void {
   writeFileSync(join(into, 'package.json'), JSON.stringify({ name: manifest.name, version: manifest.version, main: manifest.main }));
 }
 
+/**
+ * The frame-decoding worker (lambdas/imaging/frame-decoder-worker.ts) built into one ES module, shipped as a
+ * package of its own so that the pool finds it with require.resolve and it finds the codecs beside it.
+ */
+function bundleFrameDecoder(into: string): void {
+  buildSync({
+    entryPoints: [repoFile('lambdas/imaging/frame-decoder-worker.ts')],
+    outfile: join(into, 'worker.mjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    minify: true,
+    external: ['piscina'],
+    banner: { js: BUNDLE_BANNER },
+    tsconfig: repoFile('tsconfig.json'),
+    logLevel: 'warning',
+  });
+  writeFileSync(join(into, 'package.json'), JSON.stringify({ name: FRAME_DECODER_PACKAGE, version: '1.0.0', type: 'module', main: 'worker.mjs' }));
+}
+
 let built: string | undefined;
 
 /** A directory holding `node_modules/` with every codec package, ready to copy beside a bundle. */
@@ -45,6 +68,7 @@ export function codecModules(): string {
   process.once('exit', () => rmSync(root, { recursive: true, force: true }));
   for (const pkg of CODEC_PACKAGES) cpSync(repoFile(`node_modules/${pkg}`), join(root, 'node_modules', pkg), { recursive: true });
   for (const pkg of BUNDLED_CODEC_PACKAGES) bundlePackage(pkg, join(root, 'node_modules', pkg));
+  bundleFrameDecoder(join(root, 'node_modules', FRAME_DECODER_PACKAGE));
   built = root;
   return root;
 }

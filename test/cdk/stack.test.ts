@@ -3,7 +3,7 @@
 // (including those cdk-nag cannot see, such as the TableV2 settings), and the bundled API function loads
 // and answers.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';
@@ -14,6 +14,11 @@ import { bundleHandler } from '../../lib/constructs/archive-function.js';
 import { chunksHolding, loadedAtStart } from '../helpers/bundle-imports.js';
 import { ORIGIN_IDS } from '../../lib/constructs/front-door.js';
 import { BUNDLED_CODEC_PACKAGES, CODEC_PACKAGES } from '../../lib/constructs/codec-modules.js';
+import { FRAME_DECODER_PACKAGE } from '../../lambdas/imaging/frame-decoder-pool.js';
+import { readInstance } from '../../lambdas/dicom/instance.js';
+import { assembleFrame } from '../../lambdas/dicom/frames.js';
+import { pixelModuleOf } from '../../lambdas/imaging/pixels.js';
+import { sampleBytes } from '../helpers/samples.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
 import { BUILT_IN_ANALYSER_IDS, MODEL_ANALYSER_IDS, PIXEL_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
@@ -188,7 +193,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
       }
       // Resolved from the bundle's place, as lambdas/imaging loads them, and instantiated from there.
       const probe = `import { createRequire } from 'node:module'; const r = createRequire('${join(dir, 'index.mjs')}');
-        const paths = ${JSON.stringify([...CODEC_PACKAGES, ...BUNDLED_CODEC_PACKAGES])}.map((p) => r.resolve(p));
+        const paths = ${JSON.stringify([...CODEC_PACKAGES, ...BUNDLED_CODEC_PACKAGES, FRAME_DECODER_PACKAGE])}.map((p) => r.resolve(p));
         const f = r('@cornerstonejs/codec-openjpeg/decodewasmjs'); const m = await f({ print() {}, printErr() {} });
         const c = r('dcmjs-codecs'); await c.NativeCodecs.initializeAsync();
         console.log(JSON.stringify({ inside: paths.every((p) => p.startsWith('${dir}')), openjpeg: typeof new m.J2KDecoder().decode, native: c.NativeCodecs.isInitialized() }));`;
@@ -255,7 +260,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
     // What the server container does: unpack, then run index.mjs.
     const srv = mkdtempSync(join(work, 'srv-'));
     execFileSync('tar', ['xzf', join(outdir, file!), '-C', srv]);
-    for (const pkg of [...CODEC_PACKAGES, ...BUNDLED_CODEC_PACKAGES]) {
+    for (const pkg of [...CODEC_PACKAGES, ...BUNDLED_CODEC_PACKAGES, FRAME_DECODER_PACKAGE]) {
       const resolved = execFileSync(process.execPath, ['--input-type=module', '-e', `import { createRequire } from 'node:module'; console.log(createRequire('${join(srv, 'index.mjs')}').resolve('${pkg}'))`], { encoding: 'utf8' });
       expect(resolved.startsWith(srv), `${pkg} resolves inside the archive`).toBe(true);
     }
@@ -265,6 +270,18 @@ describe('the deployed stack (default settings, with bundling)', () => {
     // The bundled dcmjs-codecs finds its WebAssembly module beside it, as lambdas/imaging/native-codecs.ts loads it.
     const nativeProbe = `import { createRequire } from 'node:module'; const c = createRequire('${join(srv, 'index.mjs')}')('dcmjs-codecs'); await c.NativeCodecs.initializeAsync(); console.log(c.NativeCodecs.isInitialized())`;
     expect(execFileSync(process.execPath, ['--input-type=module', '-e', nativeProbe], { encoding: 'utf8' }).trim()).toBe('true');
+    // The bundled frame decoder runs in Piscina's worker from there and decodes a JPEG-LS frame, as lambdas/imaging/frame-decoder-pool.ts runs it.
+    const sample = sampleBytes('dicomParser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm');
+    const instance = readInstance(sample);
+    const frameFile = join(srv, 'frame.bin');
+    writeFileSync(frameFile, assembleFrame(instance.frames!, 0, (r) => sample.subarray(r.offset, r.offset + r.length)));
+    const decoderProbe = `import { createRequire } from 'node:module'; import { readFileSync } from 'node:fs'; import { pathToFileURL } from 'node:url';
+      const r = createRequire('${join(srv, 'index.mjs')}'); const { Piscina } = r('piscina');
+      const pool = new Piscina({ filename: pathToFileURL(r.resolve('${FRAME_DECODER_PACKAGE}')).href });
+      const f = await pool.run({ bytes: new Uint8Array(readFileSync('${frameFile}')), transferSyntaxUID: '${instance.transferSyntaxUID}', pm: ${JSON.stringify(pixelModuleOf(instance.metadata))} });
+      console.log(JSON.stringify([f.rows, f.columns, f.bytes.length])); await pool.destroy();`;
+    const pm = pixelModuleOf(instance.metadata);
+    expect(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', decoderProbe], { encoding: 'utf8' }))).toEqual([pm.rows, pm.columns, pm.rows * pm.columns * pm.samplesPerPixel * (pm.bitsAllocated / 8)]);
     const port = 18_000 + (process.pid % 1000);
     const child = spawn(process.execPath, [join(srv, 'index.mjs')], {
       env: { ...process.env, PORT: String(port), USER_POOL_ID: 'eu-west-1_Bundle', ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' },
