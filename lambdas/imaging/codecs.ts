@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import type { PixelModule } from './pixels.js';
-import { codecContext, nativeCodecs, releaseNativeCodecs } from './native-codecs.js';
+import { codecContext, nativeCodecs } from './native-codecs.js';
 import { decodeInWorker, frameDecodeTimeoutMs } from './frame-decoder-pool.js';
 import { decodeRle } from './rle.js';
 import { MAX_DECODED_FRAME_BYTES, frameDecodingRefusal } from './frame-budget.js';
@@ -66,12 +66,6 @@ export function wasm<T = WasmDecoder>(pkg: string, wasmFile?: string): Promise<W
     modules.set(pkg, m);
   }
   return m as Promise<WasmModule<T>>;
-}
-
-/** Drops the loaded codec modules, and with them the WebAssembly memory they grew; they load again when next used. */
-export function releaseCodecs(): void {
-  modules.clear();
-  releaseNativeCodecs();
 }
 
 async function decodeWith(pkg: string, decoderName: string, bytes: Uint8Array, wasmFile?: string) {

@@ -4,8 +4,12 @@
 // memory to gigabytes, which a WebAssembly instance never gives back.
 import type { PixelModule } from './pixels.js';
 
-/** Largest decoded frame (16-bit 8192 × 8192, or colour 4096 × 4096 × 3 at 16 bits, and then some). */
-export const MAX_DECODED_FRAME_BYTES = 192 * 1024 * 1024;
+/**
+ * Largest decoded frame: 64 MiB holds a 16-bit 5792 × 5792 image or 8-bit colour 4729 × 4729 — more than
+ * a mammogram (4096 × 5120 × 16 bits, 40 MiB); whole-slide images come as tiles. Rendering holds a few
+ * times this, so the limit is what keeps a hostile frame within the server's memory.
+ */
+export const MAX_DECODED_FRAME_BYTES = 64 * 1024 * 1024;
 
 interface CodestreamSize {
   rows: number;

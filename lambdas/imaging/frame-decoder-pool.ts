@@ -45,10 +45,11 @@ function decoderPool(): PiscinaType {
   }
   pool = new Piscina({
     filename: workerFile(),
-    // One worker stays loaded (codecs take a moment to start); more while frames queue, gone when idle.
-    minThreads: 1,
-    maxThreads: Math.max(1, Math.min(4, availableParallelism())),
-    idleTimeout: 60_000,
+    // Workers start with the first frames (loading a codec takes 0.1-0.3 s) and end after 10 s without
+    // any: the WebAssembly memory their codecs grew, which no codec gives back, goes with them.
+    minThreads: 0,
+    maxThreads: Math.max(1, Math.min(2, availableParallelism())),
+    idleTimeout: 10_000,
   });
   return pool;
 }

@@ -19,11 +19,6 @@ export function nativeCodecs(): Promise<typeof DcmjsCodecs> {
   return loaded;
 }
 
-/** Forgets the loaded module (its WebAssembly memory goes with it); the next use loads it again. */
-export function releaseNativeCodecs(): void {
-  loaded = undefined;
-}
-
 /** What dcmjs-codecs needs to know of a frame. */
 export type FrameDescription = Omit<NativeFrame, 'bytes' | 'planar'>;
 

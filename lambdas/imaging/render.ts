@@ -68,11 +68,35 @@ function voi(value: number, w: Window): number {
 
 const clamp8 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
 
-/** Turns a decoded frame into RGBA at its own size. */
-export function toPicture(frame: DecodedFrame, pm: PixelModule, window: Window | undefined, palette?: PaletteLut): Picture {
+/** Largest picture made before scaling to the viewport (4096 × 4096 pixels, 64 MiB of RGBA). */
+export const MAX_PICTURE_PIXELS = 4096 * 4096;
+
+/**
+ * Every how many pixels a frame is sampled when it becomes a picture: a frame far larger than its viewport
+ * (a thumbnail of a mammogram) is sampled down first, so the picture never holds much more than the
+ * viewport shows. A picture that would still exceed MAX_PICTURE_PIXELS is refused.
+ */
+export function samplingStep(frame: { rows: number; columns: number }, viewport: Viewport | undefined): number {
+  const width = viewport?.region?.width ?? frame.columns;
+  const height = viewport?.region?.height ?? frame.rows;
+  const step = viewport ? Math.max(1, Math.floor(Math.min(width / viewport.width, height / viewport.height))) : 1;
+  const pixels = Math.ceil(frame.rows / step) * Math.ceil(frame.columns / step);
+  if (pixels > MAX_PICTURE_PIXELS) {
+    throw new RenderError(`a ${frame.columns} × ${frame.rows} frame would make a picture of ${pixels} pixels, more than the ${MAX_PICTURE_PIXELS} rendered at once; ask for a smaller viewport`);
+  }
+  return step;
+}
+
+/** Turns a decoded frame into RGBA, at its own size or every `step`-th pixel of it (see samplingStep). */
+export function toPicture(frame: DecodedFrame, pm: PixelModule, window: Window | undefined, palette?: PaletteLut, step = 1): Picture {
   const { rows, columns } = frame;
   const n = rows * columns;
-  const rgba = new Uint8Array(n * 4);
+  const width = Math.ceil(columns / step);
+  const height = Math.ceil(rows / step);
+  const rgba = new Uint8Array(width * height * 4);
+  // The sample (pixel index) that output pixel o shows.
+  const sampled = step === 1 ? (o: number) => o : (o: number) => Math.floor(o / width) * step * columns + (o % width) * step;
+  const count = width * height;
   const v = frame.values;
   const photometric = frame.photometricInterpretation;
   if (photometric === 'MONOCHROME1' || photometric === 'MONOCHROME2') {
@@ -80,48 +104,50 @@ export function toPicture(frame: DecodedFrame, pm: PixelModule, window: Window |
     const invert = photometric === 'MONOCHROME1';
     // A lookup table over the stored range is much faster than windowing each pixel, when the range is small.
     const lut = buildGreyLut(pm, w, invert, v);
-    for (let i = 0; i < n; i++) {
+    for (let o = 0; o < count; o++) {
+      const i = sampled(o);
       const g = lut ? lut.table[v[i] - lut.offset] : clamp8(invert ? 255 - voi(v[i] * pm.rescaleSlope + pm.rescaleIntercept, w) : voi(v[i] * pm.rescaleSlope + pm.rescaleIntercept, w));
-      rgba[i * 4] = g;
-      rgba[i * 4 + 1] = g;
-      rgba[i * 4 + 2] = g;
-      rgba[i * 4 + 3] = 255;
+      rgba[o * 4] = g;
+      rgba[o * 4 + 1] = g;
+      rgba[o * 4 + 2] = g;
+      rgba[o * 4 + 3] = 255;
     }
-    return { width: columns, height: rows, rgba };
+    return { width, height, rgba };
   }
   if (photometric === 'PALETTE COLOR') {
     if (!palette) throw new RenderError('PALETTE COLOR image without a usable palette');
     const shift = palette.bits > 8 ? palette.bits - 8 : 0;
     const last = palette.red.length - 1;
-    for (let i = 0; i < n; i++) {
-      const idx = Math.min(last, Math.max(0, v[i] - palette.firstValue));
-      rgba[i * 4] = palette.red[idx] >> shift;
-      rgba[i * 4 + 1] = palette.green[idx] >> shift;
-      rgba[i * 4 + 2] = palette.blue[idx] >> shift;
-      rgba[i * 4 + 3] = 255;
+    for (let o = 0; o < count; o++) {
+      const idx = Math.min(last, Math.max(0, v[sampled(o)] - palette.firstValue));
+      rgba[o * 4] = palette.red[idx] >> shift;
+      rgba[o * 4 + 1] = palette.green[idx] >> shift;
+      rgba[o * 4 + 2] = palette.blue[idx] >> shift;
+      rgba[o * 4 + 3] = 255;
     }
-    return { width: columns, height: rows, rgba };
+    return { width, height, rgba };
   }
   if (frame.samplesPerPixel !== 3) throw new RenderError(`cannot render ${photometric} with ${frame.samplesPerPixel} samples per pixel`);
   const scale = pm.bitsStored > 8 ? 255 / ((1 << pm.bitsStored) - 1) : 1;
   const ybr = photometric.startsWith('YBR_FULL');
   const planar = frame.planar;
-  for (let i = 0; i < n; i++) {
+  for (let o = 0; o < count; o++) {
+    const i = sampled(o);
     const a = (planar ? v[i] : v[i * 3]) * scale;
     const b = (planar ? v[n + i] : v[i * 3 + 1]) * scale;
     const c = (planar ? v[2 * n + i] : v[i * 3 + 2]) * scale;
     if (ybr) {
-      rgba[i * 4] = clamp8(a + 1.402 * (c - 128));
-      rgba[i * 4 + 1] = clamp8(a - 0.344136 * (b - 128) - 0.714136 * (c - 128));
-      rgba[i * 4 + 2] = clamp8(a + 1.772 * (b - 128));
+      rgba[o * 4] = clamp8(a + 1.402 * (c - 128));
+      rgba[o * 4 + 1] = clamp8(a - 0.344136 * (b - 128) - 0.714136 * (c - 128));
+      rgba[o * 4 + 2] = clamp8(a + 1.772 * (b - 128));
     } else {
-      rgba[i * 4] = clamp8(a);
-      rgba[i * 4 + 1] = clamp8(b);
-      rgba[i * 4 + 2] = clamp8(c);
+      rgba[o * 4] = clamp8(a);
+      rgba[o * 4 + 1] = clamp8(b);
+      rgba[o * 4 + 2] = clamp8(c);
     }
-    rgba[i * 4 + 3] = 255;
+    rgba[o * 4 + 3] = 255;
   }
-  return { width: columns, height: rows, rgba };
+  return { width, height, rgba };
 }
 
 function buildGreyLut(pm: PixelModule, w: Window, invert: boolean, v: ArrayLike<number>): { table: Uint8Array; offset: number } | undefined {
@@ -165,14 +191,24 @@ export function crop(picture: Picture, region: SourceRegion): Picture {
   return { width, height, rgba: out };
 }
 
+/** A source region in the pixels of a picture sampled every `step` pixels. */
+function sampledRegion(r: SourceRegion, step: number, picture: Picture): SourceRegion {
+  const x = Math.min(Math.floor(r.x / step), picture.width - 1);
+  const y = Math.min(Math.floor(r.y / step), picture.height - 1);
+  return { ...r, x, y, width: Math.max(1, Math.min(Math.floor(r.width / step), picture.width - x)), height: Math.max(1, Math.min(Math.floor(r.height / step), picture.height - y)) };
+}
+
 /**
  * Shows the viewport's source region (or the whole picture) scaled to fit the viewport, keeping its
- * aspect ratio (area averaging when shrinking).
+ * aspect ratio (area averaging when shrinking). The viewport is a maximum, as PS3.18 reads rows and
+ * columns: a picture is never enlarged past its own pixels, which would add bytes and no information
+ * (a 4096 × 4096 viewport on a 512 × 512 image would cost 64 MB and seconds to encode).
  */
-export function fit(whole: Picture, viewport: Viewport | undefined): Picture {
+export function fit(whole: Picture, viewport: Viewport | undefined, step = 1): Picture {
   if (!viewport) return whole;
-  const picture = viewport.region ? crop(whole, viewport.region) : whole;
-  const scale = Math.min(viewport.width / picture.width, viewport.height / picture.height);
+  const region = viewport.region && step > 1 ? sampledRegion(viewport.region, step, whole) : viewport.region;
+  const picture = region ? crop(whole, region) : whole;
+  const scale = Math.min(1, viewport.width / picture.width, viewport.height / picture.height);
   const width = Math.max(1, Math.round(picture.width * scale));
   const height = Math.max(1, Math.round(picture.height * scale));
   if (width === picture.width && height === picture.height) return picture;

@@ -167,6 +167,9 @@ export class StreamingRuntime extends Construct {
         MAX_REQUEST_BYTES: String(props.maxRequestBytes),
         MAX_INSTANCE_BYTES: String(props.maxRequestBytes),
         NODE_OPTIONS: '--max-old-space-size=3072',
+        // Frame-decoding worker threads each get a malloc arena otherwise, and memory freed in them stays with
+        // the process (the fuzzer measured 295-370 MB idle with two arenas, 355-530 MB without).
+        MALLOC_ARENA_MAX: '2',
         CACHE_SCOPE: 'private',
       },
       healthCheck: { command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${PORT}${HEALTH_CHECK_PATH}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`], interval: Duration.seconds(30), startPeriod: Duration.seconds(30) },

@@ -23,7 +23,8 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   const dataDir = mkdtempSync(join(tmpdir(), 'pacs-fuzz-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'lambdas/local/main.ts'], {
     cwd: repoRoot,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, AI_ENABLED: 'false', ...env },
+    // As `npm start` runs it (package.json), on a fresh data directory and a free port.
+    env: { ...process.env, MALLOC_ARENA_MAX: '2', PORT: '0', DATA_DIR: dataDir, AI_ENABLED: 'false', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let log = '';

@@ -6,7 +6,7 @@ import { toLittleEndian } from '../../dicom/json-model.js';
 import { parseStoredDicom } from '../../dicom/inflate.js';
 import { UnsupportedEncodingError, decodeFrame } from '../../imaging/codecs.js';
 import { pixelModuleOf, type PaletteLut } from '../../imaging/pixels.js';
-import { RenderError, encodePicture, fit, toPicture, type Viewport, type Window } from '../../imaging/render.js';
+import { RenderError, encodePicture, fit, samplingStep, toPicture, type Viewport, type Window } from '../../imaging/render.js';
 import type { DicomJson } from '../../dicom/json-model.js';
 import type { ArchiveStorage, ReferenceScope, StoredInstance } from '../../storage/ports.js';
 import { parseAccept } from '../http/accept.js';
@@ -114,10 +114,11 @@ async function render(c: Context, storage: ArchiveStorage, record: StoredInstanc
   const pm = pixelModuleOf(metadata, frameNumber - 1);
   const viewport = parseViewport(c.req.query('viewport'), pm) ?? (thumbnail ? { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE } : undefined);
   try {
+    const step = samplingStep(pm, viewport); // before decoding: a picture too large to make is refused first
     const source = await frameSource(storage, record);
     const frame = await decodeFrame(await readFrame(source, frameNumber - 1), record.transferSyntaxUID, pm);
     const palette = frame.photometricInterpretation === 'PALETTE COLOR' ? await paletteFor(storage, record, metadata) : undefined;
-    const picture = fit(toPicture(frame, pm, window, palette), viewport);
+    const picture = fit(toPicture(frame, pm, window, palette, step), viewport, step);
     const body = encodePicture(picture, mediaType, quality);
     const headers: Record<string, string> = { 'Content-Type': mediaType, ETag: etag, 'Cache-Control': IMMUTABLE };
     if (warnings.length) headers.Warning = warningHeader(warnings);
