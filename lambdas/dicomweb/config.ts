@@ -21,6 +21,11 @@ export interface DicomWebConfig {
   duplicatePolicy: DuplicatePolicy;
   /** Largest QIDO-RS page; larger limits are reduced with a Warning header. */
   maxQueryResults: number;
+  /**
+   * Largest QIDO-RS answer, in bytes of JSON: matches past it are left for the next page (offset), said in a
+   * Warning. Bounds memory whatever the matches hold, and keeps a Lambda answer under its 6 MB payload limit.
+   */
+  maxQueryResponseBytes: number;
   /** Instances stored at once within one STOW-RS request. */
   storeConcurrency: number;
   /**
@@ -55,6 +60,7 @@ export function configFromEnv(): DicomWebConfig {
     maxInflatedBytes: intEnv('MAX_INFLATED_BYTES', DEFAULT_MAX_INFLATED_BYTES),
     duplicatePolicy: policy,
     maxQueryResults: intEnv('MAX_QUERY_RESULTS', 10000),
+    maxQueryResponseBytes: intEnv('MAX_QUERY_RESPONSE_BYTES', 32 * 1024 ** 2),
     storeConcurrency: intEnv('STORE_CONCURRENCY', 8),
   };
 }

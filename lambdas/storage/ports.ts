@@ -89,7 +89,11 @@ export interface ArchiveIndex {
   listInstances(scope: ReferenceScope): Promise<StoredInstance[]>;
   /** Stored metadata (DICOM JSON text) of the instances under a scope, in listInstances order. */
   metadataJson(scope: ReferenceScope): Promise<Array<{ sopInstanceUID: string; seriesInstanceUID: string; json: string }>>;
-  query(query: IndexQuery): Promise<QueryMatch[]>;
+  /**
+   * Matches in the level's order, read from the index as they are consumed (never all at once: an answer
+   * can hold thousands of instances with megabytes of attributes each), ending after `limit`.
+   */
+  query(query: IndexQuery): AsyncIterable<QueryMatch>;
   /** Removes the index entries under a scope and returns the blob keys they referenced. */
   deleteInstances(scope: ReferenceScope): Promise<string[]>;
   /** True if some instance references this blob key. */
@@ -121,4 +125,11 @@ export interface ArchiveStorage {
   blobs: BlobStore;
   index: ArchiveIndex;
   events: EventPublisher;
+}
+
+/** Every match of a query, for callers that want them all (the query's `limit` bounds them). */
+export async function allMatches(matches: AsyncIterable<QueryMatch>): Promise<QueryMatch[]> {
+  const out: QueryMatch[] = [];
+  for await (const m of matches) out.push(m);
+  return out;
 }

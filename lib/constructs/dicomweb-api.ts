@@ -42,6 +42,8 @@ export class DicomWebApi extends Construct {
         DICOMWEB_BASE_PATH,
         // Requests above this go to the streaming runtime before they reach the function.
         MAX_REQUEST_BYTES: String(6 * 1024 * 1024),
+        // A QIDO-RS answer must fit Lambda's 6 MB response payload with its envelope; more is a next page.
+        MAX_QUERY_RESPONSE_BYTES: String(5 * 1024 * 1024),
         // Responses carry patient data fetched with a token: no shared cache but CloudFront (per token) may keep them.
         CACHE_SCOPE: 'private',
       },

@@ -20,6 +20,7 @@ import { createAwsStorage, type AwsClients, type AwsStorageSettings } from '../.
 import { BOUNDARY, multipartBody, testAiConfig, testConfig } from '../helpers/archive.js';
 import { createAiStateTable } from '../helpers/ai-state-table.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
+import { allMatches } from '../../lambdas/storage/ports.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { lambdaContext, receive, sqsEvent } from '../helpers/sqs-events.js';
 import { syntheticCt } from '../helpers/synthetic-ct.js';
@@ -154,7 +155,7 @@ describe('the AI pipeline\'s Lambda handlers on the AWS emulators', () => {
     const seg = results.find((r) => r.analyserId === 'threshold-segmentation')!;
     expect(seg.outputs.volumeMl).toBeCloseTo((ct.sphereVoxels * ct.voxelMm3) / 1000, 6);
     // The results are in the archive: one SR per analysis and the SEG.
-    const series = await ai.storage.index.query({ level: 'series', filters: [{ tag: 0x0020000d, vr: 'UI', value: ct.studyInstanceUID }], fuzzy: false, limit: 100, offset: 0 });
+    const series = await allMatches(ai.storage.index.query({ level: 'series', filters: [{ tag: 0x0020000d, vr: 'UI', value: ct.studyInstanceUID }], fuzzy: false, limit: 100, offset: 0 }));
     expect(series.length).toBe(1 + 5 + 1);
     // Per-analysis metrics went out in CloudWatch's embedded metric format, by analyser.
     const latency = emf.map((l) => JSON.parse(l) as Record<string, unknown>).filter((m) => 'AnalysisLatency' in m);

@@ -207,3 +207,41 @@ describe('QIDO-RS', () => {
     }
   });
 });
+
+describe('QIDO-RS answer size', () => {
+  let archive: TestArchive;
+  const studyUid = uid();
+  const seriesUid = uid();
+  // Each instance carries ~2 KB of text: six of them overflow a 5,000-byte answer.
+  const comments = 'x'.repeat(2000);
+  beforeAll(async () => {
+    archive = await startTestArchive({ maxQueryResponseBytes: 5000 });
+    const files = Array.from({ length: 6 }, (_, n) => syntheticInstance({ StudyInstanceUID: studyUid, SeriesInstanceUID: seriesUid, InstanceNumber: n + 1, ImageComments: comments }));
+    expect((await stow(archive.url, files)).status).toBe(200);
+  });
+  afterAll(() => archive?.dispose());
+
+  it('stops at MAX_QUERY_RESPONSE_BYTES with the standard Warning and the offset to continue at', async () => {
+    const seen: string[] = [];
+    let offset = 0;
+    for (let page = 0; page < 6; page++) {
+      const res = await fetch(`${archive.url}/studies/${studyUid}/instances?includefield=all&offset=${offset}`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(5000);
+      const rows = JSON.parse(text) as Match[];
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows.every((r) => r['00204000'].Value?.[0] === comments)).toBe(true);
+      seen.push(...rows.map((r) => String(r['00080018'].Value?.[0])));
+      offset += rows.length;
+      const warning = res.headers.get('warning');
+      if (offset === 6) {
+        expect(warning).toBeNull();
+        break;
+      }
+      expect(warning).toContain('Additional results can be requested');
+      expect(warning).toContain(`offset=${offset}`);
+    }
+    expect(new Set(seen).size).toBe(6);
+  });
+});

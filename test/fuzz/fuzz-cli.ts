@@ -37,6 +37,7 @@ const report = await runFuzz({
   only: values.only?.split(',').map(Number),
   kinds: values.kinds?.split(','),
   peakRss: server.peakRss,
+  rss: server.rss,
   onProgress: (done) => bar.update(done, { rss: Math.round(server.rss() / 1e6) }),
 });
 bar.stop();
@@ -53,6 +54,8 @@ console.log('\nstatus histogram:');
 for (const [status, n] of Object.entries(report.statuses).sort()) console.log(`  ${status.padEnd(8)} ${n}`);
 console.log('\nslowest requests:');
 for (const e of report.slowest) console.log(`  ${e.ms.toFixed(0).padStart(6)} ms  ${e.status}  ${e.label}`);
+console.log('\nrequests during which the server\'s RSS rose most (exact with --concurrency 1):');
+for (const e of report.hungriest) console.log(`  +${mb(e.rssRise)}  ${e.ms.toFixed(0).padStart(6)} ms  ${e.status}  ${e.label}`);
 console.log(`\nserver RSS: ${mb(baseline)} at start, peak ${mb(Math.max(highest, report.peakRssBytes ?? 0))} (VmHWM ${mb(report.peakRssBytes)}), ${mb(after)} at the end`);
 console.log(`QIDO vs WADO: ${report.consistency.listed} instances listed, ${report.consistency.problems.length} not retrievable as stored`);
 for (const p of report.consistency.problems.slice(0, 20)) console.log(`  ${p}`);

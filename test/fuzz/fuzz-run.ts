@@ -32,6 +32,8 @@ export interface Exchange {
   status: number | 'reset' | 'timeout';
   ms: number;
   problem?: string;
+  /** How far the server's resident memory rose during the exchange (bytes), when the caller can read it. */
+  rssRise?: number;
 }
 
 export interface FuzzReport {
@@ -40,6 +42,8 @@ export interface FuzzReport {
   statuses: Record<string, number>;
   failures: Exchange[];
   slowest: Exchange[];
+  /** The exchanges during which the server's resident memory rose most (exact at concurrency 1). */
+  hungriest: Exchange[];
   stored: number;
   /** Peak resident memory of the server process, when the caller can read it. */
   peakRssBytes?: number;
@@ -79,6 +83,8 @@ export interface FuzzOptions {
   concurrency?: number;
   /** Reads the server's peak resident memory (a server in a process of its own). */
   peakRss?: () => number;
+  /** Reads the server's resident memory now, to tell which requests made it grow. */
+  rss?: () => number;
   timeoutMs?: number;
   /** Runs only these plans (by index), to reproduce a finding. */
   only?: number[];
@@ -108,10 +114,12 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
 
   const exchange = async (label: string, req: FuzzRequest): Promise<Answer | undefined> => {
     const started = performance.now();
+    const rssBefore = options.rss?.();
     try {
       const answer = await send(options.url, req, timeoutMs);
       const ms = performance.now() - started;
       const record: Exchange = { label, status: answer.status, ms };
+      if (rssBefore !== undefined) record.rssRise = options.rss!() - rssBefore;
       if (answer.status >= 500) record.problem = answer.body.toString('utf8').slice(0, 300);
       else if (answer.status >= 400 && req.method !== 'HEAD' && !isJson(answer.body)) record.problem = `error without a JSON body: ${answer.body.toString('utf8').slice(0, 200)}`;
       exchanges.push(record);
@@ -172,6 +180,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     statuses,
     failures: exchanges.filter((e) => e.problem && (e.status === 'reset' || e.status === 'timeout' || e.status >= 400)),
     slowest: [...exchanges].sort((a, b) => b.ms - a.ms).slice(0, 10),
+    hungriest: exchanges.filter((e) => (e.rssRise ?? 0) > 0).sort((a, b) => b.rssRise! - a.rssRise!).slice(0, 10),
     stored,
     peakRssBytes: options.peakRss?.(),
     consistency,

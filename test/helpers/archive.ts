@@ -15,6 +15,7 @@ export const testConfig = (overrides: Partial<DicomWebConfig> = {}): DicomWebCon
   maxInflatedBytes: 256 * 1024 * 1024,
   duplicatePolicy: 'reject',
   maxQueryResults: 10000,
+  maxQueryResponseBytes: 32 * 1024 * 1024,
   storeConcurrency: 8,
   cacheScope: 'public',
   ...overrides,

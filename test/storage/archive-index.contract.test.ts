@@ -11,7 +11,7 @@ import { blobKeyFor } from '../../lambdas/dicomweb/store/store-instance.js';
 import { DynamoDbIndex } from '../../lambdas/storage/aws/dynamodb-index.js';
 import { FsBlobStore } from '../../lambdas/storage/local/fs-blob-store.js';
 import { SqliteIndex } from '../../lambdas/storage/local/sqlite-index.js';
-import type { ArchiveIndex, IndexQuery, InstanceRecord, QueryMatch } from '../../lambdas/storage/ports.js';
+import { allMatches, type ArchiveIndex, type IndexQuery, type InstanceRecord, type QueryMatch } from '../../lambdas/storage/ports.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../helpers/dynamodb-local.js';
 import { createIndexTable } from '../helpers/index-table.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
@@ -127,18 +127,18 @@ describe.each(implementations)('ArchiveIndex contract: $name', (impl) => {
   });
 
   it('keeps the derived study attributes', async () => {
-    const [study] = await index.query(q('study', [filter('StudyInstanceUID', w.studies.a)]));
+    const [study] = await allMatches(index.query(q('study', [filter('StudyInstanceUID', w.studies.a)])));
     expect(value(study, 'NumberOfStudyRelatedSeries')).toEqual([2]);
     expect(value(study, 'NumberOfStudyRelatedInstances')).toEqual([3]);
     expect(value(study, 'ModalitiesInStudy')).toEqual(['CT', 'MR']);
     expect(value(study, 'SOPClassesInStudy')).toEqual(['1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.4']);
-    const series = await index.query(q('series', [], { studyInstanceUID: w.studies.a }));
+    const series = await allMatches(index.query(q('series', [], { studyInstanceUID: w.studies.a })));
     expect(series.map((s) => value(s, 'NumberOfSeriesRelatedInstances'))).toEqual([[2], [1]]);
   });
 
   it('finds studies by every indexed path and by filtering', async () => {
     const { a, b, c } = w.studies;
-    const studies = async (...filters: IndexQuery['filters']) => uids(await index.query(q('study', filters)), 'studyInstanceUID');
+    const studies = async (...filters: IndexQuery['filters']) => uids(await allMatches(index.query(q('study', filters))), 'studyInstanceUID');
     expect(await studies(filter('PatientID', 'PID-A'))).toEqual([a]);
     expect(await studies(filter('AccessionNumber', 'ACC-B'))).toEqual([b]);
     expect(await studies(filter('StudyDate', '20240101-20251231'))).toEqual([a, c].sort());
@@ -150,17 +150,17 @@ describe.each(implementations)('ArchiveIndex contract: $name', (impl) => {
     expect(await studies(filter('StudyInstanceUID', `${a}\\${c}`))).toEqual([a, c].sort());
     expect(await studies(filter('PatientID', 'PID-*'))).toEqual([a, b, c].sort());
     expect(await studies()).toEqual([a, b, c].sort());
-    const paged = await index.query(q('study', [], { limit: 2, offset: 1 }));
+    const paged = await allMatches(index.query(q('study', [], { limit: 2, offset: 1 })));
     expect(paged).toHaveLength(2);
   });
 
   it('finds series and instances within a study and across studies', async () => {
-    expect(uids(await index.query(q('series', [filter('Modality', 'CT')])), 'seriesInstanceUID')).toEqual([w.series.a1, w.series.b1].sort());
-    expect(uids(await index.query(q('series', [filter('Modality', 'MR')], { studyInstanceUID: w.studies.a })), 'seriesInstanceUID')).toEqual([w.series.a2]);
-    expect(uids(await index.query(q('series', [filter('SeriesInstanceUID', w.series.c1)])), 'seriesInstanceUID')).toEqual([w.series.c1]);
+    expect(uids(await allMatches(index.query(q('series', [filter('Modality', 'CT')]))), 'seriesInstanceUID')).toEqual([w.series.a1, w.series.b1].sort());
+    expect(uids(await allMatches(index.query(q('series', [filter('Modality', 'MR')], { studyInstanceUID: w.studies.a }))), 'seriesInstanceUID')).toEqual([w.series.a2]);
+    expect(uids(await allMatches(index.query(q('series', [filter('SeriesInstanceUID', w.series.c1)]))), 'seriesInstanceUID')).toEqual([w.series.c1]);
     const sop = w.records[4].sopInstanceUID;
-    expect(uids(await index.query(q('instance', [filter('SOPInstanceUID', sop)])), 'sopInstanceUID')).toEqual([sop]);
-    const inSeries = await index.query(q('instance', [], { studyInstanceUID: w.studies.a, seriesInstanceUID: w.series.a1 }));
+    expect(uids(await allMatches(index.query(q('instance', [filter('SOPInstanceUID', sop)]))), 'sopInstanceUID')).toEqual([sop]);
+    const inSeries = await allMatches(index.query(q('instance', [], { studyInstanceUID: w.studies.a, seriesInstanceUID: w.series.a1 })));
     expect(inSeries.map((m) => m.sopInstanceUID)).toEqual([w.records[1].sopInstanceUID, w.records[0].sopInstanceUID]);
     expect(value(inSeries[0], 'PatientID')).toEqual(['PID-A']); // instance matches carry the levels above
   });
@@ -173,7 +173,7 @@ describe.each(implementations)('ArchiveIndex contract: $name', (impl) => {
     );
     const outcomes = await Promise.all(records.map((r) => index.commitInstance(r, 'reject')));
     expect(outcomes.every((o) => o.outcome === 'stored')).toBe(true);
-    const [match] = await index.query(q('study', [filter('StudyInstanceUID', study)]));
+    const [match] = await allMatches(index.query(q('study', [filter('StudyInstanceUID', study)])));
     expect(value(match, 'NumberOfStudyRelatedInstances')).toEqual([24]);
     expect(value(match, 'NumberOfStudyRelatedSeries')).toEqual([3]);
     expect(value(match, 'ModalitiesInStudy')).toEqual(['CT', 'MR']);
@@ -184,15 +184,15 @@ describe.each(implementations)('ArchiveIndex contract: $name', (impl) => {
     const first = w.records[0];
     expect(await index.deleteInstances({ studyInstanceUID: a, seriesInstanceUID: w.series.a1, sopInstanceUID: first.sopInstanceUID })).toEqual([first.blobKey]);
     expect(await index.referencesBlob(first.blobKey)).toBe(false);
-    let [study] = await index.query(q('study', [filter('StudyInstanceUID', a)]));
+    let [study] = await allMatches(index.query(q('study', [filter('StudyInstanceUID', a)])));
     expect(value(study, 'NumberOfStudyRelatedInstances')).toEqual([2]);
     expect(await index.deleteInstances({ studyInstanceUID: a, seriesInstanceUID: w.series.a2 })).toEqual([w.records[2].blobKey]);
-    [study] = await index.query(q('study', [filter('StudyInstanceUID', a)]));
+    [study] = await allMatches(index.query(q('study', [filter('StudyInstanceUID', a)])));
     expect(value(study, 'NumberOfStudyRelatedSeries')).toEqual([1]);
     expect(value(study, 'ModalitiesInStudy')).toEqual(['CT']);
     expect(value(study, 'SOPClassesInStudy')).toEqual(['1.2.840.10008.5.1.4.1.1.2']);
     expect((await index.deleteInstances({ studyInstanceUID: a })).sort()).toEqual([w.records[1].blobKey]);
-    expect(await index.query(q('study', [filter('StudyInstanceUID', a)]))).toEqual([]);
+    expect(await allMatches(index.query(q('study', [filter('StudyInstanceUID', a)])))).toEqual([]);
     expect(await index.deleteInstances({ studyInstanceUID: a })).toEqual([]);
     // Stored again right after its deletion, an instance is really stored again.
     expect(await index.commitInstance(w.records[1], 'reject')).toEqual({ outcome: 'stored' });

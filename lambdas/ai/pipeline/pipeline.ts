@@ -4,7 +4,7 @@
 // call handleEvent, dispatchQuietStudies and process (lambdas/aws/ai).
 import { consoleLog, type StructuredLog } from '../../logging.js';
 import { Tag, tagToHex } from '../../dicom/tags.js';
-import type { ArchiveEvent, ArchiveStorage } from '../../storage/ports.js';
+import { allMatches, type ArchiveEvent, type ArchiveStorage } from '../../storage/ports.js';
 import { NotAnalysableError, type Analyser, type AnalyserFilter, type AnalysisOutcome } from '../analysers/analyser.js';
 import { profileOf, text, type StudyProfile } from '../analysers/attributes.js';
 import {
@@ -367,13 +367,13 @@ export class AiPipeline {
   // ---- Worklist ------------------------------------------------------------------------------------
 
   private async updateWorklist(studyInstanceUID: string, revision: number, forcedState?: WorklistItem['state']): Promise<void> {
-    const [match] = await this.deps.storage.index.query({
+    const [match] = await allMatches(this.deps.storage.index.query({
       level: 'study',
       filters: [{ tag: Tag.StudyInstanceUID, vr: 'UI', value: studyInstanceUID }],
       fuzzy: false,
       limit: 1,
       offset: 0,
-    });
+    }));
     if (!match) return;
     const all = await this.deps.state.resultsOf(studyInstanceUID);
     const current = all.filter((r) => r.revision === revision);

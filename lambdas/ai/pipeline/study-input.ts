@@ -3,7 +3,7 @@
 // related studies.
 import { cachedUntilRejected } from '../../cached-until-rejected.js';
 import type { DicomJson } from '../../dicom/json-model.js';
-import type { ArchiveStorage } from '../../storage/ports.js';
+import { allMatches, type ArchiveStorage } from '../../storage/ports.js';
 import type { InstanceView, StudyInput } from '../analysers/analyser.js';
 import type { AnalysisResult } from '../ports.js';
 
@@ -33,7 +33,7 @@ export async function loadStudyInput(
     instances,
     primaryResults: options.primaryResults,
     now: options.now,
-    query: (q) => storage.index.query(q),
+    query: (q) => allMatches(storage.index.query(q)),
     instancesOf: (study) => storage.index.listInstances({ studyInstanceUID: study }),
     // Pixel decoding (codecs, the pixel module's attributes) loads with the first frame an analyser asks
     // for: dispatching a study reads metadata only.

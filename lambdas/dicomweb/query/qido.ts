@@ -145,14 +145,18 @@ export interface QueryScope {
 
 export async function handleQido(c: Context, storage: ArchiveStorage, config: DicomWebConfig, level: QueryLevel, scope: QueryScope): Promise<Response> {
   const query = parseQuery(c.req.queries(), level, config);
-  const matches = await storage.index.query({ level, ...scope, filters: query.filters, fuzzy: query.fuzzy, limit: query.limit, offset: query.offset });
+  const matches = storage.index.query({ level, ...scope, filters: query.filters, fuzzy: query.fuzzy, limit: query.limit, offset: query.offset });
   const root = dicomWebRoot(c, config);
   const wanted = new Set<number>(DEFAULTS[level]);
   if (level !== 'study' && !scope.studyInstanceUID) DEFAULTS.study.forEach((t) => wanted.add(t));
   if (level === 'instance' && !scope.seriesInstanceUID) DEFAULTS.series.forEach((t) => wanted.add(t));
   query.includeTags.forEach((t) => wanted.add(t));
   query.filters.forEach((f) => wanted.add(f.tag));
-  const body = matches.map((m) => {
+  // Each match becomes its JSON text as it is read, so the answer is held once, as text, and never past
+  // the byte budget (an instance can carry megabytes of attributes: RT contours, private blocks).
+  const rows: string[] = [];
+  let bytes = 2;
+  for await (const m of matches) {
     const out: DicomJson = {};
     const source = m.attributes;
     const keys = query.includeAll ? new Set([...Object.keys(source).map((h) => parseInt(h, 16)), ...wanted]) : wanted;
@@ -168,9 +172,19 @@ export async function handleQido(c: Context, storage: ArchiveStorage, config: Di
           ? seriesUrl(root, m.studyInstanceUID, m.seriesInstanceUID!)
           : instanceUrl(root, m.studyInstanceUID, m.seriesInstanceUID!, m.sopInstanceUID!);
     out[tagToHex(Tag.RetrieveURL)] = { vr: 'UR', Value: [url] };
-    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
-  });
+    const row = JSON.stringify(Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1))));
+    const rowBytes = Buffer.byteLength(row);
+    if (rows.length > 0 && bytes + rowBytes + 1 > config.maxQueryResponseBytes) {
+      // PS3.18 8.3.4.4: fewer results than matched, said in a Warning; the client continues with offset.
+      query.warnings.push(
+        `The number of results exceeded the maximum supported by the server. Additional results can be requested: these ${rows.length} fill the ${config.maxQueryResponseBytes}-byte answer limit (MAX_QUERY_RESPONSE_BYTES); continue with offset=${query.offset + rows.length}`,
+      );
+      break;
+    }
+    rows.push(row);
+    bytes += rowBytes + 1;
+  }
   const headers: Record<string, string> = { 'Content-Type': 'application/dicom+json' };
   if (query.warnings.length) headers['Warning'] = warningHeader(query.warnings);
-  return new Response(JSON.stringify(body), { status: 200, headers });
+  return new Response(`[${rows.join(',')}]`, { status: 200, headers });
 }

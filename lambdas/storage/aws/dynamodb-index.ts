@@ -365,20 +365,19 @@ export class DynamoDbIndex implements ArchiveIndex {
 
   // ---- Query ---------------------------------------------------------------------------------
 
-  async query(q: IndexQuery): Promise<QueryMatch[]> {
+  async *query(q: IndexQuery): AsyncGenerator<QueryMatch> {
     const matchers = q.filters.map((f) => compileFilter(f, tagToHex(f.tag), q.fuzzy));
-    const out: QueryMatch[] = [];
     let skipped = 0;
+    let yielded = 0;
     for await (const match of this.candidates(q)) {
       if (!matchers.every((m) => m(match.attributes))) continue;
       if (skipped < q.offset) {
         skipped++;
         continue;
       }
-      out.push(match);
-      if (out.length >= q.limit) break;
+      yield match;
+      if (++yielded >= q.limit) return;
     }
-    return out;
   }
 
   /** Candidate matches from the narrowest access path the filters allow; the matchers decide. */

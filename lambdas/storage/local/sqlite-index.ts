@@ -247,7 +247,7 @@ export class SqliteIndex implements ArchiveIndex {
       .all(...params) as Row[]).map((r) => ({ sopInstanceUID: r.sop_uid as string, seriesInstanceUID: r.series_uid as string, json: r.metadata as string }));
   }
 
-  async query(q: IndexQuery): Promise<QueryMatch[]> {
+  async *query(q: IndexQuery): AsyncGenerator<QueryMatch> {
     const matchers = q.filters.map((f) => compileFilter(f, tagToHex(f.tag), q.fuzzy));
     const conditions: string[] = [];
     const params: unknown[] = [];
@@ -261,38 +261,34 @@ export class SqliteIndex implements ArchiveIndex {
       params.push(q.seriesInstanceUID);
     }
     const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-    let sql: string;
-    if (q.level === 'study') {
-      sql = `SELECT st.study_uid, st.attrs AS study_attrs, st.modalities, st.sop_classes, st.num_series, st.num_instances
-             FROM studies st ${where} ORDER BY st.rowid`;
-    } else if (q.level === 'series') {
-      sql = `SELECT st.study_uid, se.series_uid, st.attrs AS study_attrs, st.modalities, st.sop_classes, st.num_series, st.num_instances,
-             se.attrs AS series_attrs, se.num_instances AS series_instances
-             FROM series se JOIN studies st ON st.study_uid = se.study_uid ${where} ORDER BY se.rowid`;
-    } else {
-      sql = `SELECT st.study_uid, se.series_uid, i.sop_uid, st.attrs AS study_attrs, st.modalities, st.sop_classes, st.num_series,
-             st.num_instances, se.attrs AS series_attrs, se.num_instances AS series_instances, i.attrs AS instance_attrs, i.record
-             FROM instances i JOIN series se ON se.series_uid = i.series_uid JOIN studies st ON st.study_uid = i.study_uid
-             ${where} ORDER BY se.rowid, i.instance_number, i.rowid`;
-    }
-    const out: QueryMatch[] = [];
+    const shape = QUERY_SHAPES[q.level];
+    // The keys first (small), then the attributes a few rows at a time between yields: no statement stays
+    // open while the consumer awaits, and only a handful of rows' attributes are in memory at once.
+    const keys = this.db.prepare(`SELECT ${shape.key} ${shape.from} ${where} ORDER BY ${shape.order}`).pluck().all(...params) as number[];
+    const read = (chunk: number[]) => this.db.prepare(`SELECT ${shape.key} AS row_key, ${shape.columns} ${shape.from} WHERE ${shape.key} IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as Row[];
     let skipped = 0;
-    for (const row of this.db.prepare(sql).iterate(...params) as IterableIterator<Row>) {
-      const attributes = assemble(row);
-      if (!matchers.every((m) => m(attributes))) continue;
-      if (skipped < q.offset) {
-        skipped++;
-        continue;
+    let yielded = 0;
+    for (let start = 0; start < keys.length; start += QUERY_CHUNK_ROWS) {
+      const chunk = keys.slice(start, start + QUERY_CHUNK_ROWS);
+      const rows = new Map(read(chunk).map((r) => [r.row_key as number, r]));
+      for (const key of chunk) {
+        const row = rows.get(key);
+        if (!row) continue; // deleted since the keys were read
+        const attributes = assemble(row);
+        if (!matchers.every((m) => m(attributes))) continue;
+        if (skipped < q.offset) {
+          skipped++;
+          continue;
+        }
+        yield {
+          attributes,
+          studyInstanceUID: row.study_uid as string,
+          seriesInstanceUID: row.series_uid as string | undefined,
+          sopInstanceUID: row.sop_uid as string | undefined,
+        };
+        if (++yielded >= q.limit) return;
       }
-      out.push({
-        attributes,
-        studyInstanceUID: row.study_uid as string,
-        seriesInstanceUID: row.series_uid as string | undefined,
-        sopInstanceUID: row.sop_uid as string | undefined,
-      });
-      if (out.length >= q.limit) break;
     }
-    return out;
   }
 
   async deleteInstances(scope: ReferenceScope): Promise<string[]> {
@@ -331,6 +327,21 @@ function scopeWhere(scope: ReferenceScope, alias: string): { where: string; para
   }
   return { where: parts.join(' AND '), params };
 }
+
+const QUERY_CHUNK_ROWS = 32;
+const STUDY_COLUMNS = 'st.study_uid, st.attrs AS study_attrs, st.modalities, st.sop_classes, st.num_series, st.num_instances';
+const SERIES_COLUMNS = `${STUDY_COLUMNS}, se.series_uid, se.attrs AS series_attrs, se.num_instances AS series_instances`;
+/** Per level: the row key, the columns assemble() reads, the joins and the order of the answer. */
+const QUERY_SHAPES: Record<QueryLevel, { key: string; columns: string; from: string; order: string }> = {
+  study: { key: 'st.rowid', columns: STUDY_COLUMNS, from: 'FROM studies st', order: 'st.rowid' },
+  series: { key: 'se.rowid', columns: SERIES_COLUMNS, from: 'FROM series se JOIN studies st ON st.study_uid = se.study_uid', order: 'se.rowid' },
+  instance: {
+    key: 'i.rowid',
+    columns: `${SERIES_COLUMNS}, i.sop_uid, i.attrs AS instance_attrs`,
+    from: 'FROM instances i JOIN series se ON se.series_uid = i.series_uid JOIN studies st ON st.study_uid = i.study_uid',
+    order: 'se.rowid, i.instance_number, i.rowid',
+  },
+};
 
 const cs = (values: string): DicomJson[string] => (values ? { vr: 'CS', Value: values.split('\\') } : { vr: 'CS' });
 
