@@ -34,6 +34,13 @@ export const SERIES_LEVEL_TAGS = tags(
   'PatientPosition', 'SmallestPixelValueInSeries', 'LargestPixelValueInSeries',
 );
 
+/**
+ * Instance attributes kept for QIDO-RS (includefield=all) are those whose DICOM JSON is at most 64 KiB:
+ * larger values (RT contour data, big private blocks) would make every query answer megabytes per
+ * instance; WADO-RS metadata returns them.
+ */
+export const MAX_QUERY_ATTRIBUTE_CHARS = 64 * 1024;
+
 export interface InstanceIdentity {
   studyInstanceUID: string;
   seriesInstanceUID: string;
@@ -128,7 +135,7 @@ export function readInstance(bytes: Uint8Array, options: { inflated?: Uint8Array
   const instanceAttributes = pick(metadata, (t) => {
     if (STUDY_LEVEL_TAGS.has(t) || SERIES_LEVEL_TAGS.has(t)) return t === Tag.SpecificCharacterSet;
     const attr = metadata[tagToHex(t)];
-    return !attr.BulkDataURI && !attr.InlineBinary;
+    return !attr.BulkDataURI && !attr.InlineBinary && JSON.stringify(attr).length <= MAX_QUERY_ATTRIBUTE_CHARS;
   });
   return {
     ...(identity as InstanceIdentity),

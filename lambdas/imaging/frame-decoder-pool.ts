@@ -47,8 +47,10 @@ function decoderPool(): PiscinaType {
     filename: workerFile(),
     // Workers start with the first frames (loading a codec takes 0.1-0.3 s) and end after 10 s without
     // any: the WebAssembly memory their codecs grew, which no codec gives back, goes with them.
+    // One core is left to the serving thread, which renders, encodes and parses while workers decode; each
+    // worker holds its own codecs (a large JPEG XL frame grows one by 150 MB), so there are at most two.
     minThreads: 0,
-    maxThreads: Math.max(1, Math.min(2, availableParallelism())),
+    maxThreads: Math.max(1, Math.min(2, availableParallelism() - 1)),
     idleTimeout: 10_000,
   });
   return pool;

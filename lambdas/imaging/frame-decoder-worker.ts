@@ -1,6 +1,7 @@
 // A worker thread of the frame-decoding pool (frame-decoder-pool.ts): decodes one compressed frame with
 // the codecs, apart from the thread that serves requests, so that a decoder that runs too long can be
 // stopped and the WebAssembly memory it grew is given back.
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { PixelModule } from './pixels.js';
 import { decompressFrameHere, type NativeFrame } from './codecs.js';
 
@@ -10,8 +11,18 @@ export interface DecodeTask {
   pm: PixelModule;
 }
 
-export default async function decode({ bytes, transferSyntaxUID, pm }: DecodeTask): Promise<NativeFrame> {
+export default async function decode({ bytes, transferSyntaxUID, pm }: DecodeTask): Promise<unknown> {
   const frame = await decompressFrameHere(bytes, transferSyntaxUID, pm);
-  // Copied back to the serving thread (structured clone): one copy of the decoded samples.
-  return frame;
+  // The decoded samples are moved to the serving thread, not copied (a frame can be tens of megabytes);
+  // a view into memory the worker keeps (a codec's) is copied once into a buffer of its own first.
+  const whole = frame.bytes.byteOffset === 0 && frame.bytes.byteLength === frame.bytes.buffer.byteLength && frame.bytes.buffer instanceof ArrayBuffer;
+  const samples = whole ? frame.bytes : frame.bytes.slice();
+  return move({
+    get [transferableSymbol]() {
+      return [samples.buffer];
+    },
+    get [valueSymbol](): NativeFrame {
+      return { ...frame, bytes: samples };
+    },
+  });
 }

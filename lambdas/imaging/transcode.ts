@@ -11,6 +11,7 @@ import { Tag } from '../dicom/tags.js';
 import { TransferSyntax, transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import { DECODABLE_TRANSFER_SYNTAXES, UnsupportedEncodingError, decompressFrame, nativeFrame } from './codecs.js';
 import { ENCODABLE_TRANSFER_SYNTAXES, compressFrame, lossyCompressionMethod } from './encoders.js';
+import { MemoryBudget } from './memory-budget.js';
 import { pixelModuleOf, type PixelModule } from './pixels.js';
 
 const ExtendedOffsetTable = 0x7fe00001;
@@ -143,6 +144,10 @@ async function parseReadable(file: Uint8Array): Promise<ParsedDicom> {
  * decodes to RGB; JPEG 2000's component transform is YBR_RCT), offset tables that belonged to the stored
  * encapsulation go, and a lossy encoding is recorded in Lossy Image Compression, its ratio and method.
  */
+/** Bytes of decompressed instances being transcoded at once; one larger than this is transcoded alone. */
+export const TRANSCODE_BUDGET_BYTES = 64 * 1024 * 1024;
+const transcodeBudget = new MemoryBudget(TRANSCODE_BUDGET_BYTES);
+
 export async function transcodeInstance(file: Uint8Array, to: string, options: TranscodeOptions): Promise<Uint8Array> {
   const parsed = await parseReadable(file);
   const from = parsed.transferSyntaxUID;
@@ -165,31 +170,37 @@ export async function transcodeInstance(file: Uint8Array, to: string, options: T
   if (decompressedBytes > options.maxDecompressedBytes) {
     throw new UnsupportedEncodingError(`decompressed it would take ${decompressedBytes} bytes, more than the ${options.maxDecompressedBytes} this server decompresses at once (MAX_DECOMPRESSED_BYTES)`);
   }
-  const frames: FrameBytes[] = [];
-  for (let i = 0; i < layout.frames.length; i++) {
-    frames.push(await transcodeFrame(assembleFrame(layout, i, (r) => ds.bytes.subarray(r.offset, r.offset + r.length)), from, to, pm));
-  }
-  const bytes = frames.map((f) => f.bytes);
-  const changes = new Map<number, ElementValue | null>([
-    [ExtendedOffsetTable, null],
-    [ExtendedOffsetTableLengths, null],
-  ]);
-  if (pm.samplesPerPixel > 1) changes.set(Tag.PlanarConfiguration, unsignedShortValue(0));
-  if (frames[0]) changes.set(Tag.PhotometricInterpretation, textValue('CS', frames[0].photometricInterpretation));
-  if (decompressing) {
-    const joined = pm.bitsAllocated === 1 ? [concatenateBits(bytes, pm.rows * pm.columns * pm.samplesPerPixel)] : bytes;
-    const length = joined.reduce((n, f) => n + f.length, 0);
-    changes.set(Tag.PixelData, { vr: pm.bitsAllocated > 8 ? 'OW' : 'OB', bytes: Buffer.concat(joined, length + (length % 2)) }); // zero-padded to even length
-  } else {
-    changes.set(Tag.PixelData, { vr: 'OB', frames: bytes });
-    const lossyMethod = lossyCompressionMethod(to);
-    if (lossyMethod) {
-      const compressedBytes = bytes.reduce((n, b) => n + b.length, 0);
-      recordLossyCompression(changes, json, (decompressedBytes / compressedBytes).toFixed(2), lossyMethod);
+  // Instances decompressed at once share one budget (a few concurrent requests for large instances would
+  // otherwise add up to gigabytes); the rest of the request waits its turn.
+  return transcodeBudget.run(decompressedBytes, async () => {
+    const frames: FrameBytes[] = [];
+    for (let i = 0; i < layout.frames.length; i++) {
+      frames.push(await transcodeFrame(assembleFrame(layout, i, (r) => ds.bytes.subarray(r.offset, r.offset + r.length)), from, to, pm));
     }
-  }
-  if (ALWAYS_LOSSY.has(from) && !ds.elements.has(LossyImageCompression)) changes.set(LossyImageCompression, textValue('CS', '01'));
-  return reencoded(parsed, changes, to);
+    const bytes = frames.map((f) => f.bytes);
+    const changes = new Map<number, ElementValue | null>([
+      [ExtendedOffsetTable, null],
+      [ExtendedOffsetTableLengths, null],
+    ]);
+    if (pm.samplesPerPixel > 1) changes.set(Tag.PlanarConfiguration, unsignedShortValue(0));
+    if (frames[0]) changes.set(Tag.PhotometricInterpretation, textValue('CS', frames[0].photometricInterpretation));
+    if (decompressing) {
+      const joined = pm.bitsAllocated === 1 ? [concatenateBits(bytes, pm.rows * pm.columns * pm.samplesPerPixel)] : bytes;
+      const length = joined.reduce((n, f) => n + f.length, 0);
+      // One frame of even length is written as it is (no copy of what may be tens of megabytes); else zero-padded to even length.
+      const pixels = joined.length === 1 && length % 2 === 0 ? joined[0] : Buffer.concat(joined, length + (length % 2));
+      changes.set(Tag.PixelData, { vr: pm.bitsAllocated > 8 ? 'OW' : 'OB', bytes: pixels });
+    } else {
+      changes.set(Tag.PixelData, { vr: 'OB', frames: bytes });
+      const lossyMethod = lossyCompressionMethod(to);
+      if (lossyMethod) {
+        const compressedBytes = bytes.reduce((n, b) => n + b.length, 0);
+        recordLossyCompression(changes, json, (decompressedBytes / compressedBytes).toFixed(2), lossyMethod);
+      }
+    }
+    if (ALWAYS_LOSSY.has(from) && !ds.elements.has(LossyImageCompression)) changes.set(LossyImageCompression, textValue('CS', '01'));
+    return reencoded(parsed, changes, to);
+  });
 }
 
 /** The frames of a stored instance; pixel data whose frames cannot be told apart cannot be converted. */
@@ -205,9 +216,9 @@ function framesOf(parsed: ParsedDicom): FrameLayout {
 }
 
 /** What the re-encoder cannot write (encapsulated data in implicit VR) is a refusal with its reason. */
-function reencoded(parsed: ParsedDicom, changes: ElementChanges | undefined, to: string): Uint8Array {
+async function reencoded(parsed: ParsedDicom, changes: ElementChanges | undefined, to: string): Promise<Uint8Array> {
   try {
-    return reencodeInstance(parsed, changes, to);
+    return await reencodeInstance(parsed, changes, to);
   } catch (e) {
     if (e instanceof ReencodeError) throw new UnsupportedEncodingError(e.message);
     throw e;
