@@ -84,9 +84,40 @@ export function compileFilter(filter: AttributeFilter, name: string, fuzzy: bool
   return (attrs) => values(attrs).some((v) => typeof v === 'string' && alternatives.some((p) => p.test(v)));
 }
 
-function wildcardPattern(value: string): RegExp {
-  const escaped = value.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, 's');
+interface WildcardPattern {
+  test(text: string): boolean;
+}
+
+/**
+ * PS3.4 C.2.2.2.4 wildcard matching: `*` any run of characters, `?` one. Matched greedily with one
+ * backtrack point (the last `*`), so the work is at most pattern × text characters whatever the query: a
+ * regular expression built from `*a*a*a*…` backtracks exponentially and once held the server for minutes.
+ */
+function wildcardPattern(pattern: string): WildcardPattern {
+  return {
+    test(text: string): boolean {
+      let p = 0;
+      let t = 0;
+      let star = -1;
+      let resume = 0;
+      while (t < text.length) {
+        if (p < pattern.length && (pattern[p] === '?' || (pattern[p] !== '*' && pattern[p] === text[t]))) {
+          p++;
+          t++;
+        } else if (p < pattern.length && pattern[p] === '*') {
+          star = p++;
+          resume = t;
+        } else if (star >= 0) {
+          p = star + 1;
+          t = ++resume;
+        } else {
+          return false;
+        }
+      }
+      while (p < pattern.length && pattern[p] === '*') p++;
+      return p === pattern.length;
+    },
+  };
 }
 
 /** Normalised [from, to] bounds; partial values are padded so that the range covers whole units. */
