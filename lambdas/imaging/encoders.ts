@@ -169,7 +169,9 @@ export function encodingRefusal(frame: EncodingInput, transferSyntaxUID: string)
 /** Whether every sample lies in the range Bits Stored (and Pixel Representation) gives it. */
 function fitsBitsStored(frame: FrameToEncode): boolean {
   if (frame.bitsStored >= frame.bitsAllocated) return true;
-  const samples = frame.bitsAllocated === 16 ? new Uint16Array(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength >> 1) : frame.bytes;
+  // Native pixel data can start at an odd offset in the file (after an odd-length element); a view of 16-bit samples needs an even one.
+  const bytes = frame.bytes.byteOffset % 2 ? new Uint8Array(frame.bytes) : frame.bytes;
+  const samples = frame.bitsAllocated === 16 ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1) : bytes;
   const width = frame.bitsAllocated;
   const high = frame.signed ? 2 ** (frame.bitsStored - 1) - 1 : 2 ** frame.bitsStored - 1;
   const low = frame.signed ? 2 ** width - 2 ** (frame.bitsStored - 1) : 2 ** width; // sign-extended negatives start here

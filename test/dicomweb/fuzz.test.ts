@@ -24,4 +24,12 @@ describe('hostile input, fuzzed', () => {
     expect(report.consistency.listed).toBeGreaterThanOrEqual(report.stored > 0 ? 1 : 0);
     expect(Object.keys(report.statuses).filter((s) => Number(s) >= 400).length).toBeGreaterThan(2);
   }, 240_000);
+
+  it('answers the inputs that long runs (npm run fuzz) found failing', async () => {
+    // Seed 1: #10894 stored 16-bit native pixel data at an odd offset (after an odd-length text value);
+    // encoding it as JPEG-LS read it through a misaligned view and answered 500.
+    const report = await runFuzz({ url: archive.url, seed: 1, count: 10895, only: [10894], concurrency: 1, timeoutMs: 30_000 });
+    expect(report.failures.map((f) => `${f.status} ${f.label}: ${f.problem?.slice(0, 200)}`)).toEqual([]);
+    expect(report.stored).toBe(1);
+  }, 120_000);
 });
