@@ -60,7 +60,7 @@ export function configFromEnv(): DicomWebConfig {
     maxInflatedBytes: intEnv('MAX_INFLATED_BYTES', DEFAULT_MAX_INFLATED_BYTES),
     duplicatePolicy: policy,
     maxQueryResults: intEnv('MAX_QUERY_RESULTS', 10000),
-    maxQueryResponseBytes: intEnv('MAX_QUERY_RESPONSE_BYTES', 32 * 1024 ** 2),
+    maxQueryResponseBytes: intEnv('MAX_QUERY_RESPONSE_BYTES', 16 * 1024 ** 2),
     storeConcurrency: intEnv('STORE_CONCURRENCY', 8),
   };
 }

@@ -186,5 +186,22 @@ export async function handleQido(c: Context, storage: ArchiveStorage, config: Di
   }
   const headers: Record<string, string> = { 'Content-Type': 'application/dicom+json' };
   if (query.warnings.length) headers['Warning'] = warningHeader(query.warnings);
-  return new Response(`[${rows.join(',')}]`, { status: 200, headers });
+  return new Response(jsonArrayStream(rows), { status: 200, headers });
+}
+
+/** The rows as one JSON array, encoded as the client reads it; each row's text is let go once sent. */
+function jsonArrayStream(rows: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (next === rows.length) {
+        controller.enqueue(encoder.encode(next === 0 ? '[]' : ']'));
+        controller.close();
+        return;
+      }
+      controller.enqueue(encoder.encode((next === 0 ? '[' : ',') + rows[next]));
+      rows[next++] = '';
+    },
+  });
 }
