@@ -42,6 +42,8 @@ export interface FuzzReport {
   statuses: Record<string, number>;
   failures: Exchange[];
   slowest: Exchange[];
+  /** How many exchanges took 2 s or more. */
+  overTwoSeconds: number;
   /** The exchanges during which the server's resident memory rose most (exact at concurrency 1). */
   hungriest: Exchange[];
   stored: number;
@@ -180,6 +182,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     statuses,
     failures: exchanges.filter((e) => e.problem && (e.status === 'reset' || e.status === 'timeout' || e.status >= 400)),
     slowest: [...exchanges].sort((a, b) => b.ms - a.ms).slice(0, 10),
+    overTwoSeconds: exchanges.filter((e) => e.ms >= 2000).length,
     hungriest: exchanges.filter((e) => (e.rssRise ?? 0) > 0).sort((a, b) => b.rssRise! - a.rssRise!).slice(0, 10),
     stored,
     peakRssBytes: options.peakRss?.(),
