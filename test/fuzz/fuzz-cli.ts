@@ -19,6 +19,13 @@ const { values } = parseArgs({
 
 const server = await startServerProcess({ AI_ENABLED: values.ai ? 'true' : 'false' });
 const { url } = server;
+// Interrupted, the fuzzer takes its server with it (held by some input, it would not stop by itself).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.process.kill('SIGKILL');
+    process.exit(130);
+  });
+}
 const baseline = server.rss();
 let highest = baseline;
 const sampler = setInterval(() => {

@@ -48,7 +48,10 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       if (exitCode === undefined) {
         const gone = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
+        // A server whose event loop is held (what the fuzzer looks for) cannot run its shutdown.
+        const held = setTimeout(() => child.kill('SIGKILL'), 5000);
         await gone;
+        clearTimeout(held);
       }
       rmSync(dataDir, { recursive: true, force: true });
     },
