@@ -137,6 +137,10 @@ async function parseReadable(file: Uint8Array): Promise<ParsedDicom> {
   }
 }
 
+/** Bytes of decompressed instances being transcoded at once; one larger than this is transcoded alone. */
+export const TRANSCODE_BUDGET_BYTES = 64 * 1024 * 1024;
+const transcodeBudget = new MemoryBudget(TRANSCODE_BUDGET_BYTES);
+
 /**
  * The stored Part 10 file in another transfer syntax: Explicit VR Little Endian, or a compressed syntax of
  * ./encoders.ts. Frames are decompressed (when stored compressed) and re-encoded one by one; Photometric
@@ -144,10 +148,6 @@ async function parseReadable(file: Uint8Array): Promise<ParsedDicom> {
  * decodes to RGB; JPEG 2000's component transform is YBR_RCT), offset tables that belonged to the stored
  * encapsulation go, and a lossy encoding is recorded in Lossy Image Compression, its ratio and method.
  */
-/** Bytes of decompressed instances being transcoded at once; one larger than this is transcoded alone. */
-export const TRANSCODE_BUDGET_BYTES = 64 * 1024 * 1024;
-const transcodeBudget = new MemoryBudget(TRANSCODE_BUDGET_BYTES);
-
 export async function transcodeInstance(file: Uint8Array, to: string, options: TranscodeOptions): Promise<Uint8Array> {
   const parsed = await parseReadable(file);
   const from = parsed.transferSyntaxUID;
