@@ -264,7 +264,8 @@ export class SqliteIndex implements ArchiveIndex {
     // The keys first (small), then the attributes a few rows at a time between yields: no statement stays
     // open while the consumer awaits, and only a handful of rows' attributes are in memory at once.
     const keys = this.db.prepare(`SELECT ${shape.key} ${shape.from} ${where} ORDER BY ${shape.order}`).pluck().all(...params) as number[];
-    const read = (chunk: number[]) => this.db.prepare(`SELECT ${shape.key} AS row_key, ${shape.columns} ${shape.from} WHERE ${shape.key} IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as Row[];
+    // One statement per level and chunk size, prepared once (the class's statement cache).
+    const read = (chunk: number[]) => this.stmt(`SELECT ${shape.key} AS row_key, ${shape.columns} ${shape.from} WHERE ${shape.key} IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as Row[];
     let skipped = 0;
     let yielded = 0;
     for (let start = 0; start < keys.length; start += QUERY_CHUNK_ROWS) {
