@@ -3,8 +3,9 @@
 // in Implicit VR Little Endian (A.1) or Deflated Explicit VR Little Endian (A.5). Whatever the stored
 // encoding, the data set is rewritten element by element; pixel data, once decompressed or compressed,
 // comes in through `changes`.
-import { promisify } from 'node:util';
-import { constants as zlib, deflateRaw } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { constants as zlib, createDeflateRaw } from 'node:zlib';
 import { lookupTag } from './dictionary.js';
 import { WORD_SIZE } from './json-model.js';
 import type { DicomDataSet, DicomElement, ParsedDicom } from './parser.js';
@@ -13,10 +14,15 @@ import { TransferSyntax } from './transfer-syntax.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './implementation.js';
 
 /** A value to write instead of the stored one (`null` leaves the element out). */
-export type ElementValue = BytesValue | EncapsulatedFrames;
+export type ElementValue = BytesValue | ValueInParts | EncapsulatedFrames;
 export interface BytesValue {
   vr: string;
   bytes: Uint8Array;
+}
+/** A value written as its parts one after the other (native frames), never joined into one buffer. */
+export interface ValueInParts {
+  vr: string;
+  parts: readonly Uint8Array[];
 }
 /** Compressed Pixel Data: one fragment per frame. */
 export interface EncapsulatedFrames {
@@ -30,7 +36,6 @@ export const LONG_LENGTH_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', '
 const NUMBER_SIZE: Record<string, number> = { ...WORD_SIZE, US: 2, SS: 2, AT: 2, UL: 4, SL: 4, FL: 4, FD: 8, SV: 8, UV: 8 };
 export const UNDEFINED_LENGTH = 0xffffffff;
 const textEncoder = new TextEncoder();
-const deflateRawAsync = promisify(deflateRaw);
 
 /** A text value padded to even length as PS3.5 6.2 requires (UIDs with NUL, everything else with a space). */
 export function textValue(vr: string, text: string): BytesValue {
@@ -82,14 +87,46 @@ export class ByteSink {
   }
 
   concat(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
+    return joined(this.chunks, this.size);
+  }
+
+  /**
+   * The bytes as few buffers: runs of small chunks (element headers, short values) joined, large values
+   * (pixel data, a frame) kept as they are, so that tens of megabytes are never copied to be sent.
+   */
+  coalesced(small = 64 * 1024): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let run: Uint8Array[] = [];
+    let runSize = 0;
+    const flush = () => {
+      if (run.length === 1) out.push(run[0]);
+      else if (run.length > 1) out.push(joined(run, runSize));
+      run = [];
+      runSize = 0;
+    };
     for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
+      if (c.length >= small) {
+        flush();
+        out.push(c);
+        continue;
+      }
+      run.push(c);
+      runSize += c.length;
+      if (runSize >= small) flush();
     }
+    flush();
     return out;
   }
+}
+
+function joined(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** Context that resolves the dictionary's ambiguous VRs (PS3.5 A.1 c-d) for elements read as implicit VR. */
@@ -132,6 +169,13 @@ function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, c
     if (change && 'frames' in change) {
       if (implicit) throw new ReencodeError('encapsulated Pixel Data cannot be written in Implicit VR Little Endian');
       writeFragments(sink, tag, change.frames);
+      continue;
+    }
+    if (change && 'parts' in change) {
+      const length = change.parts.reduce((n, p) => n + p.length, 0);
+      header(tag, change.vr, length + (length % 2));
+      for (const part of change.parts) sink.push(part);
+      if (length % 2) sink.push(new Uint8Array(1));
       continue;
     }
     if (change) {
@@ -215,9 +259,10 @@ export class ReencodeError extends Error {}
  * The instance as a Part 10 file in Explicit VR Little Endian (the default), Implicit VR Little Endian,
  * Deflated Explicit VR Little Endian, or a compressed syntax when `changes` bring its encapsulated Pixel
  * Data. File Meta Information, always explicit, keeps what the original said about its source and names
- * this implementation as the writer (PS3.10 7.1).
+ * this implementation as the writer (PS3.10 7.1). The file comes as consecutive buffers (ByteSink.coalesced):
+ * pixel data given as parts is sent as it is, never copied into one buffer with the rest.
  */
-export async function reencodeInstance(parsed: ParsedDicom, changes?: ElementChanges, transferSyntaxUID: string = TransferSyntax.ExplicitVRLittleEndian): Promise<Uint8Array> {
+export async function reencodeInstance(parsed: ParsedDicom, changes?: ElementChanges, transferSyntaxUID: string = TransferSyntax.ExplicitVRLittleEndian): Promise<Uint8Array[]> {
   const ds = parsed.dataset;
   const sopClass = (parsed.meta && datasetText(parsed.meta, Tag.MediaStorageSOPClassUID)) ?? datasetText(ds, Tag.SOPClassUID) ?? '';
   const sopInstance = (parsed.meta && datasetText(parsed.meta, Tag.MediaStorageSOPInstanceUID)) ?? datasetText(ds, Tag.SOPInstanceUID) ?? '';
@@ -229,17 +274,34 @@ export async function reencodeInstance(parsed: ParsedDicom, changes?: ElementCha
   writeDataSet(metaSink, meta, context, metaChanges);
   const body = new ByteSink();
   writeDataSet(body, ds, context, changes, transferSyntaxUID === TransferSyntax.ImplicitVRLittleEndian ? 'implicit' : 'explicit');
-  if (transferSyntaxUID !== TransferSyntax.DeflatedExplicitVRLittleEndian) return part10(metaSink, body);
-  // The data set after the meta group, deflated without a zlib header and padded to even length (PS3.5 A.5),
-  // on libuv's thread pool so that tens of megabytes do not hold the event loop; at the fastest level,
-  // since the client waits for it (level 6 takes three times as long for a few per cent less).
+  if (transferSyntaxUID !== TransferSyntax.DeflatedExplicitVRLittleEndian) return part10Chunks(metaSink, body);
   const deflated = new ByteSink();
-  deflated.push(padToEven(await deflateRawAsync(body.concat(), { level: zlib.Z_BEST_SPEED }), 0));
-  return part10(metaSink, deflated);
+  for (const chunk of await deflatedChunks(body.coalesced())) deflated.push(chunk);
+  if (deflated.size % 2) deflated.push(new Uint8Array(1));
+  return part10Chunks(metaSink, deflated);
 }
 
-/** Preamble, "DICM", the meta group with its length, then the data set. */
+/**
+ * The data set after the meta group deflated without a zlib header (PS3.5 A.5), as a stream on libuv's
+ * thread pool so that tens of megabytes neither hold the event loop nor get joined first; at the fastest
+ * level, since the client waits for it (level 6 takes three times as long for a few per cent less).
+ */
+async function deflatedChunks(chunks: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  await pipeline(Readable.from(chunks, { objectMode: false }), createDeflateRaw({ level: zlib.Z_BEST_SPEED, chunkSize: 256 * 1024 }), async (deflated: AsyncIterable<Buffer>) => {
+    for await (const chunk of deflated) out.push(chunk);
+  });
+  return out;
+}
+
+/** Preamble, "DICM", the meta group with its length, then the data set: as one buffer. */
 export function part10(meta: ByteSink, body: ByteSink): Uint8Array {
+  const chunks = part10Chunks(meta, body);
+  return joined(chunks, chunks.reduce((n, c) => n + c.length, 0));
+}
+
+/** part10 as consecutive buffers, large values not copied. */
+function part10Chunks(meta: ByteSink, body: ByteSink): Uint8Array[] {
   const out = new ByteSink();
   out.push(new Uint8Array(128));
   out.push(textEncoder.encode('DICM'));
@@ -249,7 +311,7 @@ export function part10(meta: ByteSink, body: ByteSink): Uint8Array {
   out.push(groupLength);
   for (const c of meta.chunks) out.push(c);
   for (const c of body.chunks) out.push(c);
-  return out.concat();
+  return out.coalesced();
 }
 
 /** The File Meta Information elements this implementation writes, naming itself as the writer (PS3.10 7.1). */

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
 import type { Piscina as PiscinaType } from 'piscina';
 import type { NativeFrame } from './codecs.js';
 import type { DecodeTask } from './frame-decoder-worker.js';
@@ -50,16 +51,35 @@ function decoderPool(): PiscinaType {
     // One core is left to the serving thread, which renders, encodes and parses while workers decode; each
     // worker holds its own codecs (a large JPEG XL frame grows one by 150 MB), so there are at most two.
     minThreads: 0,
-    maxThreads: Math.max(1, Math.min(2, availableParallelism() - 1)),
+    maxThreads: frameDecodingConcurrency(),
     idleTimeout: 10_000,
   });
   return pool;
 }
 
-/** Decodes a compressed frame in a worker; rejects with an AbortError once the time budget is spent. */
+/** How many frames are worth handing to the pool at once. */
+export function frameDecodingConcurrency(): number {
+  return Math.max(1, Math.min(2, availableParallelism() - 1));
+}
+
+/**
+ * Decodes a compressed frame in a worker; rejects with an AbortError once the frame has been decoding for
+ * longer than its time budget. The budget counts from when a worker takes the frame (it says so on a
+ * port), not from when it was queued: frames waiting behind others under load are not refused for it.
+ */
 export async function decodeInWorker(task: DecodeTask): Promise<NativeFrame> {
   const bytes = new Uint8Array(task.bytes); // a copy of its own, handed over without another
-  return decoderPool().run({ ...task, bytes }, { transferList: [bytes.buffer], signal: AbortSignal.timeout(frameDecodeTimeoutMs()) }) as Promise<NativeFrame>;
+  const stop = new AbortController();
+  const { port1: started, port2: startedPort } = new MessageChannel();
+  let budget: NodeJS.Timeout | undefined;
+  started.once('message', () => (budget = setTimeout(() => stop.abort(), frameDecodeTimeoutMs())));
+  started.unref();
+  try {
+    return (await decoderPool().run({ ...task, bytes, started: startedPort }, { transferList: [bytes.buffer, startedPort], signal: stop.signal })) as NativeFrame;
+  } finally {
+    clearTimeout(budget);
+    started.close();
+  }
 }
 
 /** Stops the workers (for a clean exit of tests and short-lived processes). */

@@ -1,6 +1,7 @@
 // A worker thread of the frame-decoding pool (frame-decoder-pool.ts): decodes one compressed frame with
 // the codecs, apart from the thread that serves requests, so that a decoder that runs too long can be
 // stopped and the WebAssembly memory it grew is given back.
+import type { MessagePort } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { PixelModule } from './pixels.js';
 import { decompressFrameHere, type NativeFrame } from './codecs.js';
@@ -11,7 +12,10 @@ export interface DecodeTask {
   pm: PixelModule;
 }
 
-export default async function decode({ bytes, transferSyntaxUID, pm }: DecodeTask): Promise<unknown> {
+export default async function decode({ bytes, transferSyntaxUID, pm, started }: DecodeTask & { started?: MessagePort }): Promise<unknown> {
+  // The time budget starts now (frame-decoder-pool.ts).
+  started?.postMessage('started');
+  started?.close();
   const frame = await decompressFrameHere(bytes, transferSyntaxUID, pm);
   // The decoded samples are moved to the serving thread, not copied (a frame can be tens of megabytes);
   // a view into memory the worker keeps (a codec's) is copied once into a buffer of its own first.

@@ -11,6 +11,7 @@ import { Tag } from '../dicom/tags.js';
 import { TransferSyntax, transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import { DECODABLE_TRANSFER_SYNTAXES, UnsupportedEncodingError, decompressFrame, nativeFrame } from './codecs.js';
 import { ENCODABLE_TRANSFER_SYNTAXES, compressFrame, lossyCompressionMethod } from './encoders.js';
+import { frameDecodingConcurrency } from './frame-decoder-pool.js';
 import { MemoryBudget } from './memory-budget.js';
 import { pixelModuleOf, type PixelModule } from './pixels.js';
 
@@ -148,7 +149,7 @@ const transcodeBudget = new MemoryBudget(TRANSCODE_BUDGET_BYTES);
  * decodes to RGB; JPEG 2000's component transform is YBR_RCT), offset tables that belonged to the stored
  * encapsulation go, and a lossy encoding is recorded in Lossy Image Compression, its ratio and method.
  */
-export async function transcodeInstance(file: Uint8Array, to: string, options: TranscodeOptions): Promise<Uint8Array> {
+export async function transcodeInstance(file: Uint8Array, to: string, options: TranscodeOptions): Promise<Uint8Array[]> {
   const parsed = await parseReadable(file);
   const from = parsed.transferSyntaxUID;
   const ds = parsed.dataset;
@@ -173,10 +174,10 @@ export async function transcodeInstance(file: Uint8Array, to: string, options: T
   // Instances decompressed at once share one budget (a few concurrent requests for large instances would
   // otherwise add up to gigabytes); the rest of the request waits its turn.
   return transcodeBudget.run(decompressedBytes, async () => {
-    const frames: FrameBytes[] = [];
-    for (let i = 0; i < layout.frames.length; i++) {
-      frames.push(await transcodeFrame(assembleFrame(layout, i, (r) => ds.bytes.subarray(r.offset, r.offset + r.length)), from, to, pm));
-    }
+    // As many frames at once as there are workers to code them, kept in order.
+    const frames = await inOrder(layout.frames.length, frameDecodingConcurrency(), (i) =>
+      transcodeFrame(assembleFrame(layout, i, (r) => ds.bytes.subarray(r.offset, r.offset + r.length)), from, to, pm),
+    );
     const bytes = frames.map((f) => f.bytes);
     const changes = new Map<number, ElementValue | null>([
       [ExtendedOffsetTable, null],
@@ -185,11 +186,9 @@ export async function transcodeInstance(file: Uint8Array, to: string, options: T
     if (pm.samplesPerPixel > 1) changes.set(Tag.PlanarConfiguration, unsignedShortValue(0));
     if (frames[0]) changes.set(Tag.PhotometricInterpretation, textValue('CS', frames[0].photometricInterpretation));
     if (decompressing) {
-      const joined = pm.bitsAllocated === 1 ? [concatenateBits(bytes, pm.rows * pm.columns * pm.samplesPerPixel)] : bytes;
-      const length = joined.reduce((n, f) => n + f.length, 0);
-      // One frame of even length is written as it is (no copy of what may be tens of megabytes); else zero-padded to even length.
-      const pixels = joined.length === 1 && length % 2 === 0 ? joined[0] : Buffer.concat(joined, length + (length % 2));
-      changes.set(Tag.PixelData, { vr: pm.bitsAllocated > 8 ? 'OW' : 'OB', bytes: pixels });
+      // The frames are written one after the other as they are: tens of megabytes are never copied into one buffer.
+      const parts = pm.bitsAllocated === 1 ? [concatenateBits(bytes, pm.rows * pm.columns * pm.samplesPerPixel)] : bytes;
+      changes.set(Tag.PixelData, { vr: pm.bitsAllocated > 8 ? 'OW' : 'OB', parts });
     } else {
       changes.set(Tag.PixelData, { vr: 'OB', frames: bytes });
       const lossyMethod = lossyCompressionMethod(to);
@@ -216,7 +215,7 @@ function framesOf(parsed: ParsedDicom): FrameLayout {
 }
 
 /** What the re-encoder cannot write (encapsulated data in implicit VR) is a refusal with its reason. */
-async function reencoded(parsed: ParsedDicom, changes: ElementChanges | undefined, to: string): Promise<Uint8Array> {
+async function reencoded(parsed: ParsedDicom, changes: ElementChanges | undefined, to: string): Promise<Uint8Array[]> {
   try {
     return await reencodeInstance(parsed, changes, to);
   } catch (e) {
@@ -230,6 +229,26 @@ export async function transcodeFrame(frame: Uint8Array, from: string, to: string
   const decoded = await uncompressedFrame(frame, from, pm);
   if (NATIVE_TARGETS.has(to)) return decoded;
   return compressFrame(nativeFrame(decoded.bytes, pm, decoded.photometricInterpretation, false), to);
+}
+
+/** `work` for 0…count-1, at most `concurrency` at a time, results in order; the first failure stops the rest. */
+async function inOrder<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array<T>(count);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < count) {
+      const i = next++;
+      try {
+        results[i] = await work(i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
 }
 
 /** PS3.3 C.7.6.1.1.5: once lossy, always "01"; each compression step adds its ratio and method, in order. */

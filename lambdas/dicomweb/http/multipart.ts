@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 export interface ResponsePart {
   contentType: string;
   contentLocation?: string;
-  body: Uint8Array;
+  /** The part's bytes, or its consecutive pieces (a transcoded instance is not joined into one buffer). */
+  body: Uint8Array | readonly Uint8Array[];
 }
 
 export function multipartBoundary(): string {
@@ -30,12 +31,13 @@ export function multipartStream(boundary: string, parts: AsyncIterable<ResponseP
         controller.close();
         return;
       }
+      const pieces = value.body instanceof Uint8Array ? [value.body] : value.body;
       const head =
         `--${boundary}\r\nContent-Type: ${value.contentType}\r\n` +
         (value.contentLocation ? `Content-Location: ${value.contentLocation}\r\n` : '') +
-        `Content-Length: ${value.body.byteLength}\r\n\r\n`;
+        `Content-Length: ${pieces.reduce((n, p) => n + p.byteLength, 0)}\r\n\r\n`;
       controller.enqueue(encoder.encode(head));
-      controller.enqueue(value.body);
+      for (const piece of pieces) controller.enqueue(piece);
       controller.enqueue(encoder.encode('\r\n'));
     },
     async cancel() {

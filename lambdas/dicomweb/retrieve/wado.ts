@@ -103,7 +103,8 @@ function representationTag(syntax: string): string {
 }
 
 interface Representation {
-  bytes: Uint8Array;
+  /** The file as stored, or transcoded as consecutive pieces. */
+  bytes: Uint8Array | readonly Uint8Array[];
   transferSyntaxUID: string;
 }
 
@@ -157,8 +158,11 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
   // One instance is prepared before answering, so that a codestream that cannot be transcoded is a 406.
   const first = records.length === 1 ? await represent(0) : undefined;
   if (!choice.multipart) {
-    return new Response(first!.bytes as Uint8Array<ArrayBuffer>, {
-      headers: { 'Content-Type': `application/dicom; transfer-syntax=${first!.transferSyntaxUID}`, ETag: etag, 'Cache-Control': cacheControl },
+    const { bytes } = first!;
+    const body = bytes instanceof Uint8Array ? (bytes as Uint8Array<ArrayBuffer>) : piecesStream(bytes);
+    const length = bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, p) => n + p.byteLength, 0);
+    return new Response(body, {
+      headers: { 'Content-Type': `application/dicom; transfer-syntax=${first!.transferSyntaxUID}`, 'Content-Length': String(length), ETag: etag, 'Cache-Control': cacheControl },
     });
   }
   const root = dicomWebRoot(c, config);
@@ -180,6 +184,17 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
   const uniform = first ? first.transferSyntaxUID : planned.size === 1 && !(anything && transcodedTo) ? [...planned][0] : undefined;
   return new Response(multipartStream(boundary, parts()), {
     headers: { 'Content-Type': multipartContentType(boundary, 'application/dicom', uniform), ETag: etag, 'Cache-Control': cacheControl },
+  });
+}
+
+/** Pieces of one body sent one after the other. */
+function piecesStream(pieces: readonly Uint8Array[]): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (next < pieces.length) controller.enqueue(pieces[next++]);
+      else controller.close();
+    },
   });
 }
 
