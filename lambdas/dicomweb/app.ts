@@ -14,6 +14,7 @@ import { handleQido } from './query/qido.js';
 import { retrieveRendered, retrieveThumbnail } from './retrieve/rendered.js';
 import { retrieveBulkData, retrieveFrames, retrieveInstances, retrieveMetadata } from './retrieve/wado.js';
 import { handleStow } from './store/stow.js';
+import { addWorkitemRoutes } from './workitems/ups-rs.js';
 
 const PARAM_NAMES: Record<string, string> = { study: 'Study Instance UID', series: 'Series Instance UID', instance: 'SOP Instance UID' };
 
@@ -42,7 +43,7 @@ const full = (s: ReferenceScope) => s as Required<ReferenceScope>;
 export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfig, log: StructuredLog = consoleLog('dicomweb')): Hono {
   const app = new Hono();
   if (process.env.LOG_REQUESTS === '1') app.use('*', logger());
-  app.use('*', viewerCors(['GET', 'HEAD', 'POST', 'DELETE']));
+  app.use('*', viewerCors(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']));
   if (config.cacheScope === 'private') {
     app.use('*', async (c, next) => {
       await next();
@@ -109,6 +110,9 @@ export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfi
   dw.delete('/studies/:study', (c) => deleteScope(storage, scopeOf(c)));
   dw.delete('/studies/:study/series/:series', (c) => deleteScope(storage, scopeOf(c)));
   dw.delete('/studies/:study/series/:series/instances/:instance', (c) => deleteScope(storage, scopeOf(c)));
+
+  // UPS-RS (the reading worklist as DICOM workitems)
+  addWorkitemRoutes(dw, storage.workitems, config);
 
   app.route(config.basePath, dw);
   app.get('/health', (c) => c.json({ status: 'ok' }));

@@ -121,10 +121,41 @@ export interface EventPublisher {
   publish(events: ArchiveEvent[]): Promise<void>;
 }
 
+/** PS3.4 CC.1.1: the states of a Unified Procedure Step. */
+export type ProcedureStepState = 'SCHEDULED' | 'IN PROGRESS' | 'CANCELED' | 'COMPLETED';
+
+/** A UPS workitem (UPS-RS) as stored. */
+export interface WorkitemRecord {
+  sopInstanceUID: string;
+  state: ProcedureStepState;
+  /** The performer's lock (PS3.4 CC.1.1), kept apart from the attributes: never returned to clients. */
+  transactionUID?: string;
+  /** Its attributes as DICOM JSON, Procedure Step State included, Transaction UID never. */
+  dataset: DicomJson;
+  /** 0 | 1 | 2 for HIGH | MEDIUM | LOW Scheduled Procedure Step Priority: the order of lists. */
+  priorityRank: number;
+  /** Scheduled Procedure Step Start DateTime as given (DT), the order within one priority. */
+  scheduledAt: string;
+  /** Incremented by each change; a write names the version it replaces (compare and set). */
+  version: number;
+}
+
+export interface WorkitemStore {
+  /** Stores a new workitem; false when one with its SOP Instance UID exists. */
+  create(record: WorkitemRecord): Promise<boolean>;
+  get(sopInstanceUID: string): Promise<WorkitemRecord | undefined>;
+  /** Writes `record` if the stored one is still at version `record.version - 1`; false when another change came first. */
+  replace(record: WorkitemRecord): Promise<boolean>;
+  /** Workitems by priority, then scheduled start, read as the caller goes. */
+  list(): AsyncIterable<WorkitemRecord>;
+  close(): Promise<void>;
+}
+
 export interface ArchiveStorage {
   blobs: BlobStore;
   index: ArchiveIndex;
   events: EventPublisher;
+  workitems: WorkitemStore;
 }
 
 /** Every match of a query, for callers that want them all (the query's `limit` bounds them). */

@@ -53,7 +53,7 @@ export class DicomWebApi extends Construct {
     this.auth = auth;
     this.authorizer = new apigateway.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [auth.userPool] });
     this.validator = this.api.addRequestValidator('Parameters', { validateRequestParameters: true, validateRequestBody: true });
-    this.addProxy(DICOMWEB_BASE_PATH, this.function, { GET: 'read', HEAD: 'read', POST: 'write', DELETE: 'delete' });
+    this.addProxy(DICOMWEB_BASE_PATH, this.function, { GET: 'read', HEAD: 'read', POST: 'write', PUT: 'write', DELETE: 'delete' });
 
     Validations.of(this.api).acknowledge(
       { id: 'AwsSolutions-APIG4', reason: 'Only the CORS preflight (OPTIONS, a mock integration that returns headers) is unauthenticated; browsers send it without credentials.' },
@@ -104,7 +104,7 @@ export function dicomWebRestApi(scope: Construct, id: string, props: { descripti
     },
     defaultCorsPreflightOptions: {
       allowOrigins: apigateway.Cors.ALL_ORIGINS,
-      allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
       allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'If-None-Match'],
       exposeHeaders: ['Warning', 'ETag', 'Content-Location', 'Content-Type'],
       maxAge: Duration.minutes(10),

@@ -66,7 +66,7 @@ export class ReplicaReadApi extends Construct {
     const proxy = this.api.root.addResource(props.basePath.replace(/^\//, '')).addResource('{proxy+}');
     // Writes reach the function too, so that they get its explanation (503, read-only replica) rather
     // than API Gateway's "Missing Authentication Token".
-    for (const verb of ['GET', 'HEAD', 'POST', 'DELETE']) {
+    for (const verb of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE']) {
       proxy.addMethod(verb, integration, { authorizationType: apigateway.AuthorizationType.NONE, requestValidator: validator, requestParameters: { 'method.request.path.proxy': true } });
     }
     Validations.of(this.api).acknowledge(

@@ -70,7 +70,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
     });
   });
 
-  it('protects the index table: point-in-time recovery, deletion protection, encryption, the six keys-only indexes', () => {
+  it('protects the index table: point-in-time recovery, deletion protection, encryption, six keys-only indexes and the workitems\' one', () => {
     const table = resourcesOf(template, 'AWS::DynamoDB::GlobalTable').find((t) => JSON.stringify(t.Properties.GlobalSecondaryIndexes).includes(INDEX_TABLE_SCHEMA.indexes[0].IndexName!))!;
     const p = table.Properties as { Replicas: Array<Record<string, unknown>>; SSESpecification: Record<string, unknown>; GlobalSecondaryIndexes: Array<{ IndexName: string; Projection: unknown }>; BillingMode: string };
     expect(p.BillingMode).toBe('PAY_PER_REQUEST');
@@ -80,7 +80,8 @@ describe('the deployed stack (default settings, with bundling)', () => {
       expect(replica.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
     }
     expect(p.GlobalSecondaryIndexes.map((i) => i.IndexName).sort()).toEqual(INDEX_TABLE_SCHEMA.indexes.map((i) => i.IndexName).sort());
-    for (const index of p.GlobalSecondaryIndexes) expect(index.Projection).toEqual({ ProjectionType: 'KEYS_ONLY' });
+    // QIDO's indexes lead to items it reads anyway; a worklist is read from its index whole.
+    for (const index of p.GlobalSecondaryIndexes) expect(index.Projection).toEqual({ ProjectionType: index.IndexName === 'workitemOrder' ? 'ALL' : 'KEYS_ONLY' });
     template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain' });
   });
 
@@ -122,6 +123,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
       'GET /dicomweb': ['dicomweb/read'],
       'HEAD /dicomweb': ['dicomweb/read'],
       'POST /dicomweb': ['dicomweb/write'],
+      'PUT /dicomweb': ['dicomweb/write'],
       'DELETE /dicomweb': ['dicomweb/delete'],
       'GET /ai': ['dicomweb/read'],
       'POST /ai': ['dicomweb/feedback'],
@@ -380,7 +382,7 @@ describe('settings', () => {
     const actions = (readerPolicy.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[] }> }).Statement.flatMap((st) => [st.Action].flat());
     expect(actions.filter((a) => !/^(s3:GetObject|kms:Decrypt|dynamodb:(GetItem|BatchGetItem|Query)|logs:(CreateLogStream|PutLogEvents)|xray:Put\w+)$/.test(a))).toEqual([]);
     const methods = resourcesOf(replica, 'AWS::ApiGateway::Method').filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
-    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST']);
+    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST', 'PUT']);
   });
 
   it('bundles the DR read API under 1 MB, S3 loaded only on first use; it loads and refuses a request without a token', async () => {

@@ -11,6 +11,7 @@ import { createDicomWebApp } from '../../lambdas/dicomweb/app.js';
 import { S3BlobStore } from '../../lambdas/storage/aws/s3-blob-store.js';
 import { SqsEventPublisher } from '../../lambdas/storage/aws/sqs-events.js';
 import { SqliteIndex } from '../../lambdas/storage/local/sqlite-index.js';
+import { SqliteWorkitemStore } from '../../lambdas/storage/local/sqlite-workitems.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { getMultipart, stow, testConfig } from '../helpers/archive.js';
 import { startAwsEmulators, type AwsEmulators } from '../helpers/aws-emulators.js';
@@ -32,7 +33,12 @@ describe('DICOMweb over S3 and SQS', () => {
     aws.server.createBucket('archive');
     ({ queueUrl } = aws.server.createQueue('ingest'));
     dir = mkdtempSync(join(tmpdir(), 'index-'));
-    storage = { blobs: new S3BlobStore(aws.s3, 'archive'), index: new SqliteIndex(join(dir, 'index.sqlite')), events: new SqsEventPublisher(aws.sqs, queueUrl) };
+    storage = {
+      blobs: new S3BlobStore(aws.s3, 'archive'),
+      index: new SqliteIndex(join(dir, 'index.sqlite')),
+      events: new SqsEventPublisher(aws.sqs, queueUrl),
+      workitems: new SqliteWorkitemStore(join(dir, 'workitems.sqlite')),
+    };
     const app = createDicomWebApp(storage, testConfig());
     server = await serveApp(app);
     url = `${server.origin}/dicomweb`;
@@ -40,6 +46,7 @@ describe('DICOMweb over S3 and SQS', () => {
   afterAll(async () => {
     await server?.close();
     await storage?.index.close();
+    await storage?.workitems.close();
     await aws?.stop();
     rmSync(dir, { recursive: true, force: true });
   });

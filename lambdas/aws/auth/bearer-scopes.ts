@@ -35,6 +35,7 @@ export const DICOMWEB_METHOD_SCOPES: Readonly<Record<string, string>> = {
   GET: 'dicomweb/read',
   HEAD: 'dicomweb/read',
   POST: 'dicomweb/write',
+  PUT: 'dicomweb/write',
   DELETE: 'dicomweb/delete',
 };
 

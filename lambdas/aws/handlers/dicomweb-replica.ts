@@ -7,6 +7,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { configFromEnv } from '../../dicomweb/config.js';
 import { DynamoDbIndex } from '../../storage/aws/dynamodb-index.js';
+import { DynamoDbWorkitemStore } from '../../storage/aws/dynamodb-workitems.js';
 import { REQUEST_PATH_RETRIES } from '../../storage/aws/compose.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
 import { indexTableTokenKeys, storedKeysVerifier, type TokenKeysStore } from '../auth/token-keys.js';
@@ -21,7 +22,10 @@ export function replicaStorage(
 ): { storage: ArchiveStorage; tokenKeys: TokenKeysStore } {
   const blobs = s3OnFirstUse(settings.bucket, clientConfig.s3);
   const dynamodb = new DynamoDBClient({ ...REQUEST_PATH_RETRIES, ...clientConfig.dynamodb });
-  return { storage: { blobs, index: new DynamoDbIndex(dynamodb, settings.table, blobs), events: noEvents }, tokenKeys: indexTableTokenKeys(dynamodb, settings.table) };
+  return {
+    storage: { blobs, index: new DynamoDbIndex(dynamodb, settings.table, blobs), events: noEvents, workitems: new DynamoDbWorkitemStore(dynamodb, settings.table) },
+    tokenKeys: indexTableTokenKeys(dynamodb, settings.table),
+  };
 }
 
 const { logger, metrics } = observability('dicomweb-replica');

@@ -1,10 +1,11 @@
-// The AWS storage trio put together: S3 for originals (and metadata too large for an index item),
-// DynamoDB for the index, SQS for archive events. This module imports no S3 code, so that a function
+// AWS storage put together: S3 for originals (and metadata too large for an index item), DynamoDB for
+// the index and UPS workitems, SQS for archive events. This module imports no S3 code, so that a function
 // may load its blob store on first use (handlers/dicomweb-api.ts); create.ts builds it from clients.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ArchiveStorage, BlobStore } from '../ports.js';
 import { DynamoDbIndex } from './dynamodb-index.js';
+import { DynamoDbWorkitemStore } from './dynamodb-workitems.js';
 import { SqsEventPublisher } from './sqs-events.js';
 
 export interface AwsStorageSettings {
@@ -21,6 +22,7 @@ export function composeAwsStorage(settings: AwsStorageSettings, blobs: BlobStore
     blobs,
     index: new DynamoDbIndex(dynamodb, settings.table, blobs),
     events: new SqsEventPublisher(sqs, settings.eventsQueueUrl),
+    workitems: new DynamoDbWorkitemStore(dynamodb, settings.table),
   };
 }
 

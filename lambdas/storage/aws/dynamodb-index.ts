@@ -7,6 +7,7 @@
 //   STUDY#<study>      INSTANCE#<series>#<sop>         instance record; attributes and metadata gzip'd
 //   SOP#<sop>          SOP                             where a SOP Instance UID lives (uniqueness)
 //   BLOB#<key>         SOP#<sop>                       which instances reference a blob (consistent reads)
+//   WORKITEM#<uid>     WORKITEM                        a UPS workitem (dynamodb-workitems.ts)
 //
 // Every store is one TransactWriteItems over these items, so counts and references never drift.
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -41,6 +42,7 @@ import type {
   ReferenceScope,
   StoredInstance,
 } from '../ports.js';
+import { WORKITEM_INDEX } from './dynamodb-workitems.js';
 
 /** Study listing and series-by-modality indexes are spread over this many partitions. */
 export const SHARDS = 16;
@@ -67,7 +69,7 @@ export const INDEX_TABLE_SCHEMA: { keySchema: KeySchemaElement[]; attributes: At
     { AttributeName: 'pk', KeyType: 'HASH' },
     { AttributeName: 'sk', KeyType: 'RANGE' },
   ],
-  attributes: ['pk', 'sk', 'patientKey', 'accessionKey', 'dateBucket', 'nameBucket', 'studyShard', 'modalityShard', 'dateKey', 'nameKey', 'uidKey'].map(
+  attributes: ['pk', 'sk', 'patientKey', 'accessionKey', 'dateBucket', 'nameBucket', 'studyShard', 'modalityShard', 'dateKey', 'nameKey', 'uidKey', WORKITEM_INDEX.pk, WORKITEM_INDEX.sk].map(
     (AttributeName) => ({ AttributeName, AttributeType: 'S' as const }),
   ),
   indexes: [
@@ -77,6 +79,8 @@ export const INDEX_TABLE_SCHEMA: { keySchema: KeySchemaElement[]; attributes: At
     gsi('byPatientName', 'nameBucket', 'nameKey'),
     gsi('allStudies', 'studyShard', 'dateKey'),
     gsi('seriesByModality', 'modalityShard', 'dateKey'),
+    // UPS workitems, whole: a worklist is read item by item in this order (dynamodb-workitems.ts).
+    { ...gsi(WORKITEM_INDEX.name, WORKITEM_INDEX.pk, WORKITEM_INDEX.sk), Projection: { ProjectionType: 'ALL' } },
   ],
 };
 

@@ -1,10 +1,11 @@
-// The local storage trio under one data directory: files, SQLite index, in-process events.
+// Local storage under one data directory: files, the SQLite index, in-process events, UPS workitems.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArchiveStorage } from '../ports.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { InProcessEvents } from './in-process-events.js';
 import { SqliteIndex } from './sqlite-index.js';
+import { SqliteWorkitemStore } from './sqlite-workitems.js';
 
 export interface LocalStorage extends ArchiveStorage {
   events: InProcessEvents;
@@ -16,5 +17,6 @@ export function createLocalStorage(dataDir: string): LocalStorage {
     blobs: new FsBlobStore(join(dataDir, 'blobs')),
     index: new SqliteIndex(join(dataDir, 'index.sqlite')),
     events: new InProcessEvents(),
+    workitems: new SqliteWorkitemStore(join(dataDir, 'workitems.sqlite')),
   };
 }
