@@ -9,9 +9,13 @@ const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 const dataDir = resolve(process.env.DATA_DIR ?? 'data');
 
-const archive = await startLocalArchive({ dataDir, port, host, config: configFromEnv(), ai: aiConfigFromEnv() });
-console.log(JSON.stringify({ level: 'info', message: 'DICOMweb archive ready', url: archive.url, aiUrl: archive.aiUrl, dataDir }));
-console.log(`\n  DICOMweb root: ${archive.url}\n  AI worklist:   ${archive.aiUrl ? `${archive.aiUrl}/worklist` : 'off (AI_ENABLED=false)'}\n  Upload a folder: npm run upload -- <folder>\n`);
+const viewer = process.env.VIEWER?.trim().toLowerCase() !== 'off';
+
+const archive = await startLocalArchive({ dataDir, port, host, config: configFromEnv(), ai: aiConfigFromEnv(), viewer });
+console.log(JSON.stringify({ level: 'info', message: 'DICOMweb archive ready', url: archive.url, aiUrl: archive.aiUrl, viewerUrl: archive.viewerUrl, worklistUrl: archive.worklistUrl, dataDir }));
+console.log(
+  `\n  Viewer:        ${archive.viewerUrl ?? 'off (VIEWER=off)'}\n  DICOMweb root: ${archive.url}\n  Worklist:      ${archive.worklistUrl ?? 'off (AI_ENABLED=false)'}\n  Upload a folder: npm run upload -- <folder>\n`,
+);
 
 const shutdown = async () => {
   await archive.close();

@@ -1,5 +1,6 @@
-// Local mode: the DICOMweb app (and the AI pipeline's API under /ai) on a Node HTTP server over local
-// storage. Used by `npm start` and tests.
+// Local mode: the DICOMweb app (and the AI pipeline's API under /ai with the reading worklist page at
+// /worklist/, the OHIF Viewer at the root) on a Node HTTP server over local storage. Used by `npm start`
+// and tests.
 import type { ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
@@ -9,12 +10,19 @@ import { serveOnNode } from '../node-server.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import { sweepOrphans } from '../dicomweb/store/blob-lifecycle.js';
 import { createLocalStorage, type LocalStorage } from '../storage/local/create.js';
+import { installedOhif } from '../viewer/ohif-package.js';
+import { createViewerApp } from '../viewer/viewer-app.js';
+import { createWorklistApp } from '../worklist/worklist-app.js';
 import { startLocalAi, type LocalAi } from './ai.js';
 
 export interface LocalArchive {
   url: string;
   /** Root of the AI pipeline's API, when the pipeline runs. */
   aiUrl?: string;
+  /** The OHIF Viewer, when it is served. */
+  viewerUrl?: string;
+  /** The reading worklist page, when the AI pipeline runs. */
+  worklistUrl?: string;
   storage: LocalStorage;
   ai?: LocalAi;
   close(): Promise<void>;
@@ -26,6 +34,8 @@ export interface LocalArchiveOptions {
   host: string;
   config: DicomWebConfig;
   ai?: AiConfig;
+  /** Serve the OHIF Viewer at the root (it must be installed: lambdas/viewer/install-ohif.ts). */
+  viewer?: boolean;
   /** For tests: replace or extend the built-in analysers, or fix the clock. */
   aiOptions?: Parameters<typeof startLocalAi>[3];
 }
@@ -38,8 +48,16 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
   const dicomweb = createDicomWebApp(storage, options.config);
   const ai = options.ai?.enabled ? await startLocalAi(storage, options.dataDir, options.ai, options.aiOptions) : undefined;
   const aiRoot = ai ? new Hono().route('/ai', ai.app) : undefined;
-  const fetch = (request: Request, env: unknown) =>
-    aiRoot && new URL(request.url).pathname.startsWith('/ai/') ? aiRoot.fetch(request, env) : dicomweb.fetch(request, env);
+  const viewer = options.viewer ? viewerApp(options.config) : undefined;
+  const worklist = ai ? createWorklistApp({ aiRoot: '/ai', dicomWebRoot: options.config.publicUrl ?? options.config.basePath, viewerUrl: '/viewer' }) : undefined;
+  const isDicomWeb = dicomWebPaths(options.config.basePath);
+  const fetch = (request: Request, env: unknown) => {
+    const path = new URL(request.url).pathname;
+    if (aiRoot && path.startsWith('/ai/')) return aiRoot.fetch(request, env);
+    if (worklist && (path === '/worklist' || path.startsWith('/worklist/'))) return worklist.fetch(request, env);
+    if (viewer && !isDicomWeb(path)) return viewer.fetch(request, env);
+    return dicomweb.fetch(request, env);
+  };
   const server: ServerType = await new Promise((resolve) => {
     const s = serveOnNode(fetch, options.port, options.host, () => resolve(s));
   });
@@ -48,12 +66,27 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
   return {
     url: `${origin}${options.config.basePath}`,
     ...(ai ? { aiUrl: `${origin}/ai`, ai } : {}),
+    ...(viewer ? { viewerUrl: `${origin}/` } : {}),
+    ...(worklist ? { worklistUrl: `${origin}/worklist/` } : {}),
     storage,
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await ai?.close();
       await storage.index.close();
+      await storage.workitems.close();
       await storage.blobs.close();
     },
   };
+}
+
+function viewerApp(config: DicomWebConfig): Hono {
+  const dist = installedOhif();
+  if (!dist) throw new Error('the OHIF Viewer is not installed: run `npm install` (its install step fetches it), or set VIEWER=off');
+  return createViewerApp(dist, { dicomWebRoot: config.publicUrl ?? config.basePath });
+}
+
+/** What the DICOMweb app answers beside the viewer: its root (or, at "/", its resources), and /health. */
+function dicomWebPaths(basePath: string): (path: string) => boolean {
+  if (basePath && basePath !== '/') return (path) => path === '/health' || path === basePath || path.startsWith(`${basePath}/`);
+  return (path) => /^\/(studies|series|instances|workitems|health)(\/|$)/.test(path);
 }

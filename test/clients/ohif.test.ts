@@ -1,12 +1,14 @@
-// OHIF Viewer, unchanged, against the archive in headless Chromium: the study list (QIDO-RS) and the
-// viewer (series metadata and frames over WADO-RS) work as a radiologist would use them.
+// OHIF Viewer, unchanged, as `npm start` serves it at its root, in headless Chromium: the study list
+// (QIDO-RS), the viewer (series metadata and frames over WADO-RS, thumbnails from the archive) work as a
+// radiologist would use them; VIEWER=off serves none.
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readInstance } from '../../lambdas/dicom/instance.js';
-import { startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
 import type { Browser } from 'playwright-core';
-import { chromium, launchBrowser, screenshotWhen, serveOhif } from '../helpers/ohif.js';
+import { readInstance } from '../../lambdas/dicom/instance.js';
+import { stow } from '../helpers/archive.js';
+import { chromium, launchBrowser, screenshotWhen } from '../helpers/ohif.js';
 import { sampleBytes } from '../helpers/samples.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 const FILES = ['dicomParser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm', 'pydicom-data/693_UNCI.dcm', 'orthanc-tests/SCSH32'];
 
@@ -25,35 +27,75 @@ function litShare(png: Buffer): number {
   return lit / total;
 }
 
-describe('OHIF Viewer as a client', () => {
-  let archive: TestArchive;
-  let ohif: Awaited<ReturnType<typeof serveOhif>>;
+describe('OHIF Viewer served by the archive', () => {
+  let server: ServerProcess;
+  let viewer: string;
   let browser: Browser;
   beforeAll(async () => {
-    archive = await startTestArchive();
-    expect((await stow(archive.url, FILES.map(sampleBytes))).status).toBe(200);
-    ohif = await serveOhif(archive.url);
+    server = await startServerProcess();
+    viewer = server.viewerUrl!.replace(/\/$/, '');
+    expect((await stow(server.url, FILES.map(sampleBytes))).status).toBe(200);
     browser = await launchBrowser();
   }, 180_000);
   afterAll(async () => {
     await browser?.close();
-    await ohif?.close();
-    await archive?.dispose();
+    await server?.stop();
+  });
+
+  it('serves the viewer at the root, configured to the archive, its bundles compressed and cached', async () => {
+    const index = await fetch(`${viewer}/`);
+    expect(index.status).toBe(200);
+    expect(await index.text()).toContain('app-config.js');
+    const config = await (await fetch(`${viewer}/app-config.js`)).text();
+    expect(config).toContain('window.location.origin + "/dicomweb"');
+    expect(config).toContain("thumbnailRendering: 'thumbnail'");
+    // A client-side route is the app itself.
+    expect((await fetch(`${viewer}/viewer?StudyInstanceUIDs=1.2.3`)).headers.get('content-type')).toContain('text/html');
+    const bundle = /src="\/?(app\.bundle\.[0-9a-f]+\.js)"/.exec(await (await fetch(`${viewer}/`)).text())![1];
+    const compressed = await fetch(`${viewer}/${bundle}`, { headers: { 'Accept-Encoding': 'br' } });
+    expect(compressed.headers.get('content-encoding')).toBe('br');
+    expect(compressed.headers.get('cache-control')).toContain('immutable');
+    const missing = await fetch(`${viewer}/no-such-file.js`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toContain('no-such-file.js');
+    expect((await fetch(`${viewer}/`, { method: 'POST' })).status).toBe(405);
   });
 
   it('lists every study, names in every character set included', async () => {
-    const dom = await chromium(['--dump-dom', `${ohif.url}/`]);
+    const dom = await chromium(['--dump-dom', `${viewer}/`]);
     expect(dom).toContain('CQ500-CT-310');
     expect(dom).toContain('ﾔﾏﾀﾞ, ﾀﾛｳ'); // OHIF shows "Family, Given"
     expect(dom).toMatch(/1CT1|CT1/);
   }, 180_000);
 
   for (const file of FILES.slice(0, 2)) {
-    it(`shows the image of ${file}`, async () => {
+    it(`shows the image of ${file}, frames as stored and the archive's thumbnails`, async () => {
       const { studyInstanceUID } = readInstance(sampleBytes(file));
-      const shot = await screenshotWhen(browser, `${ohif.url}/viewer?StudyInstanceUIDs=${studyInstanceUID}`, (png) => litShare(png) > 0.05);
-      const share = litShare(shot);
-      expect(share).toBeGreaterThan(0.05);
+      const requests: Array<{ url: string; accept?: string }> = [];
+      const shot = await screenshotWhen(browser, `${viewer}/viewer?StudyInstanceUIDs=${studyInstanceUID}`, (png) => litShare(png) > 0.05, 90, (page) =>
+        page.on('request', (r) => requests.push({ url: r.url(), accept: r.headers().accept })),
+      );
+      expect(litShare(shot)).toBeGreaterThan(0.05);
+      expect(requests.some((r) => /\/thumbnail\?viewport=256(,|%2C)256$/.test(r.url))).toBe(true);
+      const frames = requests.filter((r) => /\/frames\/\d+$/.test(r.url));
+      expect(frames.length).toBeGreaterThan(0);
+      for (const r of frames) expect(r.accept).toContain('transfer-syntax=*');
     }, 400_000);
   }
+});
+
+describe('VIEWER=off', () => {
+  it('serves the archive without a viewer', async () => {
+    const server = await startServerProcess({ VIEWER: 'off' });
+    try {
+      expect(server.viewerUrl).toBeUndefined();
+      const root = await fetch(new URL('/', server.url));
+      expect(root.status).toBe(404);
+      expect(root.headers.get('content-type')).toContain('application/json');
+      expect((await fetch(new URL('/app-config.js', server.url))).status).toBe(404);
+      expect((await fetch(`${server.url}/studies`)).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
 });

@@ -4,7 +4,7 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { parseArgs } from 'node:util';
 import { runFuzz } from './fuzz-run.js';
-import { startServerProcess } from './spawn-server.js';
+import { startServerProcess } from '../helpers/server-process.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,64 +1,10 @@
-// OHIF Viewer (the prebuilt @ohif/app package from the npm registry) served locally and pointed at an
-// archive, and headless Chromium (Debian's chromium) to drive it: a real DICOMweb client.
-import { execFile, execFileSync } from 'node:child_process';
+// Headless Chromium (Debian's chromium) to drive the OHIF Viewer the archive serves: a real DICOMweb client.
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chromium as playwrightChromium, type Browser } from 'playwright-core';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { chromium as playwrightChromium, type Browser, type Page } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
-import { repoRoot } from './samples.js';
-
-export const OHIF_VERSION = '3.13.2';
-const CACHE = join(repoRoot, '.tmp', `ohif-${OHIF_VERSION}`);
-
-/** Unpacks the viewer once into .tmp (npm pack fetches it from the registry). */
-export function ohifDist(): string {
-  const dist = join(CACHE, 'package', 'dist');
-  if (!existsSync(join(dist, 'index.html'))) {
-    mkdirSync(CACHE, { recursive: true });
-    execFileSync('npm', ['pack', `@ohif/app@${OHIF_VERSION}`, '--silent'], { cwd: CACHE, stdio: 'pipe' });
-    execFileSync('tar', ['xzf', `ohif-app-${OHIF_VERSION}.tgz`], { cwd: CACHE });
-  }
-  return dist;
-}
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.txt': 'text/plain',
-};
-
-/** Serves the viewer with an app-config.js whose only data source is `dicomWebRoot`. */
-export async function serveOhif(dicomWebRoot: string): Promise<{ url: string; close(): Promise<void> }> {
-  const dist = ohifDist();
-  const config = `window.config = {
-  routerBasename: '/', extensions: [], modes: [], showStudyList: true, maxNumberOfWebWorkers: 1,
-  showWarningMessageForCrossOrigin: false, showCPUFallbackMessage: false, defaultDataSourceName: 'archive',
-  dataSources: [{
-    namespace: '@ohif/extension-default.dataSourcesModule.dicomweb', sourceName: 'archive',
-    configuration: {
-      friendlyName: 'cloud-pacs', name: 'archive', wadoUriRoot: '${dicomWebRoot}', qidoRoot: '${dicomWebRoot}', wadoRoot: '${dicomWebRoot}',
-      qidoSupportsIncludeField: true, imageRendering: 'wadors', thumbnailRendering: 'wadors', enableStudyLazyLoad: true,
-      supportsFuzzyMatching: true, supportsWildcard: true, staticWado: false, singlepart: 'bulkdata,video',
-      bulkDataURI: { enabled: true },
-    },
-  }],
-};`;
-  const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    if (path === '/app-config.js') {
-      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(config);
-      return;
-    }
-    const file = normalize(join(dist, path));
-    const target = file.startsWith(dist) && existsSync(file) && extname(file) ? file : join(dist, 'index.html'); // client-side routes
-    res.writeHead(200, { 'Content-Type': TYPES[extname(target)] ?? 'application/octet-stream' }).end(readFileSync(target));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
+import { join } from 'node:path';
 
 const CHROMIUM_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--enable-unsafe-swiftshader', '--disable-quic', '--no-first-run',
@@ -88,9 +34,10 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Opens a page and takes screenshots until `done` accepts one, or the time runs out; returns the last. */
-export async function screenshotWhen(browser: Browser, url: string, done: (png: Buffer) => boolean, seconds = 90): Promise<Buffer> {
+/** Opens a page (`prepare` may listen to it first) and takes screenshots until `done` accepts one, or the time runs out; returns the last. */
+export async function screenshotWhen(browser: Browser, url: string, done: (png: Buffer) => boolean, seconds = 90, prepare?: (page: Page) => void): Promise<Buffer> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  prepare?.(page);
   try {
     await page.goto(url, { waitUntil: 'load' });
     const deadline = Date.now() + seconds * 1000;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCorpus } from '../fuzz/corpus.js';
 import { deflateBomb } from '../fuzz/mutate-instance.js';
 import { runFuzz } from '../fuzz/fuzz-run.js';
-import { startServerProcess, type ServerProcess } from '../fuzz/spawn-server.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { multipartBody, BOUNDARY } from '../helpers/archive.js';
 import { sampleBytes } from '../helpers/samples.js';
 

@@ -1,7 +1,8 @@
 // The AI pipeline's HTTP API (JSON): the triage worklist, results with reader feedback, the analyser
-// and model registry, monitoring metrics and dead letters. UPS-RS is not implemented; this documented
-// JSON API stands in for it (docs/ai-pipeline.md).
+// and model registry, monitoring metrics and dead letters. The worklist is also served as DICOM
+// workitems by UPS-RS (dicomweb/workitems, kept up to date by pipeline/reading-workitem.ts).
 import { bodyLimit } from 'hono/body-limit';
+import { etag } from 'hono/etag';
 import { Hono, type Context } from 'hono';
 import { viewerCors } from '../../cors.js';
 import { consoleLog, type StructuredLog } from '../../logging.js';
@@ -80,7 +81,8 @@ export function createAiApp(state: AiStateStore, queue: WorkQueue<AnalysisJob>, 
   // The API's bodies are small JSON documents (feedback, analyser settings).
   app.use('*', bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json({ status: 413, error: 'the request body is larger than the 64 KiB this API accepts' }, 413) }));
 
-  app.get('/worklist', async (c) => {
+  // The worklist page polls: an unchanged worklist is a 304.
+  app.get('/worklist', etag(), async (c) => {
     const stateFilter = c.req.query('state');
     if (stateFilter !== undefined && !['collecting', 'analysing', 'analysed'].includes(stateFilter)) {
       throw new ApiProblem(400, `query parameter "state" must be collecting, analysing or analysed, got "${stateFilter}"`);

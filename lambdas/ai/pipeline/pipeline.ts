@@ -17,6 +17,7 @@ import {
   type WorkQueue,
   type WorklistItem,
 } from '../ports.js';
+import { syncReadingWorkitem } from './reading-workitem.js';
 import { loadStudyInput } from './study-input.js';
 
 export interface PipelineConfig {
@@ -389,7 +390,7 @@ export class AiPipeline {
     }
     const a = match.attributes;
     const name = a[tagToHex(Tag.PatientName)]?.Value?.[0] as { Alphabetic?: string } | undefined;
-    await this.deps.state.upsertWorklist({
+    const item: WorklistItem = {
       studyInstanceUID,
       revision,
       state,
@@ -401,6 +402,8 @@ export class AiPipeline {
       modalities: ((a[tagToHex(Tag.ModalitiesInStudy)]?.Value ?? []) as string[]).join('\\'),
       flags: current.map((r) => ({ analyserId: r.analyserId, status: r.status, summary: r.summary, positive: r.positive })),
       updatedAt: this.now().toISOString(),
-    });
+    };
+    await this.deps.state.upsertWorklist(item);
+    await syncReadingWorkitem(this.deps.storage.workitems, item, this.now());
   }
 }

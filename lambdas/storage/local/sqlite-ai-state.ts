@@ -1,5 +1,6 @@
 // AiStateStore for local mode: one SQLite file beside the archive index.
 import Database from 'better-sqlite3';
+import { openDurableDatabase } from './durable-database.js';
 import type {
   AiStateStore,
   AnalyserRecord,
@@ -51,11 +52,7 @@ export class SqliteAiState implements AiStateStore {
   private readonly db: Database.Database;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openDurableDatabase(file, SCHEMA);
     // Data directories from before dispatch times were recorded.
     const columns = (this.db.prepare('PRAGMA table_info(study_activity)').all() as Row[]).map((c) => c.name);
     if (!columns.includes('dispatched_at')) this.db.exec('ALTER TABLE study_activity ADD COLUMN dispatched_at TEXT');

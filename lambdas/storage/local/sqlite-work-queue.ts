@@ -1,6 +1,7 @@
 // WorkQueue for local mode: SQS semantics (visibility timeout, retries with exponential backoff,
 // a dead-letter state, deduplication by message id) on a SQLite table, so queued work survives restarts.
 import Database from 'better-sqlite3';
+import { openDurableDatabase } from './durable-database.js';
 import { randomUUID } from 'node:crypto';
 import type { DeadLetter, QueuedMessage, WorkQueue } from '../../ai/ports.js';
 
@@ -33,11 +34,7 @@ export class SqliteWorkQueue<T> implements WorkQueue<T> {
     file: string,
     private readonly options: WorkQueueOptions,
   ) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openDurableDatabase(file, SCHEMA);
   }
 
   async send(queue: string, id: string, body: T): Promise<void> {

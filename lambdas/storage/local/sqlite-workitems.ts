@@ -2,6 +2,7 @@
 // JSON, and the columns lists are ordered by. Changes are compare-and-set on the version, so that two
 // performers claiming one workitem at once cannot both win.
 import Database from 'better-sqlite3';
+import { openDurableDatabase } from './durable-database.js';
 import type { WorkitemRecord, WorkitemStore } from '../ports.js';
 
 const SCHEMA = `
@@ -36,11 +37,7 @@ export class SqliteWorkitemStore implements WorkitemStore {
   private readonly db: Database.Database;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openDurableDatabase(file, SCHEMA);
   }
 
   async create(record: WorkitemRecord): Promise<boolean> {
