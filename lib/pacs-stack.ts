@@ -14,7 +14,9 @@ import { Maintenance } from './constructs/maintenance.js';
 import { Monitoring } from './constructs/monitoring.js';
 import type { ArchiveNames } from './constructs/names.js';
 import { StreamingRuntime } from './constructs/streaming-runtime.js';
+import { ViewerSite } from './constructs/viewer-site.js';
 import { WebAcl } from './constructs/web-acl.js';
+import { installedOhif } from '../lambdas/viewer/ohif-package.js';
 
 export interface PacsStackProps extends StackProps {
   config: PacsConfig;
@@ -37,6 +39,7 @@ export class PacsStack extends Stack {
   readonly frontDoor: FrontDoor;
   readonly maintenance: Maintenance;
   readonly ai?: AiPipeline;
+  readonly viewer?: ViewerSite;
 
   constructor(scope: Construct, id: string, props: PacsStackProps) {
     super(scope, id, props);
@@ -59,6 +62,10 @@ export class PacsStack extends Stack {
       maxTasks: config.streamingMaxTasks,
       basePath: DICOMWEB_BASE_PATH,
     });
+    // The viewer, when npm install fetched it (VIEWER=off skips it).
+    const ohifDist = installedOhif();
+    if (ohifDist) this.viewer = new ViewerSite(this, 'Viewer', { ohifDist, accessLogs: this.storage.accessLogs, auth: this.auth });
+    else Annotations.of(this).addWarningV2('pacs:no-viewer', 'The OHIF Viewer is not installed (npm install fetches it unless VIEWER=off): the deployment serves no viewer.');
     const webAclArn = props.webAclArn ?? (this.region === 'us-east-1' ? new WebAcl(this, 'Firewall', { rateLimitPer5Minutes: config.wafRateLimit }).acl.attrArn : undefined);
     if (!webAclArn) Annotations.of(this).addWarningV2('pacs:no-waf', 'No WAF web ACL: the account and region are unknown (synthesize with credentials or CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION to include one).');
     this.frontDoor = new FrontDoor(this, 'FrontDoor', {
@@ -69,6 +76,7 @@ export class PacsStack extends Stack {
       ...(webAclArn ? { webAclArn } : {}),
       ...(config.domainName && config.certificateArn ? { domain: { name: config.domainName, certificateArn: config.certificateArn } } : {}),
       ...(props.failoverReads ? { replicaDomainName: `${props.failoverReads.api.restApiId}.execute-api.${props.failoverReads.region}.${this.urlSuffix}` } : {}),
+      ...(this.viewer ? { viewer: this.viewer.behavior } : {}),
     });
     // Bulk import needs notifications on the bucket, which in a recovery belongs to the replica's stack.
     if (!props.restore) this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
@@ -101,6 +109,10 @@ export class PacsStack extends Stack {
     // (Lambda learns the site from X-Forwarded-Host, which the CloudFront function sets: its environment
     // cannot name the distribution, which depends on the API that depends on the function.)
     this.streaming.server.addEnvironment('PUBLIC_URL', `${site}${DICOMWEB_BASE_PATH}`);
+    if (this.viewer) {
+      this.viewer.deployTo(this.frontDoor.distribution, site, DICOMWEB_BASE_PATH);
+      new CfnOutput(this, 'ViewerUrl', { value: `${site}/`, description: 'The viewer: sign in, search, read (OHIF)' });
+    }
     new CfnOutput(this, 'DicomWebUrl', { value: `${site}${DICOMWEB_BASE_PATH}`, description: 'DICOMweb root for clients and viewers (CloudFront)' });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     if (this.bulkImport) new CfnOutput(this, 'BulkImportLocation', { value: `s3://${this.storage.archive.bucketName}/ingest/` });

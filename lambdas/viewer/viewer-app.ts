@@ -3,10 +3,11 @@
 // without a file name are the viewer's own routes (/viewer?StudyInstanceUIDs=…): its index.html.
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type Context } from 'hono';
-import { statSync } from 'node:fs';
-import { extname, relative } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { extname, join, relative } from 'node:path';
 import { problemBody } from '../dicomweb/http/problem.js';
 import { ohifAppConfig, type OhifSettings } from './ohif-config.js';
+import { viewerContentSecurityPolicy } from './security-headers.js';
 
 /** Bundles named by their content hash never change; everything else is checked again. */
 const CONTENT_HASHED = /(^|[./])[0-9a-f]{16}\.(js|css|wasm)(\.br|\.gz)?$/;
@@ -14,7 +15,6 @@ const CONTENT_HASHED = /(^|[./])[0-9a-f]{16}\.(js|css|wasm)(\.br|\.gz)?$/;
 function cacheHeaders(path: string, c: Context): void {
   c.header('Cache-Control', CONTENT_HASHED.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
   c.header('Last-Modified', statSync(path).mtime.toUTCString());
-  c.header('X-Content-Type-Options', 'nosniff');
 }
 
 export function createViewerApp(dist: string, settings: OhifSettings): Hono {
@@ -22,6 +22,14 @@ export function createViewerApp(dist: string, settings: OhifSettings): Hono {
   const config = ohifAppConfig(settings);
   // serveStatic takes its root relative to the working directory.
   const root = relative(process.cwd(), dist) || '.';
+  const policy = viewerContentSecurityPolicy(readFileSync(join(dist, 'index.html'), 'utf8'));
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('Content-Security-Policy', policy);
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('X-Frame-Options', 'DENY');
+    c.header('Referrer-Policy', 'same-origin');
+  });
   app.get('/app-config.js', (c) => c.body(config, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' }));
   app.on(['GET', 'HEAD'], '*', serveStatic({ root, precompressed: true, onFound: cacheHeaders }));
   const index = serveStatic({ root, path: 'index.html', precompressed: true, onFound: cacheHeaders });

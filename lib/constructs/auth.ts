@@ -26,6 +26,9 @@ export class Auth extends Construct {
   readonly scopes: Record<ScopeName, cognito.OAuthScope>;
   readonly viewerClient: cognito.UserPoolClient;
   readonly systemClient: cognito.UserPoolClient;
+  /** Cognito's hosted sign-in UI. */
+  readonly signIn: cognito.UserPoolDomain;
+  private readonly viewerCallbackUrls: string[];
 
   constructor(scope: Construct, id: string, props: AuthProps) {
     super(scope, id);
@@ -46,7 +49,7 @@ export class Auth extends Construct {
     });
     // Literal scope names ("dicomweb/read"), so that templates and API methods say what they check.
     this.scopes = Object.fromEntries(Object.keys(SCOPES).map((name) => [name, cognito.OAuthScope.custom(`dicomweb/${name}`)])) as Record<ScopeName, cognito.OAuthScope>;
-    this.userPool.addDomain('SignIn', { cognitoDomain: { domainPrefix: `pacs-${this.node.addr.slice(0, 12)}` } });
+    this.signIn = this.userPool.addDomain('SignIn', { cognitoDomain: { domainPrefix: `pacs-${this.node.addr.slice(0, 12)}` } });
     // A browser viewer (OHIF): authorization code with PKCE, no secret.
     this.viewerClient = this.userPool.addClient('Viewer', {
       generateSecret: false,
@@ -64,5 +67,16 @@ export class Auth extends Construct {
     // The clients name the resource server's scopes, so it must exist before them.
     this.viewerClient.node.addDependency(server);
     this.systemClient.node.addDependency(server);
+    this.viewerCallbackUrls = [...props.viewerCallbackUrls];
+  }
+
+  /**
+   * Lets the viewer the deployment serves at `site` sign in and out (known only once the distribution
+   * exists, which depends on the API that depends on this pool).
+   */
+  allowViewerAt(site: string): void {
+    const client = this.viewerClient.node.defaultChild as cognito.CfnUserPoolClient;
+    client.callbackUrLs = [...this.viewerCallbackUrls, `${site}/callback`];
+    client.logoutUrLs = [`${site}/`];
   }
 }

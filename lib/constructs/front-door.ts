@@ -31,6 +31,8 @@ export interface FrontDoorProps {
   domain?: { name: string; certificateArn: string };
   /** The DR region's read API (its execute-api host name), which reads fail over to. */
   replicaDomainName?: string;
+  /** The viewer's files (ViewerSite): everything that is not DICOMweb or the AI API. */
+  viewer?: cloudfront.BehaviorOptions;
 }
 
 /** The origin ids the routing function selects by. */
@@ -153,10 +155,11 @@ export class FrontDoor extends Construct {
         }
       : {};
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
-      comment: 'Serverless PACS: DICOMweb and the AI API',
-      defaultBehavior: { origin: lambdaOrigin, ...passThrough },
+      comment: 'Serverless PACS: the viewer, DICOMweb and the AI API',
+      defaultBehavior: props.viewer ?? { origin: lambdaOrigin, ...passThrough },
       additionalBehaviors: {
         [`${base}/studies/*/frames/*`]: cached(streamingOrigin),
+        ...(props.viewer ? { [`${base}/*`]: { origin: lambdaOrigin, ...passThrough }, '/ai/*': { origin: lambdaOrigin, ...passThrough } } : {}),
         ...replica,
       },
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,

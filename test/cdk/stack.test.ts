@@ -38,6 +38,8 @@ function noFindings(outdir: string): string[] {
 }
 
 const resourcesOf = (t: Template, type: string) => Object.values(t.findResources(type)) as Array<{ Properties: Record<string, unknown> }>;
+/** The CloudFront function that routes DICOMweb requests (the viewer's behaviour has one of its own). */
+const routingFunction = (t: Template) => resourcesOf(t, 'AWS::CloudFront::Function').find((f) => String((f.Properties.FunctionConfig as { Comment: string }).Comment).startsWith('Routes each DICOMweb request'))!;
 
 describe('the deployed stack (default settings, with bundling)', () => {
   let template: Template;
@@ -211,15 +213,17 @@ describe('the deployed stack (default settings, with bundling)', () => {
       CacheBehaviors: Array<Record<string, unknown>>;
       Logging?: unknown;
     };
-    expect(config.Origins.map((o) => o.Id).sort()).toEqual([ORIGIN_IDS.lambda, ORIGIN_IDS.streaming]);
+    expect(config.Origins.map((o) => o.Id)).toEqual(expect.arrayContaining([ORIGIN_IDS.lambda, ORIGIN_IDS.streaming]));
+    expect(config.Origins).toHaveLength(3); // and the viewer's bucket
     expect(config.Origins.find((o) => o.Id === ORIGIN_IDS.streaming)!.VpcOriginConfig).toBeDefined();
     expect(config.Logging).toBeDefined();
-    const behaviors = [config.DefaultCacheBehavior, ...config.CacheBehaviors];
-    for (const b of behaviors) {
+    // DICOMweb and the AI API: HTTPS only, each request routed by the function; the rest is the viewer.
+    for (const b of config.CacheBehaviors) {
       expect(b.ViewerProtocolPolicy).toBe('https-only');
       expect((b.FunctionAssociations as Array<{ EventType: string }>).map((f) => f.EventType)).toEqual(['viewer-request']);
     }
-    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/dicomweb/studies/*/frames/*']);
+    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/dicomweb/studies/*/frames/*', '/dicomweb/*', '/ai/*']);
+    expect(config.DefaultCacheBehavior.ViewerProtocolPolicy).toBe('redirect-to-https');
     // Per token, and no longer than a token lives (the archive says `private`, so only the minimum TTL caches).
     template.hasResourceProperties('AWS::CloudFront::CachePolicy', {
       CachePolicyConfig: Match.objectLike({ MinTTL: 3600, MaxTTL: 3600, ParametersInCacheKeyAndForwardedToOrigin: Match.objectLike({ HeadersConfig: { HeaderBehavior: 'whitelist', Headers: ['Authorization', 'Accept'] } }) }),
@@ -228,8 +232,50 @@ describe('the deployed stack (default settings, with bundling)', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('DICOMweb API'), Environment: { Variables: Match.objectLike({ CACHE_SCOPE: 'private' }) } });
     template.hasResourceProperties('AWS::CloudFront::Function', { FunctionConfig: Match.objectLike({ Runtime: 'cloudfront-js-2.0' }) });
     // Without a DR region there is nothing to fail over to.
-    const [routing] = resourcesOf(template, 'AWS::CloudFront::Function');
-    expect(routing.Properties.FunctionCode).not.toContain('createRequestOriginGroup');
+    expect(routingFunction(template).Properties.FunctionCode).not.toContain('createRequestOriginGroup');
+  });
+
+  it('serves the viewer from a private bucket through an origin access control, configured from the stack, with security headers', () => {
+    const [dist] = resourcesOf(template, 'AWS::CloudFront::Distribution');
+    const config = dist.Properties.DistributionConfig as { Origins: Array<{ Id: string; S3OriginConfig?: unknown; OriginAccessControlId?: unknown }>; DefaultCacheBehavior: { TargetOriginId: string; ResponseHeadersPolicyId?: unknown } };
+    const viewerOrigin = config.Origins.find((o) => o.Id === config.DefaultCacheBehavior.TargetOriginId)!;
+    expect(viewerOrigin.OriginAccessControlId).toBeDefined();
+    template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', { OriginAccessControlConfig: Match.objectLike({ OriginAccessControlOriginType: 's3', SigningBehavior: 'always' }) });
+    // The bucket: private, versioned, encrypted, logged; readable only by this distribution (and TLS only).
+    const buckets = template.findResources('AWS::S3::Bucket');
+    const [bucketId, bucket] = Object.entries(buckets).find(([id]) => id.startsWith('ViewerFiles'))! as [string, { Properties: Record<string, unknown> }];
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket.Properties.BucketEncryption).toBeDefined();
+    expect(bucket.Properties.LoggingConfiguration).toBeDefined();
+    const policy = resourcesOf(template, 'AWS::S3::BucketPolicy').find((p) => JSON.stringify(p.Properties.Bucket).includes(bucketId))!;
+    const allows = (policy.Properties.PolicyDocument as { Statement: Array<{ Effect: string; Principal?: unknown; Condition?: unknown }> }).Statement.filter((st) => st.Effect === 'Allow');
+    expect(allows).toHaveLength(1);
+    expect(allows[0].Principal).toEqual({ Service: 'cloudfront.amazonaws.com' });
+    expect(JSON.stringify(allows[0].Condition)).toContain('AWS:SourceArn');
+    // Security headers, the Content Security Policy being the one the browser tests run OHIF under.
+    const [headers] = resourcesOf(template, 'AWS::CloudFront::ResponseHeadersPolicy');
+    const security = (headers.Properties.ResponseHeadersPolicyConfig as { SecurityHeadersConfig: Record<string, Record<string, unknown>> }).SecurityHeadersConfig;
+    expect(JSON.stringify(security.ContentSecurityPolicy.ContentSecurityPolicy)).toMatch(/script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval' 'sha256-/);
+    expect(JSON.stringify(security.ContentSecurityPolicy.ContentSecurityPolicy)).toContain('amazoncognito.com');
+    expect(security.FrameOptions.FrameOption).toBe('DENY');
+    expect(security.StrictTransportSecurity.AccessControlMaxAgeSec).toBe(31536000);
+    expect(config.DefaultCacheBehavior.ResponseHeadersPolicyId).toBeDefined();
+    // app-config.js, generated: the DICOMweb root on the same distribution, the user pool and the viewer's client (filled in at deployment).
+    const deployments = resourcesOf(template, 'Custom::CDKBucketDeployment');
+    const pages = deployments.find((d) => JSON.stringify(d.Properties.DistributionPaths ?? '').includes('app-config.js'))!;
+    const markers = JSON.stringify(pages.Properties.SourceMarkers);
+    expect(markers).toMatch(/"Ref":"AuthUsers[0-9A-F]+"/); // the user pool
+    expect(markers).toMatch(/"Ref":"AuthUsersViewer[0-9A-F]+"/); // the viewer's client
+    const key = (pages.Properties.SourceObjectKeys as string[]).map((k) => join(outdir, `asset.${k.replace(/\.zip$/, '')}`, 'app-config.js')).find(existsSync)!;
+    const appConfig = readFileSync(key, 'utf8');
+    expect(appConfig).toContain('window.location.origin + "/dicomweb"');
+    expect(appConfig).toMatch(/oidc: \[\{ authority: "https:\/\/cognito-idp\./);
+    expect(appConfig).toContain('dicomweb/read dicomweb/feedback');
+    // The viewer signs in and out at the distribution's address.
+    const client = resourcesOf(template, 'AWS::Cognito::UserPoolClient').find((c) => JSON.stringify(c.Properties.AllowedOAuthFlows ?? '').includes('code'))!;
+    expect(JSON.stringify(client.Properties.CallbackURLs)).toMatch(/DomainName.*\/callback/);
+    template.hasOutput('ViewerUrl', {});
   });
 
   it('runs the streaming runtime on Fargate from stock images: the bundle fetched from S3, an internal load balancer open only to the VPC', () => {
@@ -303,8 +349,8 @@ describe('the deployed stack (default settings, with bundling)', () => {
   });
 
   it('grants the function no wildcard actions and no inline policy', () => {
-    // The only inline policy is CDK's own, for the function that configures bucket notifications at deployment.
-    expect(Object.keys(template.findResources('AWS::IAM::Policy')).every((id) => id.includes('Notifications'))).toBe(true);
+    // The only inline policies are CDK's own, for its functions that configure bucket notifications and copy the viewer's files at deployment.
+    expect(Object.keys(template.findResources('AWS::IAM::Policy')).every((id) => id.includes('Notifications') || id.includes('CDKBucketDeployment'))).toBe(true);
     const policies = resourcesOf(template, 'AWS::IAM::ManagedPolicy');
     const actions = policies.flatMap((p) => (p.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[] }> }).Statement.flatMap((s) => s.Action));
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
@@ -363,8 +409,7 @@ describe('settings', () => {
     // An unreachable primary is given up on within 2 × 5 s.
     for (const id of [ORIGIN_IDS.lambda, ORIGIN_IDS.streaming]) expect(config.Origins.find((o) => o.Id === id)).toMatchObject({ ConnectionAttempts: 2, ConnectionTimeout: 5 });
     expect(config.CacheBehaviors.find((b) => b.PathPattern === '/replica/*')).toMatchObject({ TargetOriginId: ORIGIN_IDS.replica, AllowedMethods: ['GET', 'HEAD', 'OPTIONS'] });
-    const [routing] = resourcesOf(primary, 'AWS::CloudFront::Function');
-    expect(routing.Properties.FunctionCode).toContain('cf.createRequestOriginGroup');
+    expect(routingFunction(primary).Properties.FunctionCode).toContain('cf.createRequestOriginGroup');
     // The copy of the user pool's keys: every 15 minutes, allowed to touch that one index item only.
     primary.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
     const copier = resourcesOf(primary, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('Copies the user pool'))!;

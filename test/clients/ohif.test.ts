@@ -52,6 +52,8 @@ describe('OHIF Viewer served by the archive', () => {
     // A client-side route is the app itself.
     expect((await fetch(`${viewer}/viewer?StudyInstanceUIDs=1.2.3`)).headers.get('content-type')).toContain('text/html');
     const bundle = /src="\/?(app\.bundle\.[0-9a-f]+\.js)"/.exec(await (await fetch(`${viewer}/`)).text())![1];
+    expect(index.headers.get('content-security-policy')).toMatch(/script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval' 'sha256-/);
+    expect(index.headers.get('x-frame-options')).toBe('DENY');
     const compressed = await fetch(`${viewer}/${bundle}`, { headers: { 'Accept-Encoding': 'br' } });
     expect(compressed.headers.get('content-encoding')).toBe('br');
     expect(compressed.headers.get('cache-control')).toContain('immutable');
@@ -72,10 +74,14 @@ describe('OHIF Viewer served by the archive', () => {
     it(`shows the image of ${file}, frames as stored and the archive's thumbnails`, async () => {
       const { studyInstanceUID } = readInstance(sampleBytes(file));
       const requests: Array<{ url: string; accept?: string }> = [];
-      const shot = await screenshotWhen(browser, `${viewer}/viewer?StudyInstanceUIDs=${studyInstanceUID}`, (png) => litShare(png) > 0.05, 90, (page) =>
-        page.on('request', (r) => requests.push({ url: r.url(), accept: r.headers().accept })),
-      );
+      const refused: string[] = [];
+      const shot = await screenshotWhen(browser, `${viewer}/viewer?StudyInstanceUIDs=${studyInstanceUID}`, (png) => litShare(png) > 0.05, 90, (page) => {
+        page.on('request', (r) => requests.push({ url: r.url(), accept: r.headers().accept }));
+        page.on('console', (m) => /Content Security Policy/.test(m.text()) && refused.push(m.text()));
+      });
       expect(litShare(shot)).toBeGreaterThan(0.05);
+      // The viewer works within its Content Security Policy (the one CloudFront sends too).
+      expect(refused).toEqual([]);
       expect(requests.some((r) => /\/thumbnail\?viewport=256(,|%2C)256$/.test(r.url))).toBe(true);
       const frames = requests.filter((r) => /\/frames\/\d+$/.test(r.url));
       expect(frames.length).toBeGreaterThan(0);
