@@ -5,13 +5,13 @@
 // Workload (defaults; BENCH_SCALE=0.1 for a quick look): 20 studies x 3 series x 100 CT images of
 // 512x512 16-bit (about 0.5 MB each), plus 2,200 small two-instance studies, so queries run over
 // 10,000+ instances and 2,200+ studies.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { syntheticInstance } from '../helpers/synthetic.js';
 import { multipartBody, processCpuMs, stowClient } from './stow-client.js';
+import { peakRssMiB, startOrthanc, startOurs, type Server } from './bench-servers.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const CT_STUDIES = Math.max(1, Math.round(20 * scale));
@@ -88,76 +88,6 @@ function smallWorkload(): Item[] {
 }
 
 // ---- servers -----------------------------------------------------------------------------------
-
-interface Server {
-  name: string;
-  root: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-async function waitFor(url: string, seconds = 60): Promise<void> {
-  for (let i = 0; i < seconds * 10; i++) {
-    try {
-      const res = await fetch(url);
-      if (res.status < 500) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-function stopper(child: ChildProcess): () => Promise<void> {
-  return () =>
-    new Promise((done) => {
-      child.once('exit', () => done());
-      child.kill('SIGTERM');
-    });
-}
-
-async function startOurs(dir: string, port: number): Promise<Server> {
-  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" profiles the server under the load.
-  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
-    env: {
-      ...process.env,
-      DATA_DIR: dir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      AI_ENABLED: process.env.AI_ENABLED ?? 'false',
-    },
-    stdio: ['ignore', openSync(join(repoRoot, '.tmp/bench-server.log'), 'w'), openSync(join(repoRoot, '.tmp/bench-server.log'), 'a')],
-  });
-  const root = `http://127.0.0.1:${port}/dicomweb`;
-  await waitFor(`${root}/studies?limit=1`);
-  return { name: 'this archive', root, pid: child.pid!, stop: stopper(child) };
-}
-
-async function startOrthanc(dir: string, port: number): Promise<Server> {
-  const plugin = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
-  if (!existsSync('/usr/sbin/Orthanc') || !existsSync(plugin)) {
-    throw new Error('Orthanc is not installed: apt-get install orthanc orthanc-dicomweb');
-  }
-  const config = {
-    Name: 'bench', HttpPort: port, DicomPort: port + 1, StorageDirectory: join(dir, 'storage'), IndexDirectory: join(dir, 'index'),
-    RemoteAccessAllowed: false, AuthenticationEnabled: false, Plugins: [plugin], DicomWeb: { Enable: true, Root: '/dicom-web/' },
-    HttpBindAddress: '127.0.0.1', DicomAlwaysAllowStore: true, LimitFindResults: 0, LimitFindInstances: 0,
-  };
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'orthanc.json'), JSON.stringify(config));
-  const child = spawn('/usr/sbin/Orthanc', [join(dir, 'orthanc.json')], { stdio: 'ignore' });
-  const root = `http://127.0.0.1:${port}/dicom-web`;
-  await waitFor(`${root}/studies?limit=1`);
-  return { name: 'Orthanc', root, pid: child.pid!, stop: stopper(child) };
-}
-
-/** Peak resident memory of a process so far (VmHWM), in MiB. */
-function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-}
 
 // ---- measurements ------------------------------------------------------------------------------
 
