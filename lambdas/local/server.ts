@@ -49,7 +49,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
   const ai = options.ai?.enabled ? await startLocalAi(storage, options.dataDir, options.ai, options.aiOptions) : undefined;
   const aiRoot = ai ? new Hono().route('/ai', ai.app) : undefined;
   const viewer = options.viewer ? viewerApp(options.config) : undefined;
-  const worklist = ai ? createWorklistApp({ aiRoot: '/ai', dicomWebRoot: options.config.publicUrl ?? options.config.basePath, viewerUrl: '/viewer' }) : undefined;
+  const worklist = ai ? createWorklistApp({ aiRoot: '/ai', dicomWebRoot: options.config.publicUrl ?? options.config.basePath, ...(viewer ? { viewerUrl: '/viewer' } : {}) }) : undefined;
   const isDicomWeb = dicomWebPaths(options.config.basePath);
   const fetch = (request: Request, env: unknown) => {
     const path = new URL(request.url).pathname;

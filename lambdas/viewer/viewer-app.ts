@@ -22,7 +22,9 @@ export function createViewerApp(dist: string, settings: OhifSettings): Hono {
   const config = ohifAppConfig(settings);
   // serveStatic takes its root relative to the working directory.
   const root = relative(process.cwd(), dist) || '.';
-  const policy = viewerContentSecurityPolicy(readFileSync(join(dist, 'index.html'), 'utf8'));
+  // A DICOMweb root on another origin (PUBLIC_URL) must be reachable from the page.
+  const dicomWebOrigin = /^https?:\/\//.test(settings.dicomWebRoot) ? [new URL(settings.dicomWebRoot).origin] : [];
+  const policy = viewerContentSecurityPolicy(readFileSync(join(dist, 'index.html'), 'utf8'), dicomWebOrigin);
   app.use('*', async (c, next) => {
     await next();
     c.header('Content-Security-Policy', policy);

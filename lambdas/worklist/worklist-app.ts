@@ -10,8 +10,8 @@ export interface WorklistPageSettings {
   aiRoot: string;
   /** The DICOMweb root (its UPS-RS workitems) as the browser reaches it. */
   dicomWebRoot: string;
-  /** The viewer's study route. */
-  viewerUrl: string;
+  /** The viewer's study route; none when no viewer is served. */
+  viewerUrl?: string;
 }
 
 export function createWorklistApp(settings: WorklistPageSettings): Hono {

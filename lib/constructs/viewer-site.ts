@@ -53,7 +53,7 @@ export class ViewerSite extends Construct {
     const headers = new cloudfront.ResponseHeadersPolicy(this, 'Headers', {
       comment: 'The viewer: Content Security Policy for OHIF, HSTS, no framing, no sniffing',
       securityHeadersBehavior: {
-        contentSecurityPolicy: { contentSecurityPolicy: viewerContentSecurityPolicy(indexHtml, props.auth.signIn.baseUrl()), override: true },
+        contentSecurityPolicy: { contentSecurityPolicy: viewerContentSecurityPolicy(indexHtml, [props.auth.signIn.baseUrl()]), override: true },
         strictTransportSecurity: { accessControlMaxAge: Duration.days(365), includeSubdomains: true, override: true },
         contentTypeOptions: { override: true },
         frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },

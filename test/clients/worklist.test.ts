@@ -82,12 +82,15 @@ describe('reading worklist page', () => {
     await page.fill('input[name=reader]', 'Dr Test');
     await page.locator('input[name=reader]').dispatchEvent('change');
     await rows().nth(0).click();
+    // The pane shows the selected study once its results have been read.
+    await page.waitForFunction(() => document.querySelector('#detail h2')?.textContent?.includes('Urgent, Uma'), undefined, { timeout: 30_000 });
     const segmentation = page.locator('#detail section.result', { hasText: 'High-density structure segmentation' });
     await segmentation.locator('textarea').fill('volume looks right');
     await segmentation.locator('button[data-verdict=accept]').click();
     await page.waitForFunction(() => document.querySelector('#detail')?.textContent?.includes('agreed — Dr Test'), undefined, { timeout: 30_000 });
     const results = (await (await fetch(`${archive.aiUrl}/studies/${urgent.studyInstanceUID}/results`)).json()) as Array<{ analyserId: string; feedback: Array<{ verdict: string; reader: string; comment?: string }> }>;
-    const said = results.find((r) => r.analyserId === 'threshold-segmentation')!.feedback;
+    // The page answers the latest revision's result; a study can have been analysed more than once.
+    const said = results.filter((r) => r.analyserId === 'threshold-segmentation').flatMap((r) => r.feedback);
     expect(said).toEqual([expect.objectContaining({ verdict: 'accept', reader: 'Dr Test', comment: 'volume looks right' })]);
   }, 60_000);
 
@@ -100,6 +103,7 @@ describe('reading worklist page', () => {
     expect(before['00404041'].Value).toEqual(['READY']);
     expect((await workitemOf(routine.studyInstanceUID))['00741200'].Value).toEqual(['LOW']);
     await rows().nth(0).click();
+    await page.waitForFunction(() => document.querySelector('#detail h2')?.textContent?.includes('Urgent, Uma'), undefined, { timeout: 30_000 });
     await page.locator('#detail button.mark-read').click();
     await page.waitForFunction(() => document.querySelector('#detail .reading')?.textContent?.includes('Read by Dr Test'), undefined, { timeout: 30_000 });
     const after = await workitemOf(urgent.studyInstanceUID);

@@ -10,8 +10,8 @@ interface PageSettings {
   aiRoot: string;
   /** The DICOMweb root, whose UPS-RS workitems record who read a study. */
   dicomWebRoot: string;
-  /** The viewer's study route; the study's UID is added as StudyInstanceUIDs. */
-  viewerUrl: string;
+  /** The viewer's study route; the study's UID is added as StudyInstanceUIDs. None when no viewer is served. */
+  viewerUrl?: string;
 }
 type ResultWithFeedback = AnalysisResult & { id: string; feedback: Feedback[] };
 type Dataset = Record<string, { vr: string; Value?: unknown[] }>;
@@ -25,6 +25,8 @@ let analyserNames = new Map<string, string>();
 let etag: string | undefined;
 let selected: string | undefined;
 let shownDetail: string | undefined;
+/** Comments being written, by result id: the detail pane is rebuilt when its study changes, the reader's text is not lost. */
+const drafts = new Map<string, string>();
 
 const $ = <T extends Element>(selector: string) => document.querySelector<T>(selector)!;
 const filters = () => $<HTMLFormElement>('#filters');
@@ -78,10 +80,17 @@ function matchesFilters(item: WorklistItem): boolean {
   return true;
 }
 
-function viewerLink(studyInstanceUID: string): string {
+function viewerLink(studyInstanceUID: string): string | undefined {
+  if (!settings.viewerUrl) return undefined;
   const url = new URL(settings.viewerUrl, window.location.href);
   url.searchParams.set('StudyInstanceUIDs', studyInstanceUID);
   return url.href;
+}
+
+/** An "open in the viewer" link, when there is a viewer. */
+function openLink(studyInstanceUID: string, text: string, props: Record<string, string> = {}): HTMLElement | undefined {
+  const href = viewerLink(studyInstanceUID);
+  return href ? h('a', { href, ...props }, text) : undefined;
 }
 
 /** Keeps a select's options to the values the data holds, keeping the reader's choice. */
@@ -112,7 +121,7 @@ function render(): void {
       h('td', {}, arrival(item).toLocaleString()),
       h('td', { class: ai.failed ? 'ai failed' : 'ai' }, ai.text),
       h('td', {}, findings),
-      h('td', {}, h('a', { href: viewerLink(item.studyInstanceUID), class: 'open' }, 'Open')),
+      h('td', {}, openLink(item.studyInstanceUID, 'Open', { class: 'open' })),
     );
     row.addEventListener('click', () => select(item.studyInstanceUID));
     return row;
@@ -155,9 +164,11 @@ async function showDetail(force = false): Promise<void> {
   for (const r of results) if ((latest.get(r.analyserId)?.revision ?? -1) <= r.revision) latest.set(r.analyserId, r);
   const sections = [...latest.values()].map((r) => {
     const comment = h('textarea', { rows: '2', placeholder: 'comment (optional)', 'aria-label': `comment on ${analyserName(r.analyserId)}` }) as HTMLTextAreaElement;
+    comment.value = drafts.get(r.id) ?? '';
+    comment.addEventListener('input', () => drafts.set(r.id, comment.value));
     const button = (verdict: 'accept' | 'reject', label: string) => {
       const b = h('button', { type: 'button', 'data-verdict': verdict }, label);
-      b.addEventListener('click', () => void sendFeedback(r, verdict, comment.value));
+      b.addEventListener('click', () => void sendFeedback(r, verdict, drafts.get(r.id) ?? ''));
       return b;
     };
     const said = r.feedback.map((f) => h('li', {}, `${f.verdict === 'accept' ? 'agreed' : f.verdict === 'reject' ? 'disagreed' : 'corrected'} — ${f.reader}, ${new Date(f.at).toLocaleString()}${f.comment ? `: ${f.comment}` : ''}`));
@@ -173,10 +184,16 @@ async function showDetail(force = false): Promise<void> {
       h('ul', { class: 'feedback' }, ...said),
     );
   });
+  const reading = await readingStatus(item.studyInstanceUID);
+  // The reader may have moved on while this study's results were read: theirs is shown, not this one.
+  if (selected !== item.studyInstanceUID) {
+    if (shownDetail === key) shownDetail = undefined;
+    return;
+  }
   detail.replaceChildren(
     h('h2', {}, `${personName(item.patientName)} — ${item.studyDescription || 'study'}`),
-    h('p', {}, h('a', { href: viewerLink(item.studyInstanceUID) }, 'Open in the viewer')),
-    await readingStatus(item.studyInstanceUID),
+    h('p', {}, openLink(item.studyInstanceUID, 'Open in the viewer')),
+    reading,
     ...(sections.length ? sections : [h('p', { class: 'hint' }, 'No results yet.')]),
   );
 }
@@ -255,6 +272,7 @@ async function sendFeedback(result: ResultWithFeedback, verdict: 'accept' | 'rej
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ verdict, reader, ...(comment.trim() ? { comment: comment.trim() } : {}) }),
     });
+    drafts.delete(result.id);
     status(`Feedback sent: ${verdict === 'accept' ? 'agreed with' : 'disagreed with'} ${analyserName(result.analyserId)}.`);
     await showDetail(true);
   } catch (e) {
@@ -282,7 +300,7 @@ function onKey(event: KeyboardEvent): void {
   const at = rows.findIndex((r) => r.dataset.study === selected);
   if (event.key === 'ArrowDown' || event.key === 'j') select(rows[Math.min(rows.length - 1, at + 1)]?.dataset.study);
   else if (event.key === 'ArrowUp' || event.key === 'k') select(rows[Math.max(0, at - 1)]?.dataset.study);
-  else if ((event.key === 'Enter' || event.key === 'o') && selected) window.location.href = viewerLink(selected);
+  else if ((event.key === 'Enter' || event.key === 'o') && selected && viewerLink(selected)) window.location.href = viewerLink(selected)!;
   else if (event.key === '/') field('priority').focus();
   else return;
   event.preventDefault();
