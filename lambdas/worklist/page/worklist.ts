@@ -128,7 +128,7 @@ function render(): void {
   });
   $('#worklist tbody').replaceChildren(...rows);
   status(`${shown.length} of ${items.length} studies · updated ${new Date().toLocaleTimeString()}`);
-  void showDetail();
+  void refreshDetail();
 }
 
 function select(studyInstanceUID: string | undefined): void {
@@ -138,7 +138,7 @@ function select(studyInstanceUID: string | undefined): void {
     row.setAttribute('aria-selected', String(on));
     if (on) row.scrollIntoView({ block: 'nearest' });
   }
-  void showDetail();
+  void refreshDetail();
 }
 
 async function api<T>(path: string, init?: RequestInit): Promise<T> {
@@ -147,6 +147,9 @@ async function api<T>(path: string, init?: RequestInit): Promise<T> {
   if (!response.ok) throw new Error(body.error ?? `${response.status} ${response.statusText}`);
   return body;
 }
+
+/** showDetail, its failure said in the status line rather than lost. */
+const refreshDetail = (force = false) => showDetail(force).catch((e: Error) => status(`The study's results could not be read: ${e.message}`));
 
 /** The selected study's results (the latest revision of each analyser) with agree/disagree and what readers said. */
 async function showDetail(force = false): Promise<void> {
@@ -256,7 +259,7 @@ async function markRead(studyInstanceUID: string, workitem: Dataset): Promise<vo
   } catch (e) {
     status(`Not marked read: ${(e as Error).message}`);
   }
-  if (studyInstanceUID === selected) await showDetail(true);
+  if (studyInstanceUID === selected) await refreshDetail(true);
 }
 
 async function sendFeedback(result: ResultWithFeedback, verdict: 'accept' | 'reject', comment: string): Promise<void> {
@@ -274,7 +277,7 @@ async function sendFeedback(result: ResultWithFeedback, verdict: 'accept' | 'rej
     });
     drafts.delete(result.id);
     status(`Feedback sent: ${verdict === 'accept' ? 'agreed with' : 'disagreed with'} ${analyserName(result.analyserId)}.`);
-    await showDetail(true);
+    await refreshDetail(true);
   } catch (e) {
     status(`Feedback not sent: ${(e as Error).message}`);
   }
