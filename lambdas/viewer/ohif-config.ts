@@ -26,6 +26,8 @@ window.config = {
   showStudyList: true,
   showWarningMessageForCrossOrigin: false,
   showLoadingIndicator: true,
+  // An AI segmentation or report the reader opens is shown at once, without a "load it?" question first.
+  disableConfirmationPrompts: true,
   strictZSpacingForVolumeViewport: true,
   // Browsers open six HTTP/1.1 connections per origin: more requests in flight only queue in the browser.
   maxNumRequests: { interaction: 100, thumbnail: 6, prefetch: 25 },
