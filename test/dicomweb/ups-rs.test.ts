@@ -97,6 +97,25 @@ describe('UPS-RS', () => {
     expect((await send('GET', '/workitems?NotAKeyword=1')).status).toBe(400);
   });
 
+  it('stops a search answer at the byte limit and says where to continue', async () => {
+    const small = await startTestArchive({ maxQueryResponseBytes: 1500 });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${small.url}/workitems`, { method: 'POST', headers: { 'Content-Type': 'application/dicom+json' }, body: JSON.stringify([workitem({ '00100020': { vr: 'LO', Value: ['PAGED'] } })]) });
+        expect(res.status).toBe(201);
+      }
+      const first = await fetch(`${small.url}/workitems?PatientID=PAGED`);
+      const page = (await first.json()) as Dataset[];
+      expect(page.length).toBeGreaterThan(0);
+      expect(page.length).toBeLessThan(4);
+      expect(first.headers.get('warning')).toContain(`offset=${page.length}`);
+      const rest = (await (await fetch(`${small.url}/workitems?PatientID=PAGED&offset=${page.length}&limit=10`)).json()) as Dataset[];
+      expect(rest.length).toBeGreaterThan(0);
+    } finally {
+      await small.dispose();
+    }
+  });
+
   it('claims, updates under the lock, completes, and refuses every illegal change with its rule', async () => {
     const id = uid();
     await create(workitem(), `?workitem=${id}`);

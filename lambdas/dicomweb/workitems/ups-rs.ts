@@ -74,16 +74,24 @@ export function addWorkitemRoutes(dw: Hono, store: WorkitemStore, config: DicomW
   dw.get('/workitems', async (c) => {
     const query = parseQuery(c.req.queries(), 'instance', config);
     const matchers = query.filters.map((f) => compileFilter(f, `(${f.tag.toString(16)})`, query.fuzzy));
-    const found: unknown[] = [];
+    const found: string[] = [];
+    let bytes = 2;
     let skipped = 0;
     for await (const record of store.list()) {
       const view = workitemView(record);
       if (!matchers.every((m) => m(view))) continue;
       if (skipped++ < query.offset) continue;
-      found.push(view);
+      const row = JSON.stringify(view);
+      // As QIDO-RS: an answer stops at MAX_QUERY_RESPONSE_BYTES (a Lambda answer must stay under 6 MB), and says where to go on.
+      if (found.length > 0 && bytes + row.length + 1 > config.maxQueryResponseBytes) {
+        query.warnings.push(`The number of results exceeded the maximum supported by the server. Additional results can be requested: continue with offset=${query.offset + found.length}`);
+        break;
+      }
+      found.push(row);
+      bytes += row.length + 1;
       if (found.length >= query.limit) break;
     }
-    return json(found, query.warnings.length ? { Warning: warningHeader(query.warnings) } : {});
+    return new Response(`[${found.join(',')}]`, { headers: { 'Content-Type': 'application/dicom+json', ...(query.warnings.length ? { Warning: warningHeader(query.warnings) } : {}) } });
   });
 
   // Retrieve (11.5).
