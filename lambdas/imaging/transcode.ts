@@ -144,10 +144,11 @@ const transcodeBudget = new MemoryBudget(TRANSCODE_BUDGET_BYTES);
 
 /**
  * The stored Part 10 file in another transfer syntax: Explicit VR Little Endian, or a compressed syntax of
- * ./encoders.ts. Frames are decompressed (when stored compressed) and re-encoded one by one; Photometric
- * Interpretation and Planar Configuration then describe what the codec produced (PS3.5 8.2: JPEG's YBR
- * decodes to RGB; JPEG 2000's component transform is YBR_RCT), offset tables that belonged to the stored
- * encapsulation go, and a lossy encoding is recorded in Lossy Image Compression, its ratio and method.
+ * ./encoders.ts, as consecutive buffers (the frames are not joined into one). Frames are decompressed
+ * (when stored compressed) and re-encoded frame by frame, as many at once as there are decoding workers;
+ * Photometric Interpretation and Planar Configuration then describe what the codec produced (PS3.5 8.2:
+ * JPEG's YBR decodes to RGB; JPEG 2000's component transform is YBR_RCT), offset tables that belonged to
+ * the stored encapsulation go, and a lossy encoding is recorded in Lossy Image Compression, its ratio and method.
  */
 export async function transcodeInstance(file: Uint8Array, to: string, options: TranscodeOptions): Promise<Uint8Array[]> {
   const parsed = await parseReadable(file);
