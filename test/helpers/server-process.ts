@@ -14,6 +14,8 @@ export interface ServerProcess {
   process: ChildProcess;
   /** Resident memory now (VmRSS) and the highest it has been (VmHWM), in bytes. */
   rss(): number;
+  /** Threads of the process now (a decoding worker adds its own). */
+  threads(): number;
   peakRss(): number;
   /** The exit code, once it has exited. */
   exited(): number | null | undefined;
@@ -46,6 +48,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     viewerUrl: ready.viewerUrl,
     process: child,
     rss: () => status(child.pid!, 'VmRSS'),
+    threads: () => Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0),
     peakRss: () => status(child.pid!, 'VmHWM'),
     exited: () => exitCode,
     stop: async () => {

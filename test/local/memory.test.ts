@@ -22,10 +22,16 @@ describe('memory under hostile input', () => {
     fetch(`${server.url}/studies`, { method: 'POST', headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, ...headers }, body });
 
   it('returns to its baseline after refused and completed requests, and stays far below 500 MB', async () => {
+    const threadsWithoutWorkers = server.threads();
     // Warm up every path once (codecs, the index, the rendering code) so that the baseline includes them.
     await runFuzz({ url: server.url, seed: 7, count: 40, concurrency: 2 });
-    // Decoding workers end after 10 s without frames; both readings are taken once they have.
-    const idle = () => new Promise((r) => setTimeout(r, 12_000));
+    // Decoding workers end after 10 s without frames (and with them their codecs' memory); both readings
+    // are taken once they have, which a loaded machine can take a few seconds longer to do.
+    const idle = async () => {
+      await new Promise((r) => setTimeout(r, 11_000));
+      for (let i = 0; i < 40 && server.threads() > threadsWithoutWorkers; i++) await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 1000));
+    };
     await idle();
     const baseline = server.rss();
 
