@@ -296,12 +296,15 @@ async function deflatedChunks(chunks: readonly Uint8Array[]): Promise<Uint8Array
 
 /** Preamble, "DICM", the meta group with its length, then the data set: as one buffer. */
 export function part10(meta: ByteSink, body: ByteSink): Uint8Array {
-  const chunks = part10Chunks(meta, body);
-  return joined(chunks, chunks.reduce((n, c) => n + c.length, 0));
+  return part10Sink(meta, body).concat();
 }
 
 /** part10 as consecutive buffers, large values not copied. */
 function part10Chunks(meta: ByteSink, body: ByteSink): Uint8Array[] {
+  return part10Sink(meta, body).coalesced();
+}
+
+function part10Sink(meta: ByteSink, body: ByteSink): ByteSink {
   const out = new ByteSink();
   out.push(new Uint8Array(128));
   out.push(textEncoder.encode('DICM'));
@@ -311,7 +314,7 @@ function part10Chunks(meta: ByteSink, body: ByteSink): Uint8Array[] {
   out.push(groupLength);
   for (const c of meta.chunks) out.push(c);
   for (const c of body.chunks) out.push(c);
-  return out.coalesced();
+  return out;
 }
 
 /** The File Meta Information elements this implementation writes, naming itself as the writer (PS3.10 7.1). */

@@ -203,16 +203,11 @@ export async function decompressFrame(bytes: Uint8Array, transferSyntaxUID: stri
   try {
     return await decodeInWorker({ bytes, transferSyntaxUID, pm });
   } catch (e) {
-    throw workerRefusal(e, `decoding the frame as ${transferSyntaxUID}`);
+    const error = e as Error;
+    if (error.name === 'AbortError') throw new UnsupportedEncodingError(`decoding the frame as ${transferSyntaxUID} took longer than ${frameDecodeTimeoutMs()} ms and was stopped`);
+    // The worker's refusals and decoder failures arrive as plain errors with their messages.
+    throw new UnsupportedEncodingError(error.message);
   }
-}
-
-/** A frame-decoding worker's failure as the refusal it is: its time budget spent, or the codec's own message. */
-export function workerRefusal(e: unknown, work: string): UnsupportedEncodingError {
-  const error = e as Error;
-  if (error.name === 'AbortError') return new UnsupportedEncodingError(`${work} took longer than ${frameDecodeTimeoutMs()} ms and was stopped`);
-  // The worker's refusals and codec failures arrive as plain errors with their messages.
-  return new UnsupportedEncodingError(error.message);
 }
 
 /** decompressFrame on this thread: what the decoding worker runs. */
