@@ -40,8 +40,9 @@ function h(tag: string, props: Record<string, string> = {}, ...children: Array<N
   return el;
 }
 
-function status(text: string): void {
+function status(text: string, error = false): void {
   $('#status').textContent = text;
+  $('#status').classList.toggle('error', error);
 }
 
 /** "Family^Given^Middle" as readers write it: "Family, Given Middle". */
@@ -110,7 +111,9 @@ function render(): void {
   if (!shown.some((i) => i.studyInstanceUID === selected)) selected = shown[0]?.studyInstanceUID;
   const rows = shown.map((item) => {
     const ai = aiState(item);
-    const findings = h('ul', { class: 'findings' }, ...item.flags.filter((f) => f.status !== 'failed').map((f) => h('li', { class: f.positive ? 'positive' : '' }, `${analyserName(f.analyserId)}: ${f.summary}`)));
+    // The same analyser on the same line of every study, whatever order their results came in.
+    const flags = item.flags.filter((f) => f.status !== 'failed').sort((a, b) => analyserName(a.analyserId).localeCompare(analyserName(b.analyserId)));
+    const findings = h('ul', { class: 'findings' }, ...flags.map((f) => h('li', { class: f.positive ? 'positive' : '' }, `${analyserName(f.analyserId)}: ${f.summary}`)));
     const row = h(
       'tr',
       { 'data-study': item.studyInstanceUID, 'aria-selected': String(item.studyInstanceUID === selected), tabindex: '-1' },
@@ -127,6 +130,9 @@ function render(): void {
     return row;
   });
   $('#worklist tbody').replaceChildren(...rows);
+  const empty = $<HTMLElement>('#empty');
+  empty.hidden = shown.length > 0;
+  empty.textContent = items.length ? 'No study matches these filters.' : 'No studies yet: studies stored in the archive (npm run upload -- <folder>, STOW-RS, a modality) appear here as they arrive.';
   status(`${shown.length} of ${items.length} studies · updated ${new Date().toLocaleTimeString()}`);
   void refreshDetail();
 }
@@ -149,7 +155,7 @@ async function api<T>(path: string, init?: RequestInit): Promise<T> {
 }
 
 /** showDetail, its failure said in the status line rather than lost. */
-const refreshDetail = (force = false) => showDetail(force).catch((e: Error) => status(`The study's results could not be read: ${e.message}`));
+const refreshDetail = (force = false) => showDetail(force).catch((e: Error) => status(`The study's results could not be read: ${e.message}`, true));
 
 /** The selected study's results (the latest revision of each analyser) with agree/disagree and what readers said. */
 async function showDetail(force = false): Promise<void> {
@@ -257,7 +263,7 @@ async function markRead(studyInstanceUID: string, workitem: Dataset): Promise<vo
     await send('PUT', '/state', stateChange('COMPLETED'));
     status(`Marked read by ${reader}.`);
   } catch (e) {
-    status(`Not marked read: ${(e as Error).message}`);
+    status(`Not marked read: ${(e as Error).message}`, true);
   }
   if (studyInstanceUID === selected) await refreshDetail(true);
 }
@@ -279,7 +285,7 @@ async function sendFeedback(result: ResultWithFeedback, verdict: 'accept' | 'rej
     status(`Feedback sent: ${verdict === 'accept' ? 'agreed with' : 'disagreed with'} ${analyserName(result.analyserId)}.`);
     await refreshDetail(true);
   } catch (e) {
-    status(`Feedback not sent: ${(e as Error).message}`);
+    status(`Feedback not sent: ${(e as Error).message}`, true);
   }
 }
 
@@ -293,7 +299,7 @@ async function poll(): Promise<void> {
     items = (await response.json()) as WorklistItem[];
     render();
   } catch (e) {
-    status(`The worklist could not be read: ${(e as Error).message}; trying again.`);
+    status(`The worklist could not be read: ${(e as Error).message}; trying again.`, true);
   }
 }
 
