@@ -91,7 +91,11 @@ function numbersOf(vr: string, values: DicomJsonValue[]): Uint8Array {
   return out;
 }
 
-function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated: boolean, topLevel: boolean): void {
+/** How element headers are written: with their VR (explicit) or without (Implicit VR Little Endian, DIMSE's default). */
+type VrEncoding = 'explicit' | 'implicit';
+
+function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated: boolean, topLevel: boolean, vrs: VrEncoding = 'explicit'): void {
+  const header = (tag: number, vr: string, length: number) => sink.header(tag, vrs === 'implicit' ? undefined : vr, length);
   const entries = Object.entries(dataset).map(([hex, a]) => [tagFromHex(hex), a] as const);
   for (const [tag, attribute] of entries.sort(([a], [b]) => a - b)) {
     const { vr } = attribute;
@@ -99,15 +103,15 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
     if (tag >>> 16 === 0x0002 || (tag & 0xffff) === 0) continue;
     if (tag === Tag.SpecificCharacterSet) {
       const value = textValue('CS', 'ISO_IR 192').bytes;
-      sink.header(tag, 'CS', value.length);
+      header(tag, 'CS', value.length);
       sink.push(value);
       continue;
     }
     if (vr === 'SQ') {
-      sink.header(tag, 'SQ', UNDEFINED_LENGTH);
+      header(tag, 'SQ', UNDEFINED_LENGTH);
       for (const item of attribute.Value ?? []) {
         sink.header(Tag.Item, undefined, UNDEFINED_LENGTH);
-        writeAttributes(sink, (item ?? {}) as ResolvedDataset, false, false);
+        writeAttributes(sink, (item ?? {}) as ResolvedDataset, false, false, vrs);
         sink.header(Tag.ItemDelimitationItem, undefined, 0);
       }
       sink.header(Tag.SequenceDelimitationItem, undefined, 0);
@@ -134,7 +138,7 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
     }
     // A value too long for a 16-bit length can only be written as UN.
     const written = !LONG_LENGTH_VRS.has(vr) && value.length > 0xffff ? 'UN' : vr;
-    sink.header(tag, written, value.length);
+    header(tag, written, value.length);
     sink.push(value);
   }
 }
@@ -152,4 +156,16 @@ export function jsonToPart10(dataset: ResolvedDataset, transferSyntaxUID: string
   const body = new ByteSink();
   writeAttributes(body, withCharset, encapsulated, true);
   return part10(fileMeta(text(dataset, Tag.SOPClassUID, 'SOPClassUID'), text(dataset, Tag.SOPInstanceUID, 'SOPInstanceUID'), transferSyntaxUID), body);
+}
+
+/**
+ * The data set alone (no File Meta Information), as DIMSE carries it: C-FIND answers in the syntax of their
+ * presentation context. Text is UTF-8 under ISO_IR 192 when the data set holds Specific Character Set.
+ */
+export function jsonToDataSet(dataset: ResolvedDataset, transferSyntaxUID: string): Uint8Array {
+  const info = transferSyntaxInfo(transferSyntaxUID);
+  if (!info.littleEndian || info.encapsulated || info.deflated) throw new JsonEncodingError(`data sets are written in Explicit or Implicit VR Little Endian, not ${transferSyntaxUID}`);
+  const body = new ByteSink();
+  writeAttributes(body, dataset, false, true, info.explicitVr ? 'explicit' : 'implicit');
+  return body.concat();
 }

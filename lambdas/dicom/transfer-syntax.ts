@@ -70,6 +70,11 @@ const known: Record<string, TransferSyntaxInfo> = {
   '1.2.840.10008.1.2.4.108': encapsulated('video/H265'),
 };
 
+/** Whether a transfer syntax is one of PS3.5's (the archive reads every one of them). */
+export function isKnownTransferSyntax(uid: string): boolean {
+  return Object.hasOwn(known, uid);
+}
+
 /**
  * Any transfer syntax not listed is treated as an encapsulated explicit VR little endian syntax:
  * PS3.5 requires every compressed syntax to use that encoding, so new ones are stored and served as is.

@@ -6,6 +6,9 @@ import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import type { AiConfig } from '../ai/config.js';
 import { createDicomWebApp } from '../dicomweb/app.js';
+import { startDimseListener } from '../dimse/dimse-listener.js';
+import type { DimseSettings } from '../dimse/settings.js';
+import { consoleLog } from '../logging.js';
 import { serveOnNode } from '../node-server.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import { sweepOrphans } from '../dicomweb/store/blob-lifecycle.js';
@@ -23,6 +26,8 @@ export interface LocalArchive {
   viewerUrl?: string;
   /** The reading worklist page, when the AI pipeline runs. */
   worklistUrl?: string;
+  /** Where modalities send to over DIMSE, when the listener runs. */
+  dimse?: { aeTitle: string; host: string; port: number };
   storage: LocalStorage;
   ai?: LocalAi;
   close(): Promise<void>;
@@ -36,6 +41,8 @@ export interface LocalArchiveOptions {
   ai?: AiConfig;
   /** Serve the OHIF Viewer at the root (it must be installed: lambdas/viewer/install-ohif.ts). */
   viewer?: boolean;
+  /** The DIMSE listener's settings; off when absent or its port is 0. */
+  dimse?: DimseSettings;
   /** For tests: replace or extend the built-in analysers, or fix the clock. */
   aiOptions?: Parameters<typeof startLocalAi>[3];
 }
@@ -61,6 +68,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
   const server: ServerType = await new Promise((resolve) => {
     const s = serveOnNode(fetch, options.port, options.host, () => resolve(s));
   });
+  const dimse = options.dimse?.port ? await startDimseListener({ storage, config: options.config, settings: options.dimse, log: consoleLog('dimse') }) : undefined;
   const { port } = server.address() as AddressInfo;
   const origin = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}`;
   return {
@@ -68,8 +76,10 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     ...(ai ? { aiUrl: `${origin}/ai`, ai } : {}),
     ...(viewer ? { viewerUrl: `${origin}/` } : {}),
     ...(worklist ? { worklistUrl: `${origin}/worklist/` } : {}),
+    ...(dimse && options.dimse ? { dimse: { aeTitle: options.dimse.aeTitle, host: options.dimse.host, port: dimse.port } } : {}),
     storage,
     close: async () => {
+      await dimse?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await ai?.close();
       await storage.index.close();

@@ -27,7 +27,7 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; url:
   const log = openSync(join(repoRoot, '.tmp/ai-bench-server.log'), 'w');
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', AI_ENABLED: 'true', AI_QUIET_PERIOD_SECONDS: String(QUIET_SECONDS), AI_POLL_INTERVAL_MS: '100' },
+    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', DIMSE_PORT: '0', HOST: '127.0.0.1', AI_ENABLED: 'true', AI_QUIET_PERIOD_SECONDS: String(QUIET_SECONDS), AI_POLL_INTERVAL_MS: '100' },
     stdio: ['ignore', 'pipe', log],
   });
   return new Promise((resolveStart, reject) => {

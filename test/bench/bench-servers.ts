@@ -35,7 +35,8 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-export async function startOurs(dir: string, port: number): Promise<Server> {
+/** `dimsePort`: where its DIMSE listener listens (off when 0). */
+export async function startOurs(dir: string, port: number, dimsePort = 0): Promise<Server> {
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" profiles the server under the load.
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
@@ -43,6 +44,7 @@ export async function startOurs(dir: string, port: number): Promise<Server> {
       ...process.env,
       DATA_DIR: dir,
       PORT: String(port),
+      DIMSE_PORT: String(dimsePort),
       HOST: '127.0.0.1',
       AI_ENABLED: process.env.AI_ENABLED ?? 'false',
     },

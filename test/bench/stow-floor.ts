@@ -90,7 +90,7 @@ async function measure(name: string, servers: Array<{ child: ChildProcess; url: 
 function startArchive(port: number): { child: ChildProcess; url: string; dataDir: string } {
   const dataDir = mkdtempSync(join(tmpdir(), 'stow-floor-archive-'));
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'lambdas/local/main.ts')], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', AI_ENABLED: 'false' },
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), DIMSE_PORT: '0', HOST: '127.0.0.1', AI_ENABLED: 'false' },
     stdio: 'ignore',
   });
   return { child, url: `http://127.0.0.1:${port}/dicomweb/studies`, dataDir };

@@ -47,7 +47,7 @@ const target = process.env.ARCHIVE_TARGET ?? 'local';
 export async function startTestArchive(
   overrides: Partial<DicomWebConfig> = {},
   dataDir?: string,
-  ai?: Pick<LocalArchiveOptions, 'ai' | 'aiOptions' | 'viewer'>,
+  ai?: Pick<LocalArchiveOptions, 'ai' | 'aiOptions' | 'viewer' | 'dimse'>,
 ): Promise<TestArchive> {
   if (target === 'lambda') {
     if (dataDir || ai) throw new Error('a Lambda-backed test archive has no data directory or local AI pipeline');

@@ -29,7 +29,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   const child = spawn(process.execPath, ['--import', 'tsx', 'lambdas/local/main.ts'], {
     cwd: repoRoot,
     // As `npm start` runs it (package.json), on a fresh data directory and a free port.
-    env: { ...process.env, MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', PORT: '0', DATA_DIR: dataDir, AI_ENABLED: 'false', ...env },
+    env: { ...process.env, MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', PORT: '0', DIMSE_PORT: '0', DATA_DIR: dataDir, AI_ENABLED: 'false', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let log = '';

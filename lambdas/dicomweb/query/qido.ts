@@ -41,7 +41,8 @@ const COMPUTED_VR: Record<number, string> = {
 
 const STUDY_COMPUTED = new Set<number>([Tag.ModalitiesInStudy, Tag.SOPClassesInStudy, Tag.NumberOfStudyRelatedSeries, Tag.NumberOfStudyRelatedInstances]);
 
-function matchableAt(level: QueryLevel, tag: number): boolean {
+/** Whether an attribute belongs to a level or one above it (what a query at that level can match on). */
+export function matchableAt(level: QueryLevel, tag: number): boolean {
   const study = STUDY_LEVEL_TAGS.has(tag) || STUDY_COMPUTED.has(tag);
   if (level === 'study') return study;
   const series = SERIES_LEVEL_TAGS.has(tag) || tag === Tag.NumberOfSeriesRelatedInstances;

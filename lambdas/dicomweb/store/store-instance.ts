@@ -13,6 +13,8 @@ export const FailureReason = {
   CannotUnderstand: 0xc000,
   /** Data Set does not match SOP Class (PS3.4 Annex B), also given when the study differs from the URL's. */
   StudyInstanceUIDMismatch: 0xa900,
+  /** The same code when the data set's SOP Class or Instance UID is not the one its C-STORE command names. */
+  SOPIdentityMismatch: 0xa900,
 } as const;
 export const WarningReason = { DataSetDoesNotMatchSOPClass: 0xb007 } as const;
 
@@ -28,6 +30,8 @@ export interface StoreOptions {
   maxInflatedBytes?: number;
   /** For instances the archive produces itself: the analysis that made it (carried on the InstanceStored event). */
   producedBy?: string;
+  /** For C-STORE: the SOP Class and Instance UIDs the command names, which the data set must carry (PS3.7 9.1.1.1). */
+  expectedSop?: { sopClassUID: string; sopInstanceUID: string };
 }
 
 export function blobKeyFor(sha256: string): string {
@@ -68,6 +72,13 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
     return failed(
       FailureReason.StudyInstanceUIDMismatch,
       `Study Instance UID ${instance.studyInstanceUID} of instance ${instance.sopInstanceUID} differs from ${options.expectedStudyInstanceUID} in the request URL`,
+    );
+  }
+  const expected = options.expectedSop;
+  if (expected && (instance.sopClassUID !== expected.sopClassUID || instance.sopInstanceUID !== expected.sopInstanceUID)) {
+    return failed(
+      FailureReason.SOPIdentityMismatch,
+      `the data set is SOP Class ${instance.sopClassUID}, instance ${instance.sopInstanceUID}; the C-STORE command names class ${expected.sopClassUID}, instance ${expected.sopInstanceUID}`,
     );
   }
   const sha256 = sha256Hex(bytes);

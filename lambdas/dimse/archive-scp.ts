@@ -1,0 +1,308 @@
+// One association with the archive as service class provider: dcmjs-dimse reads and writes the PDUs and
+// DIMSE messages; this class decides the association and answers each service over the archive's ports.
+import dcmjs from 'dcmjs';
+import dcmjsDimse from 'dcmjs-dimse';
+import type { Socket } from 'node:net';
+import { jsonToDataSet } from '../dicom/json-part10.js';
+import type { DicomJson } from '../dicom/json-model.js';
+import type { DicomWebConfig } from '../dicomweb/config.js';
+import type { StructuredLog } from '../logging.js';
+import type { ArchiveStorage, StoredInstance } from '../storage/ports.js';
+import { DatasetCollector, EncodedDataset } from './encoded-dataset.js';
+import { FindRefusal, findAnswers, type QueryModel } from './find-scp.js';
+import { moveTo } from './move-scu.js';
+import { instancesToRetrieve, performSubOperations, retrieveStatus, subOperationData, subOperationResult, type RetrieveOutcome, type SubOperationResult } from './retrieve-scp.js';
+import { SopClass, negotiate } from './negotiation.js';
+import type { DimseSettings } from './settings.js';
+import { DimseStatus, errorComment, type DimseOutcome } from './status.js';
+import { storeReceived } from './store-scp.js';
+
+const { Scp } = dcmjsDimse;
+/** dcmjs-dimse hands identifiers over decoded by dcmjs ("naturalized"); dcmjs turns them back into DICOM JSON. */
+const { DicomMetaDictionary } = (dcmjs as { data: { DicomMetaDictionary: { denaturalizeDataset(elements: Record<string, unknown>): DicomJson } } }).data;
+const { CEchoResponse, CFindResponse, CGetResponse, CMoveResponse, CStoreResponse } = dcmjsDimse.responses;
+const { CStoreRequest: StoreRequest } = dcmjsDimse.requests;
+const { RejectReason, RejectResult, RejectSource } = dcmjsDimse.constants;
+type Association = InstanceType<typeof dcmjsDimse.association.Association>;
+type PresentationContext = InstanceType<typeof dcmjsDimse.association.PresentationContext>;
+type Requests = typeof dcmjsDimse.requests;
+type CFindRequest = InstanceType<Requests['CFindRequest']>;
+type CStoreRequest = InstanceType<Requests['CStoreRequest']>;
+type CEchoRequest = InstanceType<Requests['CEchoRequest']>;
+type CCancelRequest = InstanceType<Requests['CCancelRequest']>;
+type CGetRequest = InstanceType<Requests['CGetRequest']>;
+type CMoveRequest = InstanceType<Requests['CMoveRequest']>;
+type RetrieveRequest = CGetRequest | CMoveRequest;
+type RetrieveResponse = InstanceType<typeof CGetResponse> | InstanceType<typeof CMoveResponse>;
+type Response = InstanceType<typeof dcmjsDimse.responses.Response>;
+
+export interface ScpContext {
+  storage: ArchiveStorage;
+  config: DicomWebConfig;
+  settings: DimseSettings;
+  log: StructuredLog;
+}
+
+const FIND_MODELS: Readonly<Record<string, QueryModel>> = { [SopClass.PatientRootFind]: 'patient', [SopClass.StudyRootFind]: 'study' };
+const GET_MODELS: Readonly<Record<string, QueryModel>> = { [SopClass.PatientRootGet]: 'patient', [SopClass.StudyRootGet]: 'study' };
+const MOVE_MODELS: Readonly<Record<string, QueryModel>> = { [SopClass.PatientRootMove]: 'patient', [SopClass.StudyRootMove]: 'study' };
+const FAILED_SOP_INSTANCE_UID_LIST = '00080058';
+
+
+export class ArchiveScp extends Scp {
+  /** C-FINDs under way, by message ID, so that a C-CANCEL can stop them. */
+  private readonly cancelled = new Map<number, boolean>();
+
+  constructor(
+    private readonly connection: Socket,
+    private readonly context: ScpContext,
+    /** Set when the listener is at its association limit: the association is rejected as transient. */
+    private readonly overLimit: boolean,
+  ) {
+    super(connection, { associationTimeout: context.settings.associationTimeoutMs, pduTimeout: context.settings.idleTimeoutMs, connectTimeout: context.settings.idleTimeoutMs });
+    // Nagle's algorithm delays each small response behind the peer's delayed ACK (about 20 times slower C-STOREs).
+    connection.setNoDelay(true);
+    // dcmjs-dimse starts its association timer on 'connect', which an accepted socket never emits.
+    Object.assign(this, { connected: true, connectedTime: Date.now() });
+    this.on('networkError', (e: Error) => {
+      context.log('warn', 'DIMSE connection ended on an error', { peer: connection.remoteAddress, error: e.message });
+      connection.destroy();
+    });
+  }
+
+  private get peer(): string {
+    const association = (this as unknown as { association?: Association }).association;
+    return association?.getCallingAeTitle().trim() ?? '(no association)';
+  }
+
+  override associationRequested(association: Association): void {
+    if (this.overLimit) {
+      this.context.log('warn', 'DIMSE association rejected: too many at once', { calling: association.getCallingAeTitle(), limit: this.context.settings.maxAssociations });
+      this.sendAssociationReject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
+      return;
+    }
+    const rejection = negotiate(association, this.context.settings);
+    if (rejection) {
+      this.context.log('warn', 'DIMSE association rejected', { calling: association.getCallingAeTitle(), reason: rejection.why });
+      this.sendAssociationReject(rejection.result, rejection.source, rejection.reason);
+      return;
+    }
+    this.sendAssociationAccept();
+  }
+
+  override associationReleaseRequested(): void {
+    this.sendAssociationReleaseResponse();
+  }
+
+  override cEchoRequest(request: CEchoRequest, callback: (response: InstanceType<typeof CEchoResponse>) => void): void {
+    const response = CEchoResponse.fromRequest(request);
+    response.setStatus(DimseStatus.Success);
+    callback(response);
+  }
+
+  override createStoreWritableStream(): DatasetCollector {
+    return new DatasetCollector(this.context.config.maxInstanceBytes);
+  }
+
+  override createDatasetFromStoreWritableStream(writable: DatasetCollector, context: PresentationContext, callback: (dataset: EncodedDataset) => void): void {
+    const dataset = new EncodedDataset(writable.parts, context.getAcceptedTransferSyntaxUid()!);
+    Object.assign(dataset, { received: writable.received, overflowed: writable.overflowed });
+    callback(dataset);
+  }
+
+  override cStoreRequest(request: CStoreRequest, callback: (response: InstanceType<typeof CStoreResponse>) => void): void {
+    const dataset = request.getDataset() as EncodedDataset & { received: number; overflowed: boolean };
+    const answer = (outcome: DimseOutcome) => {
+      const response = CStoreResponse.fromRequest(request);
+      respond(response, outcome);
+      callback(response);
+    };
+    storeReceived(this.context.storage, this.context.config, {
+      sopClassUID: request.getAffectedSopClassUid(),
+      sopInstanceUID: request.getAffectedSopInstanceUid(),
+      transferSyntaxUID: dataset.getTransferSyntaxUid(),
+      parts: dataset.parts,
+      received: dataset.received,
+      overflowed: dataset.overflowed,
+    })
+      .catch((e: unknown): DimseOutcome => {
+        this.context.log('error', 'C-STORE failed', { calling: this.peer, sopInstanceUID: request.getAffectedSopInstanceUid(), error: String(e), stack: (e as Error).stack });
+        return { status: DimseStatus.ProcessingFailure, comment: 'the archive could not store the instance' };
+      })
+      .then(answer)
+      .catch((e: unknown) => this.fail('C-STORE answer', e));
+  }
+
+  override cFindRequest(request: CFindRequest, callback: (responses: Response[]) => void): void {
+    const messageId = request.getMessageId();
+    this.cancelled.set(messageId, false);
+    const final = (outcome: DimseOutcome) => {
+      this.cancelled.delete(messageId);
+      const response = CFindResponse.fromRequest(request);
+      response.setAffectedSopClassUid(request.getAffectedSopClassUid());
+      respond(response, outcome);
+      callback([response]);
+    };
+    this.find(request)
+      .catch((e: unknown): DimseOutcome => this.refusal('C-FIND', e))
+      .then(final)
+      .catch((e: unknown) => this.fail('C-FIND answer', e));
+  }
+
+  override cGetRequest(request: CGetRequest, callback: (responses: InstanceType<typeof CGetResponse>[]) => void): void {
+    this.runRetrieve('C-GET', request, () => this.get(request), (response) => callback([response as InstanceType<typeof CGetResponse>]));
+  }
+
+  override cMoveRequest(request: CMoveRequest, callback: (responses: InstanceType<typeof CMoveResponse>[]) => void): void {
+    this.runRetrieve('C-MOVE', request, () => this.move(request), (response) => callback([response as InstanceType<typeof CMoveResponse>]));
+  }
+
+  private runRetrieve(service: string, request: RetrieveRequest, work: () => Promise<RetrieveOutcome>, final: (response: RetrieveResponse) => void): void {
+    const messageId = request.getMessageId();
+    this.cancelled.set(messageId, false);
+    work()
+      .catch((e: unknown): RetrieveOutcome => this.refusal(service, e))
+      .then((outcome) => {
+        this.cancelled.delete(messageId);
+        final(this.retrieveResponse(request, outcome, true));
+      })
+      .catch((e: unknown) => this.fail(`${service} answer`, e));
+  }
+
+  /** C-MOVE: the instances sent over a new association to a known destination, with the progress reported here. */
+  private async move(request: CMoveRequest): Promise<RetrieveOutcome> {
+    const model = MOVE_MODELS[request.getAffectedSopClassUid()];
+    if (!model) return { status: DimseStatus.SOPClassNotSupported, comment: 'C-MOVE is served for the Patient Root and Study Root models' };
+    const destinationTitle = String(request.getCommandDataset().getElement('MoveDestination') ?? '').trim();
+    const destination = this.context.settings.peers.find((p) => p.aeTitle === destinationTitle && p.destination);
+    if (!destination) return { status: DimseStatus.MoveDestinationUnknown, comment: `move destination "${destinationTitle}" is not a destination in DIMSE_PEERS` };
+    const instances = await instancesToRetrieve(this.context.storage, this.context.config, { model, identifier: this.identifierOf(request), aeTitle: this.context.settings.aeTitle });
+    if (instances.length === 0) return { status: DimseStatus.Success, counts: { remaining: 0, completed: 0, failed: 0, warning: 0, failedSopInstanceUIDs: [] } };
+    return moveTo(destination, instances, {
+      storage: this.context.storage,
+      config: this.context.config,
+      settings: this.context.settings,
+      log: this.context.log,
+      originator: { aeTitle: this.peer, messageId: request.getMessageId() },
+      progress: (counts) => this.sendResponse(request, this.retrieveResponse(request, { status: DimseStatus.Pending, counts }, false)),
+      cancelled: () => this.cancelled.get(request.getMessageId()) === true || this.connection.destroyed,
+    });
+  }
+
+  /** C-GET: each instance sent back on this association with C-STORE, in a syntax the requester accepted for it. */
+  private async get(request: CGetRequest): Promise<RetrieveOutcome> {
+    const model = GET_MODELS[request.getAffectedSopClassUid()];
+    if (!model) return { status: DimseStatus.SOPClassNotSupported, comment: 'C-GET is served for the Patient Root and Study Root models' };
+    const instances = await instancesToRetrieve(this.context.storage, this.context.config, { model, identifier: this.identifierOf(request), aeTitle: this.context.settings.aeTitle });
+    const counts = await performSubOperations(
+      instances,
+      (instance) => this.storeHere(instance),
+      (progress) => this.sendResponse(request, this.retrieveResponse(request, { status: DimseStatus.Pending, counts: progress }, false)),
+      () => this.cancelled.get(request.getMessageId()) === true || this.connection.destroyed,
+    );
+    return { status: retrieveStatus(counts), counts };
+  }
+
+  /** One C-STORE sub-operation on this association; its response status decides the result. */
+  private async storeHere(instance: StoredInstance): Promise<SubOperationResult> {
+    const data = await subOperationData(this.context.storage, this.context.config, instance, this.acceptedSyntaxes(instance.sopClassUID));
+    if ('failure' in data) {
+      this.context.log('warn', 'C-GET sub-operation not sent', { calling: this.peer, reason: data.failure });
+      return 'failed';
+    }
+    const request = new StoreRequest(data.dataset);
+    const status = await new Promise<number>((resolve) => {
+      const closed = () => resolve(DimseStatus.ProcessingFailure);
+      this.connection.once('close', closed);
+      request.on('response', (response: Response) => {
+        this.connection.off('close', closed);
+        resolve(response.getStatus());
+      });
+      this.sendRequests(request);
+    });
+    return subOperationResult(status);
+  }
+
+  /** The transfer syntaxes accepted on this association for a SOP class (the requester's storage contexts). */
+  private acceptedSyntaxes(sopClassUID: string): string[] {
+    const association = (this as unknown as { association: Association }).association;
+    return association
+      .getPresentationContexts()
+      .map(({ id }) => association.getPresentationContext(id))
+      .filter((pc) => pc.getAbstractSyntaxUid() === sopClassUID && pc.getResult() === dcmjsDimse.constants.PresentationContextResult.Accept)
+      .map((pc) => pc.getAcceptedTransferSyntaxUid()!);
+  }
+
+  /** A C-GET (or C-MOVE) response: counts on pending and final answers, failed instances listed at the end. */
+  private retrieveResponse(request: RetrieveRequest, outcome: RetrieveOutcome, final: boolean): RetrieveResponse {
+    const response = request instanceof dcmjsDimse.requests.CMoveRequest ? CMoveResponse.fromRequest(request) : CGetResponse.fromRequest(request);
+    response.setAffectedSopClassUid(request.getAffectedSopClassUid());
+    respond(response, outcome);
+    const counts = outcome.counts;
+    if (counts) {
+      if (!final || outcome.status === DimseStatus.Cancel) response.setRemaining(counts.remaining);
+      response.setCompleted(counts.completed);
+      response.setFailures(counts.failed);
+      response.setWarnings(counts.warning);
+      if (final && counts.failedSopInstanceUIDs.length) {
+        const syntax = request.getDataset()?.getTransferSyntaxUid() ?? '1.2.840.10008.1.2';
+        response.setDataset(new EncodedDataset([jsonToDataSet({ [FAILED_SOP_INSTANCE_UID_LIST]: { vr: 'UI', Value: counts.failedSopInstanceUIDs } }, syntax)], syntax));
+      }
+    }
+    return response;
+  }
+
+  private identifierOf(request: CFindRequest | RetrieveRequest): DicomJson {
+    return DicomMetaDictionary.denaturalizeDataset(request.getDataset()?.getElements() ?? {});
+  }
+
+  /** A request the archive could not carry out: its refusal status, or Unable to Process for a failure of its own (logged). */
+  private refusal(service: string, e: unknown): RetrieveOutcome {
+    if (e instanceof FindRefusal) return { status: e.status, comment: e.message };
+    this.context.log('error', `${service} failed`, { calling: this.peer, error: String(e), stack: (e as Error).stack });
+    return { status: DimseStatus.UnableToProcess, comment: `the archive could not carry out the ${service}` };
+  }
+
+  override cCancelRequest(request: CCancelRequest): void {
+    const id = request.getMessageIdBeingRespondedTo();
+    if (this.cancelled.has(id)) this.cancelled.set(id, true);
+  }
+
+  /** Sends a pending response per match; ends with Cancel if the requester cancelled, else Success. */
+  private async find(request: CFindRequest): Promise<DimseOutcome> {
+    const model = FIND_MODELS[request.getAffectedSopClassUid()];
+    if (!model) return { status: DimseStatus.SOPClassNotSupported, comment: `C-FIND is served for the Patient Root and Study Root models` };
+    const syntax = request.getDataset()?.getTransferSyntaxUid() ?? '1.2.840.10008.1.2';
+    const identifier = this.identifierOf(request);
+    const socket = this.connection;
+    for await (const answer of findAnswers(this.context.storage, this.context.config, { model, identifier, aeTitle: this.context.settings.aeTitle })) {
+      if (this.cancelled.get(request.getMessageId())) return { status: DimseStatus.Cancel };
+      if (socket.destroyed) return { status: DimseStatus.Cancel };
+      const pending = CFindResponse.fromRequest(request);
+      pending.setAffectedSopClassUid(request.getAffectedSopClassUid());
+      pending.setStatus(DimseStatus.Pending);
+      pending.setDataset(new EncodedDataset([jsonToDataSet(answer, syntax)], syntax));
+      // The library's callback answers once: pending answers go out as they are found, the final one through it.
+      this.sendResponse(request, pending);
+      // Matches are read from the index as the requester takes them, never all queued in memory.
+      if (socket.writableNeedDrain) await new Promise((resolve) => socket.once('drain', resolve));
+    }
+    return { status: this.cancelled.get(request.getMessageId()) ? DimseStatus.Cancel : DimseStatus.Success };
+  }
+
+  /** A failure to answer (the connection broke, the library refused): the association cannot go on. */
+  private fail(what: string, e: unknown): void {
+    this.context.log('warn', `DIMSE ${what} not sent; association closed`, { calling: this.peer, error: String(e) });
+    this.connection.destroy();
+  }
+
+  override abort(): void {
+    this.connection.destroy();
+  }
+}
+
+function respond(response: Response, outcome: DimseOutcome): void {
+  response.setStatus(outcome.status);
+  if (outcome.comment && outcome.status !== DimseStatus.Success && outcome.status !== DimseStatus.Pending) response.setErrorComment(errorComment(outcome.comment));
+}
+
