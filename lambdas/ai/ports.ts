@@ -133,37 +133,8 @@ export interface AiStateStore {
   close(): Promise<void>;
 }
 
-export interface QueuedMessage<T> {
-  body: T;
-  /** Delivery attempts so far, this one included. */
-  attempts: number;
-  receipt: string;
-}
-
-export interface DeadLetter<T> {
-  body: T;
-  attempts: number;
-  error: string;
-  at: string;
-}
-
-/**
- * Work queues, one per analyser, with at-least-once delivery, a visibility timeout, retries with
- * backoff and a dead-letter queue (the semantics of SQS with a redrive policy).
- */
-export interface WorkQueue<T> {
-  /** Enqueues unless a message with this id is already queued or done (deduplication). */
-  send(queue: string, id: string, body: T): Promise<void>;
-  receive(queue: string, max: number): Promise<Array<QueuedMessage<T>>>;
-  /** The message was handled: it is removed. */
-  ack(queue: string, receipt: string): Promise<void>;
-  /** The attempt failed: retried after a backoff, or dead-lettered once attempts are exhausted. Returns true when dead-lettered. */
-  fail(queue: string, receipt: string, error: string): Promise<boolean>;
-  deadLetters(queue: string): Promise<Array<DeadLetter<T>>>;
-  /** Resolves when a message may be waiting (new send or a retry coming due), or after `ms`. */
-  wait(ms: number): Promise<void>;
-  close(): Promise<void>;
-}
+// Work queues are shared with other features (DIMSE forwarding): their port lives with the storage ports.
+export type { DeadLetter, QueuedMessage, WorkQueue } from '../storage/ports.js';
 
 /** The result's identifier in URLs: its key, base64url-encoded (keys contain "/" and "@"). */
 export function resultId(key: string): string {

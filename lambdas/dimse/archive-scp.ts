@@ -13,6 +13,8 @@ import { FindRefusal, findAnswers, type QueryModel } from './find-scp.js';
 import { moveTo } from './move-scu.js';
 import { instancesToRetrieve, performSubOperations, retrieveStatus, subOperationData, subOperationResult, type RetrieveOutcome, type SubOperationResult } from './retrieve-scp.js';
 import { SopClass, negotiate } from './negotiation.js';
+import { ScuAssociation, UNCOMPRESSED, responseStatus } from './scu-association.js';
+import { CommitmentRefusal, STORAGE_COMMITMENT_INSTANCE, commitmentResult, parseCommitmentRequest, type CommitmentRequest } from './storage-commitment.js';
 import type { DimseSettings } from './settings.js';
 import { DimseStatus, errorComment, type DimseOutcome } from './status.js';
 import { storeReceived } from './store-scp.js';
@@ -20,8 +22,8 @@ import { storeReceived } from './store-scp.js';
 const { Scp } = dcmjsDimse;
 /** dcmjs-dimse hands identifiers over decoded by dcmjs ("naturalized"); dcmjs turns them back into DICOM JSON. */
 const { DicomMetaDictionary } = (dcmjs as { data: { DicomMetaDictionary: { denaturalizeDataset(elements: Record<string, unknown>): DicomJson } } }).data;
-const { CEchoResponse, CFindResponse, CGetResponse, CMoveResponse, CStoreResponse } = dcmjsDimse.responses;
-const { CStoreRequest: StoreRequest } = dcmjsDimse.requests;
+const { CEchoResponse, CFindResponse, CGetResponse, CMoveResponse, CStoreResponse, NActionResponse } = dcmjsDimse.responses;
+const { CStoreRequest: StoreRequest, NEventReportRequest } = dcmjsDimse.requests;
 const { RejectReason, RejectResult, RejectSource } = dcmjsDimse.constants;
 type Association = InstanceType<typeof dcmjsDimse.association.Association>;
 type PresentationContext = InstanceType<typeof dcmjsDimse.association.PresentationContext>;
@@ -33,6 +35,7 @@ type CCancelRequest = InstanceType<Requests['CCancelRequest']>;
 type CGetRequest = InstanceType<Requests['CGetRequest']>;
 type CMoveRequest = InstanceType<Requests['CMoveRequest']>;
 type RetrieveRequest = CGetRequest | CMoveRequest;
+type NActionRequest = InstanceType<Requests['NActionRequest']>;
 type RetrieveResponse = InstanceType<typeof CGetResponse> | InstanceType<typeof CMoveResponse>;
 type Response = InstanceType<typeof dcmjsDimse.responses.Response>;
 
@@ -50,8 +53,10 @@ const FAILED_SOP_INSTANCE_UID_LIST = '00080058';
 
 
 export class ArchiveScp extends Scp {
-  /** C-FINDs under way, by message ID, so that a C-CANCEL can stop them. */
+  /** C-FINDs, C-GETs and C-MOVEs under way, by message ID, so that a C-CANCEL can stop them. */
   private readonly cancelled = new Map<number, boolean>();
+  /** Set once the requester asked to release: nothing more is sent on the association. */
+  private released = false;
 
   constructor(
     private readonly connection: Socket,
@@ -91,7 +96,56 @@ export class ArchiveScp extends Scp {
   }
 
   override associationReleaseRequested(): void {
+    this.released = true;
     this.sendAssociationReleaseResponse();
+  }
+
+  /** Storage Commitment (N-ACTION, action type 1): answered at once; the report follows as N-EVENT-REPORT. */
+  override nActionRequest(request: NActionRequest, callback: (response: InstanceType<typeof NActionResponse>) => void): void {
+    const response = NActionResponse.fromRequest(request);
+    let commitment: CommitmentRequest | undefined;
+    try {
+      if (request.getRequestedSopClassUid() !== SopClass.StorageCommitmentPushModel) throw new CommitmentRefusal(DimseStatus.SOPClassNotSupported, 'N-ACTION is served for Storage Commitment Push Model only');
+      if (request.getActionTypeId() !== 1) throw new CommitmentRefusal(DimseStatus.NoSuchActionType, `action type ${request.getActionTypeId()} is not Request Storage Commitment (1)`);
+      commitment = parseCommitmentRequest(this.identifierOf(request));
+      respond(response, { status: DimseStatus.Success });
+    } catch (e) {
+      if (!(e instanceof CommitmentRefusal)) throw e;
+      respond(response, { status: e.status, comment: e.message });
+    }
+    callback(response);
+    const syntax = request.getDataset()?.getTransferSyntaxUid() ?? '1.2.840.10008.1.2';
+    if (commitment) this.reportCommitment(commitment, syntax).catch((e: unknown) => this.context.log('error', 'storage commitment not reported', { calling: this.peer, error: String(e) }));
+  }
+
+  /**
+   * N-EVENT-REPORT to a requester with an address in DIMSE_PEERS over a new association (asynchronously,
+   * as IHE RAD-10 and most SCUs expect: they release once their N-ACTION is answered); to one without an
+   * address on this association, if it is still open (PS3.4 J.3.3).
+   */
+  private async reportCommitment(commitment: CommitmentRequest, syntax: string): Promise<void> {
+    const { eventTypeId, dataset } = await commitmentResult(this.context.storage, commitment, this.context.settings.aeTitle);
+    const report = (ts: string) => {
+      const request = new NEventReportRequest(SopClass.StorageCommitmentPushModel, STORAGE_COMMITMENT_INSTANCE, eventTypeId);
+      request.setDataset(new EncodedDataset([jsonToDataSet(dataset, ts)], ts));
+      return request;
+    };
+    const peer = this.context.settings.peers.find((p) => p.aeTitle === this.peer);
+    if (!peer) {
+      const status = this.released ? DimseStatus.ProcessingFailure : await responseStatus(this, this.connection, report(syntax));
+      if (status === DimseStatus.ProcessingFailure) {
+        this.context.log('warn', 'storage commitment not reported: the association ended and the requester has no address in DIMSE_PEERS', { calling: this.peer, transactionUID: commitment.transactionUID });
+      }
+      return;
+    }
+    const association = await ScuAssociation.openTo(peer, this.context.settings, [{ abstractSyntax: SopClass.StorageCommitmentPushModel, transferSyntaxes: UNCOMPRESSED, scpRole: true }]);
+    try {
+      const [accepted] = association.acceptedSyntaxes(SopClass.StorageCommitmentPushModel);
+      if (!accepted) throw new Error(`${peer.aeTitle} accepted no Storage Commitment context`);
+      await association.send(report(accepted));
+    } finally {
+      await association.release();
+    }
   }
 
   override cEchoRequest(request: CEchoRequest, callback: (response: InstanceType<typeof CEchoResponse>) => void): void {
@@ -124,6 +178,7 @@ export class ArchiveScp extends Scp {
       parts: dataset.parts,
       received: dataset.received,
       overflowed: dataset.overflowed,
+      callingAeTitle: this.peer,
     })
       .catch((e: unknown): DimseOutcome => {
         this.context.log('error', 'C-STORE failed', { calling: this.peer, sopInstanceUID: request.getAffectedSopInstanceUid(), error: String(e), stack: (e as Error).stack });
@@ -210,17 +265,7 @@ export class ArchiveScp extends Scp {
       this.context.log('warn', 'C-GET sub-operation not sent', { calling: this.peer, reason: data.failure });
       return 'failed';
     }
-    const request = new StoreRequest(data.dataset);
-    const status = await new Promise<number>((resolve) => {
-      const closed = () => resolve(DimseStatus.ProcessingFailure);
-      this.connection.once('close', closed);
-      request.on('response', (response: Response) => {
-        this.connection.off('close', closed);
-        resolve(response.getStatus());
-      });
-      this.sendRequests(request);
-    });
-    return subOperationResult(status);
+    return subOperationResult(await responseStatus(this, this.connection, new StoreRequest(data.dataset)));
   }
 
   /** The transfer syntaxes accepted on this association for a SOP class (the requester's storage contexts). */
@@ -252,7 +297,7 @@ export class ArchiveScp extends Scp {
     return response;
   }
 
-  private identifierOf(request: CFindRequest | RetrieveRequest): DicomJson {
+  private identifierOf(request: CFindRequest | RetrieveRequest | NActionRequest): DicomJson {
     return DicomMetaDictionary.denaturalizeDataset(request.getDataset()?.getElements() ?? {});
   }
 

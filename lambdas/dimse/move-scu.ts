@@ -22,14 +22,7 @@ export interface MoveContext {
 export async function moveTo(destination: DimsePeer, instances: readonly StoredInstance[], context: MoveContext): Promise<RetrieveOutcome> {
   let association: ScuAssociation;
   try {
-    association = await ScuAssociation.open({
-      host: destination.host,
-      port: destination.port,
-      callingAeTitle: context.settings.aeTitle,
-      calledAeTitle: destination.aeTitle,
-      contexts: contextsFor(instances),
-      timeoutMs: context.settings.associationTimeoutMs,
-    });
+    association = await ScuAssociation.openTo(destination, context.settings, contextsFor(instances));
   } catch (e) {
     if (!(e instanceof AssociationRefused)) throw e;
     return { status: DimseStatus.SubOperationsOutOfResources, comment: `cannot associate with ${e.message}` };

@@ -8,6 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { TransferSyntax } from '../dicom/transfer-syntax.js';
 import type { EncodedDataset } from './encoded-dataset.js';
+import type { DimsePeer, DimseSettings } from './settings.js';
 import { DimseStatus } from './status.js';
 
 type Association = InstanceType<typeof dcmjsDimse.association.Association>;
@@ -19,6 +20,29 @@ const { PresentationContextResult } = dcmjsDimse.constants;
 export interface ProposedContext {
   abstractSyntax: string;
   transferSyntaxes: readonly string[];
+  /** Proposes the SCP role for this SOP class (role selection, PS3.7 D.3.3.4): the archive reporting storage commitment. */
+  scpRole?: boolean;
+}
+
+type Request = InstanceType<typeof dcmjsDimse.requests.Request>;
+type Sender = { sendRequests(requests: Request): void };
+
+/**
+ * Sends a request on an association and resolves with the status of its (final) response, or with
+ * Processing Failure when the connection ends first.
+ */
+export function responseStatus(sender: Sender, socket: net.Socket, request: Request): Promise<number> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve(DimseStatus.ProcessingFailure);
+    const closed = () => resolve(DimseStatus.ProcessingFailure);
+    socket.once('close', closed);
+    request.on('response', (response: Response) => {
+      if (response.getStatus() === DimseStatus.Pending) return;
+      socket.off('close', closed);
+      resolve(response.getStatus());
+    });
+    sender.sendRequests(request);
+  });
 }
 
 export interface ScuOptions {
@@ -50,6 +74,10 @@ export class ScuAssociation {
     for (const context of options.contexts) {
       const id = association.addPresentationContext(context.abstractSyntax);
       for (const syntax of context.transferSyntaxes) association.addTransferSyntaxToPresentationContext(id, syntax);
+      if (context.scpRole) {
+        association.getPresentationContext(id).setUserRole(false);
+        association.getPresentationContext(id).setProviderRole(true);
+      }
     }
     const socket = options.tls ? tls.connect({ host: options.host, port: options.port, ...options.tls }) : net.connect({ host: options.host, port: options.port });
     socket.setNoDelay(true);
@@ -69,6 +97,11 @@ export class ScuAssociation {
     });
   }
 
+  /** Associates with a peer of DIMSE_PEERS as the archive's AE title. */
+  static openTo(peer: DimsePeer, settings: DimseSettings, contexts: readonly ProposedContext[]): Promise<ScuAssociation> {
+    return ScuAssociation.open({ host: peer.host, port: peer.port, callingAeTitle: settings.aeTitle, calledAeTitle: peer.aeTitle, contexts, timeoutMs: settings.associationTimeoutMs });
+  }
+
   /** What the peer accepted for a SOP class. */
   acceptedSyntaxes(sopClassUID: string): string[] {
     return this.association
@@ -86,15 +119,12 @@ export class ScuAssociation {
       const command = request.getCommandDataset() as unknown as { setElement(tag: string, value: number): void };
       command.setElement('MoveOriginatorMessageID', moveOriginator.messageId);
     }
-    return new Promise((resolve) => {
-      const closed = () => resolve(DimseStatus.ProcessingFailure);
-      this.socket.once('close', closed);
-      request.on('response', (response: Response) => {
-        this.socket.off('close', closed);
-        resolve(response.getStatus());
-      });
-      this.network.sendRequests(request);
-    });
+    return this.send(request);
+  }
+
+  /** Any request; resolves with the status of its final response. */
+  send(request: Request): Promise<number> {
+    return responseStatus(this.network, this.socket, request);
   }
 
   /** A-RELEASE, waiting (briefly) for the peer's answer before the connection closes. */

@@ -37,6 +37,11 @@ export interface DimseSettings {
   associationTimeoutMs: number;
   idleTimeoutMs: number;
   tls?: DimseTls;
+  /** DIMSE_FORWARD: where stored instances are sent on. */
+  forwardRules: ForwardRule[];
+  /** Sending attempts of a forwarded instance before it is dead-lettered, and the first retry delay (doubled each time). */
+  forwardMaxAttempts: number;
+  forwardRetryMs: number;
 }
 
 export class DimseSettingsError extends Error {}
@@ -70,6 +75,50 @@ export function parsePeers(text: string): DimsePeer[] {
   return peers;
 }
 
+export interface ForwardRule {
+  destination: DimsePeer;
+  /** What the rule was written as, for logs and the API. */
+  text: string;
+  all: boolean;
+  aiResults: boolean;
+  modalities?: ReadonlySet<string>;
+  callingAeTitles?: ReadonlySet<string>;
+  sopClasses?: ReadonlySet<string>;
+}
+
+/**
+ * `DEST=criteria;DEST=criteria…`, criteria being `all`, `ai`, `modality:CT|MR`, `calling:CT1|CT2` or
+ * `sopclass:1.2.840…|…`, joined with `&`. E.g. `PACS=ai;PACS=modality:CT|MR&calling:CT1;BACKUP=all`.
+ */
+export function parseForwardRules(text: string, peers: readonly DimsePeer[]): ForwardRule[] {
+  return text
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((ruleText) => {
+      const m = /^([^=]+)=(.+)$/.exec(ruleText);
+      if (!m) throw new DimseSettingsError(`DIMSE_FORWARD rule "${ruleText}" is not DEST=criteria (all, ai, modality:…, calling:…, sopclass:…)`);
+      const destination = peers.find((p) => p.aeTitle === m[1].trim());
+      if (!destination) throw new DimseSettingsError(`DIMSE_FORWARD rule "${ruleText}": ${m[1].trim()} is not among DIMSE_PEERS (AE@host:port)`);
+      const rule: ForwardRule = { destination, text: ruleText, all: false, aiResults: false };
+      for (const criterion of m[2].split('&').map((c) => c.trim())) {
+        const [name, values] = criterion.split(':', 2).map((x) => x.trim());
+        const set = () => {
+          const list = (values ?? '').split('|').map((v) => v.trim()).filter(Boolean);
+          if (!list.length) throw new DimseSettingsError(`DIMSE_FORWARD rule "${ruleText}": ${name} needs values (${name}:A|B)`);
+          return new Set(list);
+        };
+        if (name === 'all' && values === undefined) rule.all = true;
+        else if (name === 'ai' && values === undefined) rule.aiResults = true;
+        else if (name === 'modality') rule.modalities = new Set([...set()].map((v) => v.toUpperCase()));
+        else if (name === 'calling') rule.callingAeTitles = set();
+        else if (name === 'sopclass') rule.sopClasses = set();
+        else throw new DimseSettingsError(`DIMSE_FORWARD rule "${ruleText}": "${criterion}" is not all, ai, modality:…, calling:… or sopclass:…`);
+      }
+      return rule;
+    });
+}
+
 type Env = Record<string, string | undefined>;
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -96,11 +145,15 @@ export function dimseSettingsFromEnv(env: Env = process.env, defaults: { acceptU
   const keyFile = env.DIMSE_TLS_KEY?.trim();
   if (!!certFile !== !!keyFile) throw new DimseSettingsError('DIMSE_TLS_CERT and DIMSE_TLS_KEY are given together (PEM files of the certificate and its key)');
   const caFile = env.DIMSE_TLS_CA?.trim() || undefined;
+  const peers = parsePeers(env.DIMSE_PEERS ?? '');
   return {
     port: integer(env, 'DIMSE_PORT', 11112, 0, 65535),
     host: env.DIMSE_HOST?.trim() || defaults.host,
     aeTitle,
-    peers: parsePeers(env.DIMSE_PEERS ?? ''),
+    peers,
+    forwardRules: parseForwardRules(env.DIMSE_FORWARD ?? '', peers),
+    forwardMaxAttempts: integer(env, 'DIMSE_FORWARD_MAX_ATTEMPTS', 8, 1, 100),
+    forwardRetryMs: integer(env, 'DIMSE_FORWARD_RETRY_MS', 5000, 10, 3_600_000),
     acceptUnknownCallers: flag(env, 'DIMSE_ACCEPT_UNKNOWN_CALLERS', defaults.acceptUnknownCallers),
     maxPduLength: integer(env, 'DIMSE_MAX_PDU', 256 * 1024, 4096, 16 * 1024 * 1024),
     maxAssociations: integer(env, 'DIMSE_MAX_ASSOCIATIONS', 32, 1, 10_000),

@@ -6,7 +6,9 @@ export const DimseStatus = {
   Pending: 0xff00,
   Cancel: 0xfe00,
   ProcessingFailure: 0x0110,
+  MissingAttribute: 0x0120,
   SOPClassNotSupported: 0x0122,
+  NoSuchActionType: 0x0123,
   /** C-STORE, C-FIND, C-GET: Refused, Out of Resources. */
   OutOfResources: 0xa700,
   /** C-MOVE, C-GET: Refused, Out of Resources – Unable to perform sub-operations. */

@@ -17,6 +17,7 @@ export interface ReceivedInstance {
   /** Bytes received, also when more than were kept. */
   received: number;
   overflowed: boolean;
+  callingAeTitle: string;
 }
 
 /** The received data set as the Part 10 file the archive keeps (its File Meta Information names the syntax it came in). */
@@ -34,6 +35,7 @@ export async function storeReceived(storage: ArchiveStorage, config: DicomWebCon
     duplicatePolicy: config.duplicatePolicy,
     maxInflatedBytes: config.maxInflatedBytes,
     expectedSop: { sopClassUID: instance.sopClassUID, sopInstanceUID: instance.sopInstanceUID },
+    receivedFrom: instance.callingAeTitle,
   });
   if (outcome.status === 'failed') return { status: outcome.failureReason, comment: outcome.message };
   if (outcome.warnings.length) return { status: DimseStatus.DataSetDoesNotMatchSOPClassWarning, comment: outcome.warnings.join('; ') };

@@ -15,7 +15,7 @@ const viewer = process.env.VIEWER?.trim().toLowerCase() !== 'off';
 const archive = await startLocalArchive({ dataDir, port, host, config: configFromEnv(), ai: aiConfigFromEnv(), viewer, dimse: dimseSettingsFromEnv(process.env, { acceptUnknownCallers: true, host }) });
 console.log(JSON.stringify({ level: 'info', message: 'DICOMweb archive ready', url: archive.url, aiUrl: archive.aiUrl, dimse: archive.dimse, viewerUrl: archive.viewerUrl, worklistUrl: archive.worklistUrl, dataDir }));
 console.log(
-  `\n  Viewer:        ${archive.viewerUrl ?? 'off (VIEWER=off)'}\n  DICOMweb root: ${archive.url}\n  Worklist:      ${archive.worklistUrl ?? 'off (AI_ENABLED=false)'}\n  DIMSE:         ${archive.dimse ? `AE title ${archive.dimse.aeTitle} at ${archive.dimse.host}:${archive.dimse.port} (C-ECHO, C-STORE, C-FIND, C-GET, C-MOVE)` : 'off (DIMSE_PORT=0)'}\n  Upload a folder: npm run upload -- <folder>\n`,
+  `\n  Viewer:        ${archive.viewerUrl ?? 'off (VIEWER=off)'}\n  DICOMweb root: ${archive.url}\n  Worklist:      ${archive.worklistUrl ?? 'off (AI_ENABLED=false)'}\n  DIMSE:         ${archive.dimse ? `AE title ${archive.dimse.aeTitle} at ${archive.dimse.host}:${archive.dimse.port} (C-ECHO, C-STORE, C-FIND, C-GET, C-MOVE, storage commitment)${archive.dimse.forwarding ? `; forwarding to ${archive.dimse.forwarding}` : ''}` : 'off (DIMSE_PORT=0)'}\n  Upload a folder: npm run upload -- <folder>\n`,
 );
 
 const shutdown = async () => {

@@ -6,9 +6,7 @@ import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import type { AiConfig } from '../ai/config.js';
 import { createDicomWebApp } from '../dicomweb/app.js';
-import { startDimseListener } from '../dimse/dimse-listener.js';
 import type { DimseSettings } from '../dimse/settings.js';
-import { consoleLog } from '../logging.js';
 import { serveOnNode } from '../node-server.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import { sweepOrphans } from '../dicomweb/store/blob-lifecycle.js';
@@ -17,6 +15,7 @@ import { installedOhif } from '../viewer/ohif-package.js';
 import { createViewerApp } from '../viewer/viewer-app.js';
 import { createWorklistApp } from '../worklist/worklist-app.js';
 import { startLocalAi, type LocalAi } from './ai.js';
+import { startLocalDimse } from './dimse.js';
 
 export interface LocalArchive {
   url: string;
@@ -27,7 +26,7 @@ export interface LocalArchive {
   /** The reading worklist page, when the AI pipeline runs. */
   worklistUrl?: string;
   /** Where modalities send to over DIMSE, when the listener runs. */
-  dimse?: { aeTitle: string; host: string; port: number };
+  dimse?: { aeTitle: string; host: string; port: number; forwarding?: string };
   storage: LocalStorage;
   ai?: LocalAi;
   close(): Promise<void>;
@@ -57,10 +56,13 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
   const aiRoot = ai ? new Hono().route('/ai', ai.app) : undefined;
   const viewer = options.viewer ? viewerApp(options.config) : undefined;
   const worklist = ai ? createWorklistApp({ aiRoot: '/ai', dicomWebRoot: options.config.publicUrl ?? options.config.basePath, ...(viewer ? { viewerUrl: '/viewer' } : {}) }) : undefined;
+  const dimse = options.dimse?.port ? await startLocalDimse(storage, options.dataDir, options.config, options.dimse) : undefined;
+  const dimseRoot = dimse?.app ? new Hono().route('/dimse', dimse.app) : undefined;
   const isDicomWeb = dicomWebPaths(options.config.basePath);
   const fetch = (request: Request, env: unknown) => {
     const path = new URL(request.url).pathname;
     if (aiRoot && path.startsWith('/ai/')) return aiRoot.fetch(request, env);
+    if (dimseRoot && path.startsWith('/dimse/')) return dimseRoot.fetch(request, env);
     if (worklist && (path === '/worklist' || path.startsWith('/worklist/'))) return worklist.fetch(request, env);
     if (viewer && !isDicomWeb(path)) return viewer.fetch(request, env);
     return dicomweb.fetch(request, env);
@@ -68,7 +70,6 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
   const server: ServerType = await new Promise((resolve) => {
     const s = serveOnNode(fetch, options.port, options.host, () => resolve(s));
   });
-  const dimse = options.dimse?.port ? await startDimseListener({ storage, config: options.config, settings: options.dimse, log: consoleLog('dimse') }) : undefined;
   const { port } = server.address() as AddressInfo;
   const origin = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}`;
   return {
@@ -76,7 +77,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     ...(ai ? { aiUrl: `${origin}/ai`, ai } : {}),
     ...(viewer ? { viewerUrl: `${origin}/` } : {}),
     ...(worklist ? { worklistUrl: `${origin}/worklist/` } : {}),
-    ...(dimse && options.dimse ? { dimse: { aeTitle: options.dimse.aeTitle, host: options.dimse.host, port: dimse.port } } : {}),
+    ...(dimse && options.dimse ? { dimse: { aeTitle: options.dimse.aeTitle, host: options.dimse.host, port: dimse.port, ...(options.dimse.forwardRules.length ? { forwarding: [...new Set(options.dimse.forwardRules.map((r) => r.destination.aeTitle))].join(', ') } : {}) } } : {}),
     storage,
     close: async () => {
       await dimse?.close();

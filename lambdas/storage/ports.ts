@@ -111,6 +111,10 @@ export type ArchiveEvent =
       at: string;
       /** Set when the archive wrote the instance itself (an AI result): names the analysis that produced it. */
       producedBy?: string;
+      /** Modality (0008,0060) of its series, for consumers that route by it (forwarding rules). */
+      modality?: string;
+      /** The calling AE title when the instance arrived over DIMSE. */
+      receivedFrom?: string;
       /** The same bytes were stored before: announced again in case the first announcement was lost. */
       repeated?: boolean;
     }
@@ -148,6 +152,38 @@ export interface WorkitemStore {
   replace(record: WorkitemRecord): Promise<boolean>;
   /** Workitems by priority, then scheduled start, read as the caller goes. */
   list(): AsyncIterable<WorkitemRecord>;
+  close(): Promise<void>;
+}
+
+export interface QueuedMessage<T> {
+  body: T;
+  /** Delivery attempts so far, this one included. */
+  attempts: number;
+  receipt: string;
+}
+
+export interface DeadLetter<T> {
+  body: T;
+  attempts: number;
+  error: string;
+  at: string;
+}
+
+/**
+ * Work queues (one per analyser, one for DIMSE forwarding) with at-least-once delivery, a visibility timeout, retries with
+ * backoff and a dead-letter queue (the semantics of SQS with a redrive policy).
+ */
+export interface WorkQueue<T> {
+  /** Enqueues unless a message with this id is already queued or done (deduplication). */
+  send(queue: string, id: string, body: T): Promise<void>;
+  receive(queue: string, max: number): Promise<Array<QueuedMessage<T>>>;
+  /** The message was handled: it is removed. */
+  ack(queue: string, receipt: string): Promise<void>;
+  /** The attempt failed: retried after a backoff, or dead-lettered once attempts are exhausted. Returns true when dead-lettered. */
+  fail(queue: string, receipt: string, error: string): Promise<boolean>;
+  deadLetters(queue: string): Promise<Array<DeadLetter<T>>>;
+  /** Resolves when a message may be waiting (new send or a retry coming due), or after `ms`. */
+  wait(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,6 @@
 // C-GET and C-MOVE against dcmtk's getscu, movescu and storescp: instances arrive as stored when the
 // receiver accepts their syntax, decompressed (as WADO-RS decompresses them) when it accepts only
 // uncompressed ones; the counts, the refusals and an unreachable destination as PS3.4 C.4 says.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { parseDicom } from '../../lambdas/dicom/parser.js';
 import { TransferSyntax } from '../../lambdas/dicom/transfer-syntax.js';
 import { parsePeers } from '../../lambdas/dimse/settings.js';
 import { getMultipart, startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
-import { dcmtk, dimseSettings, freePort } from '../helpers/dcmtk.js';
+import { dcmtk, dimseSettings, freePort, startStorescp } from '../helpers/dcmtk.js';
 import { sampleBytes } from '../helpers/samples.js';
 
 const CT = { file: 'highdicom/ct_image.dcm', study: '1.3.6.1.4.1.5962.1.2.1.20040119072730.12322' };
@@ -20,22 +19,21 @@ const J2K_LOSSLESS = '1.2.840.10008.1.2.4.90';
 let archive: TestArchive;
 let port: number;
 let received: string;
-let storescp: ChildProcess;
+let storescp: Awaited<ReturnType<typeof startStorescp>>;
 
 beforeAll(async () => {
   received = mkdtempSync(join(tmpdir(), 'retrieved-'));
-  const destinationPort = await freePort();
-  storescp = spawn('storescp', ['-aet', 'STORESCP', '+xa', '-od', received, String(destinationPort)], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
+  storescp = await startStorescp(received);
+  const destinationPort = storescp.port;
   const unreachable = await freePort();
   const settings = await dimseSettings({ peers: parsePeers(`STORESCP@127.0.0.1:${destinationPort},GONE@127.0.0.1:${unreachable}:dest,VIEWER@127.0.0.1:1:find+get`) });
   port = settings.port;
   archive = await startTestArchive({}, undefined, { dimse: settings });
   expect((await stow(archive.url, [sampleBytes(CT.file), sampleBytes(MR_J2K.file)])).status).toBe(200);
-  for (let i = 0; i < 100 && (await dcmtk('echoscu', ['127.0.0.1', String(destinationPort)])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
 });
 
 afterAll(async () => {
-  storescp?.kill();
+  storescp?.stop();
   await archive?.dispose();
   rmSync(received, { recursive: true, force: true });
 });

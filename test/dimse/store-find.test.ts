@@ -1,6 +1,6 @@
 // The DIMSE edge against dcmtk's tools: C-ECHO, C-STORE of every sample as it is encoded (the outcome
 // STOW-RS gives the same file, the data set kept byte for byte), C-FIND at each level agreeing with QIDO-RS.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { parseDicom } from '../../lambdas/dicom/parser.js';
 import { Tag } from '../../lambdas/dicom/tags.js';
 import { TransferSyntax } from '../../lambdas/dicom/transfer-syntax.js';
 import { getMultipart, startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
-import { dcmtk, dimseSettings, findscu, freePort } from '../helpers/dcmtk.js';
+import { dcmtk, dimseSettings, findscu, startStorescp } from '../helpers/dcmtk.js';
 import { sampleBytes, samples } from '../helpers/samples.js';
 
 /** storescu's option that proposes a file's own syntax (dcmtk 3.6.7 has none for HTJ2K, JPEG XL and the retired JPEG processes). */
@@ -58,24 +58,14 @@ function storescuOutcome(output: string): Outcome {
   return `failed ${status?.[1] ?? ERROR_NAMES[status?.[2] ?? ''] ?? status?.[2] ?? 'none'}`;
 }
 
-/** dcmtk's storescp writing what it receives bit for bit (-B): the reference for what arrived. */
-async function startReferenceScp(dir: string): Promise<{ port: number; stop(): void }> {
-  const refPort = await freePort();
-  const child = spawn('storescp', ['-B', '+xa', '-od', dir, String(refPort)], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    if ((await dcmtk('echoscu', ['127.0.0.1', String(refPort)])).code === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { port: refPort, stop: () => child.kill() };
-}
-
 beforeAll(async () => {
   const settings = await dimseSettings();
   port = settings.port;
   dimse = await startTestArchive({}, undefined, { dimse: settings });
   reference = await startTestArchive();
   const receivedDir = mkdtempSync(join(tmpdir(), 'storescp-'));
-  const scp = await startReferenceScp(receivedDir);
+  // dcmtk's storescp writing what it receives bit for bit (+B): the reference for what arrived.
+  const scp = await startStorescp(receivedDir, ['+B']);
   try {
     for (const sample of samples) {
       let syntax = '(no meta)';

@@ -49,6 +49,9 @@ export async function dimseSettings(overrides: Partial<DimseSettings> = {}): Pro
     maxAssociations: 8,
     associationTimeoutMs: 10_000,
     idleTimeoutMs: 30_000,
+    forwardRules: [],
+    forwardMaxAttempts: 3,
+    forwardRetryMs: 100,
     ...overrides,
   };
 }
@@ -66,4 +69,12 @@ export async function findscu(port: number, args: string[], queryFiles: string[]
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** dcmtk's storescp accepting every syntax (+xa) into `dir` on a free port, once it answers C-ECHO. */
+export async function startStorescp(dir: string, extraArgs: string[] = []): Promise<{ port: number; stop(): void }> {
+  const port = await freePort();
+  const child = spawn('storescp', ['-aet', 'STORESCP', '+xa', ...extraArgs, '-od', dir, String(port)], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
+  for (let i = 0; i < 100 && (await dcmtk('echoscu', ['127.0.0.1', String(port)])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return { port, stop: () => child.kill() };
 }

@@ -32,6 +32,8 @@ export interface StoreOptions {
   producedBy?: string;
   /** For C-STORE: the SOP Class and Instance UIDs the command names, which the data set must carry (PS3.7 9.1.1.1). */
   expectedSop?: { sopClassUID: string; sopInstanceUID: string };
+  /** For C-STORE: the calling AE title (carried on the InstanceStored event). */
+  receivedFrom?: string;
 }
 
 export function blobKeyFor(sha256: string): string {
@@ -132,8 +134,15 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
       sopClassUID: instance.sopClassUID,
       at: record.storedAt,
       ...(options.producedBy ? { producedBy: options.producedBy } : {}),
+      ...(modalityOf(instance) ? { modality: modalityOf(instance) } : {}),
+      ...(options.receivedFrom ? { receivedFrom: options.receivedFrom } : {}),
       ...(result.outcome === 'identical' ? { repeated: true } : {}),
     },
   ]);
   return { status: result.outcome, instance, warnings: instance.warnings };
+}
+
+function modalityOf(instance: ParsedInstance): string | undefined {
+  const value = instance.seriesAttributes['00080060']?.Value?.[0];
+  return typeof value === 'string' && value ? value : undefined;
 }

@@ -12,7 +12,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { DeadLetter, QueuedMessage, WorkQueue } from '../../ai/ports.js';
+import type { DeadLetter, QueuedMessage, WorkQueue } from '../ports.js';
 
 export interface SqsQueuePair {
   url: string;

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { openDurableDatabase } from './durable-database.js';
 import { randomUUID } from 'node:crypto';
-import type { DeadLetter, QueuedMessage, WorkQueue } from '../../ai/ports.js';
+import type { DeadLetter, QueuedMessage, WorkQueue } from '../ports.js';
 
 export interface WorkQueueOptions {
   /** How long a received message stays invisible before it is delivered again (a crashed worker). */
