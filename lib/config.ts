@@ -2,6 +2,7 @@
 // has a default that makes a working, locked-down deployment.
 import type { Node } from 'constructs';
 import { DEFAULT_ARCHIVE_NAME, archiveNames } from './constructs/names.js';
+import { parseForwardRules, parsePeers, validAeTitle } from '../lambdas/dimse/settings.js';
 
 export interface PacsConfig {
   /** Names the stacks, tables and replica bucket, so that several archives can share an account. */
@@ -38,6 +39,22 @@ export interface PacsConfig {
   aiQuietPeriodSeconds: number;
   /** Most concurrent executions of each analyser's worker function. */
   aiWorkerConcurrency: number;
+  /** The DIMSE listener on the streaming runtime, behind a Network Load Balancer with a TLS listener; off when unset. */
+  dimse?: DimseDeployment;
+}
+
+export interface DimseDeployment {
+  /** Networks the load balancer admits (the hospital's, reached through VPN or Direct Connect). */
+  allowedCidrs: string[];
+  /** ACM certificate (in the stack's region) of the TLS listener. */
+  certificateArn: string;
+  aeTitle: string;
+  /** DIMSE_PEERS: the AEs the archive knows; unknown callers are refused. */
+  peers: string;
+  /** DIMSE_FORWARD: forwarding rules (a FIFO queue with a dead-letter queue carries the jobs). */
+  forward: string;
+  /** A load balancer with public addresses (still admitting only `allowedCidrs`), for sites without a VPN. */
+  internetFacing: boolean;
 }
 
 export const DEFAULT_CONFIG: PacsConfig = {
@@ -90,6 +107,7 @@ export function configFromContext(node: Node): PacsConfig {
     ...(get('certificateArn') ? { certificateArn: String(get('certificateArn')) } : {}),
     ...(get('drRegion') ? { drRegion: String(get('drRegion')) } : {}),
     ...(get('alarmEmail') ? { alarmEmail: String(get('alarmEmail')) } : {}),
+    ...dimseFromContext(get, bool),
   };
   archiveNames(config.archiveName); // refuses a name that cannot name a bucket
   if (config.restoreFromReplica && !config.drRegion) throw new Error('restoreFromReplica needs drRegion: the region whose replicas the recovered archive runs on');
@@ -101,4 +119,20 @@ export function configFromContext(node: Node): PacsConfig {
     throw new Error(`archiveAfterDays (${config.archiveAfterDays}) must be at least infrequentAccessAfterDays + 30 (${config.infrequentAccessAfterDays + 30})`);
   }
   return config;
+}
+
+/** The dimse* context values: `dimseAllowedCidrs` and `dimseCertificateArn` turn the listener on, and go together. */
+function dimseFromContext(get: (key: string) => unknown, bool: (key: string, fallback: boolean) => boolean): { dimse?: DimseDeployment } {
+  const cidrs = get('dimseAllowedCidrs') ? String(get('dimseAllowedCidrs')).split(',').map((c) => c.trim()).filter(Boolean) : [];
+  const certificateArn = get('dimseCertificateArn') ? String(get('dimseCertificateArn')) : undefined;
+  if (!cidrs.length && !certificateArn) return {};
+  if (!cidrs.length || !certificateArn) throw new Error('dimseAllowedCidrs and dimseCertificateArn go together: the DIMSE load balancer admits only those networks, over TLS with that certificate');
+  const bad = cidrs.find((c) => !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c) || c.endsWith('/0'));
+  if (bad) throw new Error(`dimseAllowedCidrs must be IPv4 networks narrower than the whole internet, got "${bad}"`);
+  const aeTitle = get('dimseAeTitle') ? String(get('dimseAeTitle')) : 'CLOUDPACS';
+  if (!validAeTitle(aeTitle)) throw new Error(`dimseAeTitle "${aeTitle}" is not an AE title (1-16 characters, no backslash)`);
+  const peers = get('dimsePeers') ? String(get('dimsePeers')) : '';
+  const forward = get('dimseForward') ? String(get('dimseForward')) : '';
+  parseForwardRules(forward, parsePeers(peers)); // refuses what the task would refuse at start
+  return { dimse: { allowedCidrs: cidrs, certificateArn, aeTitle, peers, forward, internetFacing: bool('dimseInternetFacing', false) } };
 }

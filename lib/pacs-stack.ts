@@ -14,6 +14,7 @@ import { Maintenance } from './constructs/maintenance.js';
 import { Monitoring } from './constructs/monitoring.js';
 import type { ArchiveNames } from './constructs/names.js';
 import { StreamingRuntime } from './constructs/streaming-runtime.js';
+import { DimseEdge } from './constructs/dimse-edge.js';
 import { ViewerSite } from './constructs/viewer-site.js';
 import { WebAcl } from './constructs/web-acl.js';
 import { installedOhif } from '../lambdas/viewer/ohif-package.js';
@@ -36,6 +37,8 @@ export class PacsStack extends Stack {
   readonly bulkImport?: BulkImport;
   readonly monitoring: Monitoring;
   readonly streaming: StreamingRuntime;
+  /** The DIMSE listener's load balancer and forwarding queue, when dimse* context turns it on. */
+  readonly dimse?: DimseEdge;
   readonly frontDoor: FrontDoor;
   readonly maintenance: Maintenance;
   readonly ai?: AiPipeline;
@@ -62,6 +65,7 @@ export class PacsStack extends Stack {
       maxTasks: config.streamingMaxTasks,
       basePath: DICOMWEB_BASE_PATH,
     });
+    if (config.dimse) this.dimse = new DimseEdge(this, 'Dimse', { streaming: this.streaming, storage: this.storage, settings: config.dimse });
     // The viewer, when npm install fetched it (VIEWER=off skips it).
     const ohifDist = installedOhif();
     if (ohifDist) this.viewer = new ViewerSite(this, 'Viewer', { ohifDist, accessLogs: this.storage.accessLogs, auth: this.auth });
@@ -93,6 +97,9 @@ export class PacsStack extends Stack {
         archiveAfterDays: config.archiveAfterDays,
         ...(config.drRegion && !props.restore ? { drRegion: config.drRegion } : {}),
         restore: Boolean(props.restore),
+        ...(this.dimse?.forwardQueue && this.dimse.forwardDeadLetters && config.dimse
+          ? { forwarding: { queue: this.dimse.forwardQueue, deadLetters: this.dimse.forwardDeadLetters, rules: config.dimse.forward, peers: config.dimse.peers } }
+          : {}),
       });
     }
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -115,6 +122,7 @@ export class PacsStack extends Stack {
     }
     new CfnOutput(this, 'DicomWebUrl', { value: `${site}${DICOMWEB_BASE_PATH}`, description: 'DICOMweb root for clients and viewers (CloudFront)' });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
+    if (this.dimse) new CfnOutput(this, 'DimseEndpoint', { value: `${this.dimse.loadBalancer.loadBalancerDnsName}:11112`, description: `DICOM TLS endpoint for modalities (AE title ${config.dimse!.aeTitle})` });
     if (this.bulkImport) new CfnOutput(this, 'BulkImportLocation', { value: `s3://${this.storage.archive.bucketName}/ingest/` });
     if (this.ai) new CfnOutput(this, 'AiUrl', { value: `${site}/ai`, description: 'The AI pipeline\'s JSON API (worklist, results, registry)' });
     new CfnOutput(this, 'ViewerClientId', { value: this.auth.viewerClient.userPoolClientId });

@@ -39,6 +39,8 @@ export interface AiPipelineProps {
   /** A recovery in the DR region: the state table is the primary's replica here. */
   restore?: boolean;
   names: ArchiveNames;
+  /** DIMSE forwarding: the events function, the events queue's consumer, queues what the rules match. */
+  forwarding?: { queue: sqs.IQueue; deadLetters: sqs.IQueue; rules: string; peers: string };
 }
 
 /** Attempts per job before it is dead-lettered with its reason (the pipeline's own count). */
@@ -168,7 +170,18 @@ export class AiPipeline extends Construct {
         ...pipelineStatements,
         new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [storage.events.queueArn] }),
         new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.readinessQueue.queueArn] }),
+        ...(props.forwarding ? [new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.forwarding.queue.queueArn] })] : []),
       ],
+      ...(props.forwarding
+        ? {
+            extra: {
+              DIMSE_FORWARD: props.forwarding.rules,
+              DIMSE_PEERS: props.forwarding.peers,
+              DIMSE_FORWARD_QUEUE_URL: props.forwarding.queue.queueUrl,
+              DIMSE_FORWARD_DEAD_LETTER_URL: props.forwarding.deadLetters.queueUrl,
+            },
+          }
+        : {}),
       shippedModel: true,
     });
     this.eventsFunction.addEventSource(new eventSources.SqsEventSource(storage.events, { batchSize: 100, maxBatchingWindow: Duration.seconds(2), reportBatchItemFailures: true }));

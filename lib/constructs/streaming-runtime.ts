@@ -51,6 +51,8 @@ export class StreamingRuntime extends Construct {
   readonly targetGroup: elbv2.ApplicationTargetGroup;
   /** The application's container, for settings known only once CloudFront exists (its public URL). */
   readonly server: ecs.ContainerDefinition;
+  /** The tasks' security group: out only over HTTPS (images, AWS APIs) unless a feature opens more (DIMSE peers). */
+  readonly taskSecurityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, props: StreamingRuntimeProps) {
     super(scope, id);
@@ -192,8 +194,11 @@ export class StreamingRuntime extends Construct {
     this.loadBalancer.logAccessLogs(storage.accessLogs, 'streaming-origin');
     // CloudFront's VPC origin reaches the load balancer from inside the VPC; nothing else can.
     this.loadBalancer.connections.allowFrom(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(80), 'CloudFront VPC origin');
+    this.taskSecurityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', { vpc: this.vpc, allowAllOutbound: false, description: 'Streaming runtime tasks' });
+    this.taskSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: the public images, AWS APIs and the gateway endpoints');
     this.service = new ecs.FargateService(this, 'Service', {
       cluster,
+      securityGroups: [this.taskSecurityGroup],
       taskDefinition: task,
       desiredCount: props.minTasks,
       assignPublicIp: true,

@@ -518,4 +518,45 @@ describe('settings', () => {
     expect(() => configFromContext(app.node)).toThrow(/archiveAfterDays \(40\) must be at least/);
     expect(() => configFromContext(new App({ context: { apiReservedConcurrency: 'lots' } }).node)).toThrow(/apiReservedConcurrency/);
   });
+
+  it('runs the DIMSE listener on the streaming tasks behind a TLS Network Load Balancer open only to the given networks', () => {
+    const outdir = join(work, 'dimse');
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+    const certificateArn = 'arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-0000-4000-8000-000000000001';
+    const config = configFromContext(
+      new App({ context: { dimseAllowedCidrs: '192.168.10.0/24,10.200.0.0/16', dimseCertificateArn: certificateArn, dimsePeers: 'PACS@192.168.10.5:104:find+dest,CT1@192.168.10.7:104:store', dimseForward: 'PACS=ai;PACS=modality:CT' } }).node,
+    );
+    const { stack } = buildApp(app, config);
+    const template = Template.fromStack(stack);
+    expect(noFindings(outdir)).toEqual([]);
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internal' });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Protocol: 'TLS', Port: 11112, Certificates: [{ CertificateArn: certificateArn }] });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Protocol: 'TCP', Port: 11112, TargetType: 'ip' });
+    const groups = resourcesOf(template, 'AWS::EC2::SecurityGroup');
+    const ingress = groups.flatMap((g) => (g.Properties.SecurityGroupIngress as Array<{ CidrIp?: string; FromPort?: number }> | undefined) ?? []);
+    expect(ingress.filter((r) => r.FromPort === 11112 && r.CidrIp).map((r) => r.CidrIp).sort()).toEqual(['10.200.0.0/16', '192.168.10.0/24']);
+    // The tasks may leave only over HTTPS and to the peers' addresses.
+    const tasks = groups.find((g) => g.Properties.GroupDescription === 'Streaming runtime tasks')!;
+    const egress = (tasks.Properties.SecurityGroupEgress as Array<{ CidrIp: string; FromPort: number }>).map((e) => `${e.CidrIp}:${e.FromPort}`).sort();
+    expect(egress).toEqual(['0.0.0.0/0:443', '192.168.10.5/32:104', '192.168.10.7/32:104']);
+    const [task] = resourcesOf(template, 'AWS::ECS::TaskDefinition');
+    const server = (task.Properties.ContainerDefinitions as Array<{ Image: string; Environment: Array<{ Name: string; Value: unknown }>; PortMappings: Array<{ ContainerPort: number }> }>).find((c) => c.Image.includes('node'))!;
+    const environment = Object.fromEntries(server.Environment.map((e) => [e.Name, e.Value]));
+    expect(environment).toMatchObject({ DIMSE_PORT: '11112', DIMSE_AE_TITLE: 'CLOUDPACS', DIMSE_ACCEPT_UNKNOWN_CALLERS: 'false', DIMSE_FORWARD: 'PACS=ai;PACS=modality:CT' });
+    expect(server.PortMappings.map((p) => p.ContainerPort).sort()).toEqual([11112, 8080]);
+    const fifo = resourcesOf(template, 'AWS::SQS::Queue').filter((q) => q.Properties.FifoQueue && String(JSON.stringify(q)).includes('Forward'));
+    expect(fifo.length).toBeGreaterThanOrEqual(1);
+    template.hasOutput('DimseEndpoint', {});
+    // The events queue's consumer (the AI pipeline's events function) queues what the rules match, AI results included.
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DIMSE_FORWARD: 'PACS=ai;PACS=modality:CT', DIMSE_FORWARD_QUEUE_URL: Match.anyValue() }) } });
+    expect(() => configFromContext(new App({ context: { dimseAllowedCidrs: '10.0.0.0/8' } }).node)).toThrow(/go together/);
+    expect(() => configFromContext(new App({ context: { dimseAllowedCidrs: '0.0.0.0/0', dimseCertificateArn: certificateArn } }).node)).toThrow(/narrower/);
+    expect(() => configFromContext(new App({ context: { dimseAllowedCidrs: '10.0.0.0/8', dimseCertificateArn: certificateArn, dimseForward: 'NOBODY=all' } }).node)).toThrow(/DIMSE_PEERS/);
+  });
+
+  it('runs no DIMSE listener by default', () => {
+    const app = new App({ outdir: join(work, 'no-dimse'), context: { 'aws:cdk:bundling-stacks': [] } });
+    const template = Template.fromStack(buildApp(app, DEFAULT_CONFIG).stack);
+    expect(resourcesOf(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer').map((l) => l.Properties.Type ?? 'application')).toEqual(['application']);
+  });
 });

@@ -1,12 +1,16 @@
 // The AI pipeline's arrival stage on AWS: archive events from the events queue (SQS event source) are
 // recorded as study activity, and a delayed message asks the readiness function to look again once the
-// quiet period is over. An event that cannot be read is reported as a batch item failure, so SQS
+// quiet period is over; with forwarding rules, matching instances are queued for the DIMSE task to send.
+// An event that cannot be read is reported as a batch item failure, so SQS
 // retries it and, after the redrive limit, dead-letters it; the reason is logged.
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { cachedUntilRejected } from '../../cached-until-rejected.js';
-import type { ArchiveEvent } from '../../storage/ports.js';
+import { FORWARD_QUEUE, queueForwards, type ForwardJob } from '../../dimse/forwarding/enqueue.js';
+import { parseForwardRules, parsePeers, type ForwardRule } from '../../dimse/settings.js';
+import { SqsWorkQueue } from '../../storage/aws/sqs-work-queue.js';
+import type { ArchiveEvent, WorkQueue } from '../../storage/ports.js';
 import { coordinatorStorage, createAwsAi, type AwsAi } from '../ai/runtime.js';
 import { observability, type Observability } from '../observability.js';
 
@@ -28,11 +32,31 @@ function parseEvent(record: SQSRecord): ArchiveEvent {
   return event as ArchiveEvent;
 }
 
-export async function handleArchiveEvents(event: SQSEvent, context: Context, ai: AwsAi, obs: Observability): Promise<SQSBatchResponse> {
+/** Forwarding rules and their queue, when the deployment forwards (DIMSE_FORWARD): this function is the events queue's consumer. */
+export interface EventForwarding {
+  rules: ForwardRule[];
+  queue: WorkQueue<ForwardJob>;
+}
+
+export function forwardingFromEnv(sqs: SQSClient, env: NodeJS.ProcessEnv = process.env): EventForwarding | undefined {
+  if (!env.DIMSE_FORWARD) return undefined;
+  const url = env.DIMSE_FORWARD_QUEUE_URL;
+  const deadLetterUrl = env.DIMSE_FORWARD_DEAD_LETTER_URL;
+  if (!url || !deadLetterUrl) throw new Error('DIMSE_FORWARD needs DIMSE_FORWARD_QUEUE_URL and DIMSE_FORWARD_DEAD_LETTER_URL (the CDK app sets them)');
+  return {
+    rules: parseForwardRules(env.DIMSE_FORWARD, parsePeers(env.DIMSE_PEERS ?? '')),
+    queue: new SqsWorkQueue<ForwardJob>(sqs, { [FORWARD_QUEUE]: { url, deadLetterUrl } }, { maxAttempts: 1, backoffBaseMs: 1000 }),
+  };
+}
+
+export async function handleArchiveEvents(event: SQSEvent, context: Context, ai: AwsAi, obs: Observability, forwarding?: EventForwarding): Promise<SQSBatchResponse> {
   obs.logger.addContext(context);
   const recordHandler = async (record: SQSRecord) => {
     try {
-      await ai.pipeline.handleEvent(parseEvent(record));
+      const archiveEvent = parseEvent(record);
+      await ai.pipeline.handleEvent(archiveEvent);
+      // What arrives, and the AI's own results, go on to the hospital's PACS (the DIMSE task sends them).
+      if (forwarding) await queueForwards(forwarding.rules, forwarding.queue, archiveEvent);
     } catch (e) {
       obs.logger.error('archive event not recorded; SQS will retry it, then dead-letter it', { messageId: record.messageId, error: String(e) });
       throw e;
@@ -48,4 +72,9 @@ export async function handleArchiveEvents(event: SQSEvent, context: Context, ai:
 
 const obs = observability('ai-events');
 const ai = cachedUntilRejected(() => createAwsAi(obs, coordinatorStorage('ai-events')));
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => handleArchiveEvents(event, context, await ai(), obs);
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  const started = await ai();
+  forwarding ??= forwardingFromEnv(started.clients.sqs);
+  return handleArchiveEvents(event, context, started, obs, forwarding);
+};
+let forwarding: EventForwarding | undefined;

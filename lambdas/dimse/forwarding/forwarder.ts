@@ -8,16 +8,9 @@ import { contextsFor } from '../move-scu.js';
 import { subOperationData, subOperationResult } from '../retrieve-scp.js';
 import { AssociationRefused, ScuAssociation } from '../scu-association.js';
 import type { DimseSettings } from '../settings.js';
-import { destinationsFor } from './rules.js';
+import { FORWARD_QUEUE, queueForwards, type ForwardJob } from './enqueue.js';
 
-export const FORWARD_QUEUE = 'dimse-forward';
-
-export interface ForwardJob {
-  destination: string;
-  studyInstanceUID: string;
-  seriesInstanceUID: string;
-  sopInstanceUID: string;
-}
+export { FORWARD_QUEUE, type ForwardJob } from './enqueue.js';
 
 /** Jobs taken from the queue at once (sent over one association per destination). */
 const BATCH = 32;
@@ -35,12 +28,8 @@ export class Forwarder {
   ) {}
 
   /** Queues the instance of an InstanceStored event for every destination whose rule it matches. */
-  async handleEvent(event: ArchiveEvent): Promise<void> {
-    if (event.type !== 'InstanceStored') return;
-    for (const destination of destinationsFor(this.settings.forwardRules, event)) {
-      const job: ForwardJob = { destination: destination.aeTitle, studyInstanceUID: event.studyInstanceUID, seriesInstanceUID: event.seriesInstanceUID, sopInstanceUID: event.sopInstanceUID };
-      await this.queue.send(FORWARD_QUEUE, `${destination.aeTitle}/${event.sopInstanceUID}/${event.at}`, job);
-    }
+  handleEvent(event: ArchiveEvent): Promise<void> {
+    return queueForwards(this.settings.forwardRules, this.queue, event);
   }
 
   start(): void {
