@@ -51,7 +51,6 @@ const GET_MODELS: Readonly<Record<string, QueryModel>> = { [SopClass.PatientRoot
 const MOVE_MODELS: Readonly<Record<string, QueryModel>> = { [SopClass.PatientRootMove]: 'patient', [SopClass.StudyRootMove]: 'study' };
 const FAILED_SOP_INSTANCE_UID_LIST = '00080058';
 
-
 export class ArchiveScp extends Scp {
   /** C-FINDs, C-GETs and C-MOVEs under way, by message ID, so that a C-CANCEL can stop them. */
   private readonly cancelled = new Map<number, boolean>();
