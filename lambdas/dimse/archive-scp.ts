@@ -7,11 +7,11 @@ import { jsonToDataSet } from '../dicom/json-part10.js';
 import type { DicomJson } from '../dicom/json-model.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import type { StructuredLog } from '../logging.js';
-import type { ArchiveStorage, StoredInstance } from '../storage/ports.js';
+import type { ArchiveStorage } from '../storage/ports.js';
 import { DatasetCollector, EncodedDataset } from './encoded-dataset.js';
 import { FindRefusal, findAnswers, type QueryModel } from './find-scp.js';
 import { moveTo } from './move-scu.js';
-import { instancesToRetrieve, performSubOperations, retrieveStatus, subOperationData, subOperationResult, type RetrieveOutcome, type SubOperationResult } from './retrieve-scp.js';
+import { instancesToRetrieve, performSubOperations, retrieveStatus, subOperationData, type RetrieveOutcome } from './retrieve-scp.js';
 import { SopClass, negotiate } from './negotiation.js';
 import { ScuAssociation, UNCOMPRESSED, responseStatus } from './scu-association.js';
 import { CommitmentRefusal, STORAGE_COMMITMENT_INSTANCE, commitmentResult, parseCommitmentRequest, type CommitmentRequest } from './storage-commitment.js';
@@ -250,21 +250,15 @@ export class ArchiveScp extends Scp {
     const instances = await instancesToRetrieve(this.context.storage, this.context.config, { model, identifier: this.identifierOf(request), aeTitle: this.context.settings.aeTitle });
     const counts = await performSubOperations(
       instances,
-      (instance) => this.storeHere(instance),
+      {
+        prepare: (instance) => subOperationData(this.context.storage, this.context.config, instance, this.acceptedSyntaxes(instance.sopClassUID)),
+        transmit: (dataset) => responseStatus(this, this.connection, new StoreRequest(dataset)),
+        notSent: (_instance, reason) => this.context.log('warn', 'C-GET sub-operation not sent', { calling: this.peer, reason }),
+      },
       (progress) => this.sendResponse(request, this.retrieveResponse(request, { status: DimseStatus.Pending, counts: progress }, false)),
       () => this.cancelled.get(request.getMessageId()) === true || this.connection.destroyed,
     );
     return { status: retrieveStatus(counts), counts };
-  }
-
-  /** One C-STORE sub-operation on this association; its response status decides the result. */
-  private async storeHere(instance: StoredInstance): Promise<SubOperationResult> {
-    const data = await subOperationData(this.context.storage, this.context.config, instance, this.acceptedSyntaxes(instance.sopClassUID));
-    if ('failure' in data) {
-      this.context.log('warn', 'C-GET sub-operation not sent', { calling: this.peer, reason: data.failure });
-      return 'failed';
-    }
-    return subOperationResult(await responseStatus(this, this.connection, new StoreRequest(data.dataset)));
   }
 
   /** The transfer syntaxes accepted on this association for a SOP class (the requester's storage contexts). */

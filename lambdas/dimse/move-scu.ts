@@ -4,7 +4,7 @@
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import type { StructuredLog } from '../logging.js';
 import type { ArchiveStorage, StoredInstance } from '../storage/ports.js';
-import { performSubOperations, retrieveStatus, subOperationData, subOperationResult, type RetrieveCounts, type RetrieveOutcome } from './retrieve-scp.js';
+import { performSubOperations, retrieveStatus, subOperationData, type RetrieveCounts, type RetrieveOutcome } from './retrieve-scp.js';
 import { AssociationRefused, ScuAssociation, UNCOMPRESSED, type ProposedContext } from './scu-association.js';
 import type { DimsePeer, DimseSettings } from './settings.js';
 import { DimseStatus } from './status.js';
@@ -30,13 +30,10 @@ export async function moveTo(destination: DimsePeer, instances: readonly StoredI
   try {
     const counts = await performSubOperations(
       instances,
-      async (instance) => {
-        const data = await subOperationData(context.storage, context.config, instance, association.acceptedSyntaxes(instance.sopClassUID));
-        if ('failure' in data) {
-          context.log('warn', 'C-MOVE sub-operation not sent', { destination: destination.aeTitle, reason: data.failure });
-          return 'failed';
-        }
-        return subOperationResult(await association.store(data.dataset, context.originator));
+      {
+        prepare: (instance) => subOperationData(context.storage, context.config, instance, association.acceptedSyntaxes(instance.sopClassUID)),
+        transmit: (dataset) => association.store(dataset, context.originator),
+        notSent: (_instance, reason) => context.log('warn', 'C-MOVE sub-operation not sent', { destination: destination.aeTitle, reason }),
       },
       context.progress,
       context.cancelled,

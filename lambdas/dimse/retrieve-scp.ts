@@ -66,20 +66,38 @@ export interface RetrieveOutcome extends DimseOutcome {
   counts?: RetrieveCounts;
 }
 
+/** How a retrieve sends: the data of an instance for its receiver, and one C-STORE of it (its response status). */
+export interface SubOperations {
+  prepare(instance: StoredInstance): Promise<SubOperationData>;
+  transmit(dataset: EncodedDataset): Promise<number>;
+  /** An instance that could not be prepared (not sent, counted as failed). */
+  notSent(instance: StoredInstance, reason: string): void;
+}
+
 /**
  * Runs the sub-operations one after another (a receiver answers each C-STORE before the next), reporting
- * the counts after each; stops early when `cancelled()` says so.
+ * the counts after each; stops early when `cancelled()` says so. The next instance is read and converted
+ * while the current one is on its way, so that the wait for each response hides the storage read.
  */
 export async function performSubOperations(
   instances: readonly StoredInstance[],
-  send: (instance: StoredInstance) => Promise<SubOperationResult>,
+  operations: SubOperations,
   progress: (counts: RetrieveCounts) => void,
   cancelled: () => boolean,
 ): Promise<RetrieveCounts & { cancelled: boolean }> {
   const counts: RetrieveCounts = { remaining: instances.length, completed: 0, failed: 0, warning: 0, failedSopInstanceUIDs: [] };
-  for (const instance of instances) {
+  // Settled as a value, so that a failure while the previous instance is in flight is not left unhandled.
+  const prepare = (i: number) => operations.prepare(instances[i]).then((data) => ({ data }), (error: unknown) => ({ error }));
+  let next = instances.length ? prepare(0) : undefined;
+  for (let i = 0; i < instances.length; i++) {
     if (cancelled()) return { ...counts, cancelled: true };
-    const result = await send(instance);
+    const prepared = await next!;
+    next = i + 1 < instances.length ? prepare(i + 1) : undefined;
+    if ('error' in prepared) throw prepared.error;
+    const instance = instances[i];
+    let result: SubOperationResult = 'failed';
+    if ('failure' in prepared.data) operations.notSent(instance, prepared.data.failure);
+    else result = subOperationResult(await operations.transmit(prepared.data.dataset));
     counts.remaining -= 1;
     counts[result] += 1;
     if (result === 'failed') counts.failedSopInstanceUIDs.push(instance.sopInstanceUID);
