@@ -1,12 +1,13 @@
 // The DIMSE listener: TCP (or DICOM TLS, PS3.15 Annex B) connections, each an ArchiveScp. Bounds what a
-// peer can make the process hold: associations at once, and the length of every PDU, checked from its
-// header before the library gathers it.
+// peer can make the process hold: associations at once, and what a PDU and a message may hold (PduGuard),
+// checked before the library gathers it.
 import dcmjsDimse from 'dcmjs-dimse';
 import { readFileSync } from 'node:fs';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../dicom/implementation.js';
 import { ArchiveScp, type ScpContext } from './archive-scp.js';
+import { PduGuard } from './pdu-guard.js';
 
 export interface DimseListener {
   port: number;
@@ -17,7 +18,6 @@ export interface DimseListener {
 const HARD_LIMIT_FACTOR = 2;
 /** An A-ASSOCIATE-RQ with many presentation contexts can exceed a small maximum PDU; it is still bounded. */
 const MIN_ASSOCIATE_PDU = 64 * 1024;
-const PDU_TYPES = new Set([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]);
 
 export async function startDimseListener(context: ScpContext): Promise<DimseListener> {
   const { settings, log } = context;
@@ -33,10 +33,15 @@ export async function startDimseListener(context: ScpContext): Promise<DimseList
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    guardPdus(socket, Math.max(settings.maxPduLength, MIN_ASSOCIATE_PDU), (why) => {
-      log('warn', 'DIMSE connection aborted', { peer: socket.remoteAddress, reason: why });
+    const guard = new PduGuard({ maxPduLength: Math.max(settings.maxPduLength, MIN_ASSOCIATE_PDU) });
+    const inspect = (chunk: Buffer) => {
+      const violation = guard.inspect(chunk);
+      if (!violation) return;
+      socket.off('data', inspect);
+      log('warn', 'DIMSE connection aborted', { peer: socket.remoteAddress, reason: violation });
       abortAndClose(socket);
-    });
+    };
+    socket.prependListener('data', inspect);
     new ArchiveScp(socket, context, sockets.size > settings.maxAssociations);
   };
   const server = settings.tls
@@ -63,43 +68,6 @@ export async function startDimseListener(context: ScpContext): Promise<DimseList
       await closed;
     },
   };
-}
-
-/**
- * Follows the PDU headers in the byte stream (type, reserved, 32-bit length: PS3.8 9.3.1) and calls
- * `violation` for an unknown PDU type or one longer than `maxLength`, before its body is buffered.
- */
-function guardPdus(socket: Socket, maxLength: number, violation: (why: string) => void): void {
-  const header = Buffer.alloc(6);
-  let headerFill = 0;
-  let bodyLeft = 0;
-  const inspect = (chunk: Buffer) => {
-    let at = 0;
-    while (at < chunk.length) {
-      if (bodyLeft > 0) {
-        const skip = Math.min(bodyLeft, chunk.length - at);
-        bodyLeft -= skip;
-        at += skip;
-        continue;
-      }
-      const take = Math.min(6 - headerFill, chunk.length - at);
-      chunk.copy(header, headerFill, at, at + take);
-      headerFill += take;
-      at += take;
-      if (headerFill < 6) return;
-      headerFill = 0;
-      const type = header[0];
-      const length = header.readUInt32BE(2);
-      if (!PDU_TYPES.has(type)) return stop(`PDU type 0x${type.toString(16)} is not a DICOM PDU`);
-      if (length > maxLength + 6) return stop(`PDU of ${length} bytes is longer than the ${maxLength} this archive accepts (DIMSE_MAX_PDU)`);
-      bodyLeft = length;
-    }
-  };
-  const stop = (why: string) => {
-    socket.off('data', inspect);
-    violation(why);
-  };
-  socket.prependListener('data', inspect);
 }
 
 /** A-ABORT from the service provider (source 2, reason 0: not specified), then the connection is closed. */

@@ -105,7 +105,39 @@ describe('malformed traffic', () => {
     expect(await peer.waitClosed()).toBe(true);
     expect((await echo('MODALITY')).code).toBe(0);
   });
+
+  it('aborts a command set that never ends (fragments past 64 KiB, none marked last)', async () => {
+    const peer = await openStoreAssociation();
+    for (let i = 0; i < 6; i++) peer.send(pData(Buffer.alloc(15_000, 0x20), true, false));
+    expect(await peer.waitFor(0x07)).toBeDefined();
+    expect(await peer.waitClosed()).toBe(true);
+    expect((await echo('MODALITY')).code).toBe(0);
+  });
+
+  it('aborts a data set past 16 MiB that belongs to no C-STORE', async () => {
+    const peer = await openStoreAssociation();
+    // A complete C-ECHO-RQ command set that says a data set follows, then data that never ends.
+    peer.send(pData(cEchoCommandWithDataSet(), true, true));
+    const block = Buffer.alloc(16_000, 0x41);
+    for (let i = 0; i < 1100 && !peer.closed; i++) peer.send(pData(block, false, false));
+    expect(await peer.waitFor(0x07)).toBeDefined();
+    expect(await peer.waitClosed()).toBe(true);
+    expect((await echo('MODALITY')).code).toBe(0);
+  });
 });
+
+/** A C-ECHO-RQ command set (Implicit VR Little Endian) whose Command Data Set Type says a data set follows. */
+function cEchoCommandWithDataSet(): Buffer {
+  const element = (elementNumber: number, value: Buffer) => {
+    const header = Buffer.alloc(8);
+    header.writeUInt16LE(0, 0);
+    header.writeUInt16LE(elementNumber, 2);
+    header.writeUInt32LE(value.length, 4);
+    return Buffer.concat([header, value]);
+  };
+  const us = (n: number) => Buffer.from([n & 0xff, n >> 8]);
+  return Buffer.concat([element(0x0002, Buffer.from('1.2.840.10008.1.1\0', 'latin1')), element(0x0100, us(0x0030)), element(0x0110, us(7)), element(0x0800, us(0x0000))]);
+}
 
 describe('C-STORE that goes wrong', () => {
   it('stores nothing when the peer disconnects in the middle of a data set', async () => {
