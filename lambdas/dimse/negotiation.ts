@@ -69,14 +69,14 @@ export function negotiate(association: Association, settings: DimseSettings): Re
     const pc = association.getPresentationContext(context.id);
     const abstractSyntax = pc.getAbstractSyntaxUid();
     const proposed = pc.getTransferSyntaxUids();
-    const needs = abstractSyntax === SopClass.Verification ? undefined : QUERY_RETRIEVE[abstractSyntax] ?? (abstractSyntax === SopClass.StorageCommitmentPushModel || isStorageSopClass(abstractSyntax) ? 'store' : null);
-    if (needs === null) {
+    const needs = requiredRight(abstractSyntax);
+    if (needs === 'unsupported') {
       pc.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
       continue;
     }
     // A C-GET requester proposes storage contexts for the archive to send on (SCP role); storing needs no right then.
     const storingForGet = isStorageSopClass(abstractSyntax) && pc.getProviderRole?.() === true;
-    if (needs && !storingForGet && !rights.may.has(needs)) {
+    if (needs !== 'none' && !storingForGet && !rights.may.has(needs)) {
       pc.setResult(PresentationContextResult.RejectUser);
       continue;
     }
@@ -85,6 +85,15 @@ export function negotiate(association: Association, settings: DimseSettings): Re
     else pc.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
   }
   return undefined;
+}
+
+/** The right a peer needs to use a SOP class here (Verification needs none; storage commitment goes with storing). */
+function requiredRight(abstractSyntax: string): PeerPermission | 'none' | 'unsupported' {
+  if (abstractSyntax === SopClass.Verification) return 'none';
+  const queryRetrieve = QUERY_RETRIEVE[abstractSyntax];
+  if (queryRetrieve) return queryRetrieve;
+  if (abstractSyntax === SopClass.StorageCommitmentPushModel || isStorageSopClass(abstractSyntax)) return 'store';
+  return 'unsupported';
 }
 
 /** The syntax an instance is stored in as sent (no transcoding on ingest): the first proposed the archive reads, explicit VR over implicit. */
