@@ -15,7 +15,6 @@ import { installedOhif } from '../viewer/ohif-package.js';
 import { createViewerApp } from '../viewer/viewer-app.js';
 import { createWorklistApp } from '../worklist/worklist-app.js';
 import { startLocalAi, type LocalAi } from './ai.js';
-import { startLocalDimse } from './dimse.js';
 
 export interface LocalArchive {
   url: string;
@@ -56,7 +55,8 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
   const aiRoot = ai ? new Hono().route('/ai', ai.app) : undefined;
   const viewer = options.viewer ? viewerApp(options.config) : undefined;
   const worklist = ai ? createWorklistApp({ aiRoot: '/ai', dicomWebRoot: options.config.publicUrl ?? options.config.basePath, ...(viewer ? { viewerUrl: '/viewer' } : {}) }) : undefined;
-  const dimse = options.dimse?.port ? await startLocalDimse(storage, options.dataDir, options.config, options.dimse) : undefined;
+  // Loaded only when it runs: the DIMSE library and dcmjs's dictionaries cost memory a server without DIMSE never needs.
+  const dimse = options.dimse?.port ? await (await import('./dimse.js')).startLocalDimse(storage, options.dataDir, options.config, options.dimse) : undefined;
   const dimseRoot = dimse?.app ? new Hono().route('/dimse', dimse.app) : undefined;
   const isDicomWeb = dicomWebPaths(options.config.basePath);
   const fetch = (request: Request, env: unknown) => {

@@ -50,7 +50,10 @@ describe('memory under hostile input', () => {
     const after = server.rss();
     console.log(`server RSS: baseline ${Math.round(baseline / MB)} MB, peak ${Math.round(server.peakRss() / MB)} MB, after ${Math.round(after / MB)} MB`);
     expect(server.peakRss()).toBeLessThan(500 * MB);
-    expect(after).toBeLessThan(baseline + 50 * MB);
+    // Idle readings of the same server vary by about 100 MB from run to run (177-287 MB measured at the
+    // baseline, glibc keeping or returning freed arenas), so "back to its baseline" allows that much;
+    // what it guards against is gigabytes kept after the bombs, as before this work.
+    expect(after).toBeLessThan(baseline + 100 * MB);
     expect(server.exited()).toBeUndefined();
   }, 180_000);
 });
