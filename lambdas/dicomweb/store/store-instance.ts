@@ -134,7 +134,7 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
       sopClassUID: instance.sopClassUID,
       at: record.storedAt,
       ...(options.producedBy ? { producedBy: options.producedBy } : {}),
-      ...(modalityOf(instance) ? { modality: modalityOf(instance) } : {}),
+      ...modalityOf(instance),
       ...(options.receivedFrom ? { receivedFrom: options.receivedFrom } : {}),
       ...(result.outcome === 'identical' ? { repeated: true } : {}),
     },
@@ -142,7 +142,8 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
   return { status: result.outcome, instance, warnings: instance.warnings };
 }
 
-function modalityOf(instance: ParsedInstance): string | undefined {
+/** The event's Modality (0008,0060), when the series names one. */
+function modalityOf(instance: ParsedInstance): { modality?: string } {
   const value = instance.seriesAttributes['00080060']?.Value?.[0];
-  return typeof value === 'string' && value ? value : undefined;
+  return typeof value === 'string' && value ? { modality: value } : {};
 }
