@@ -21,7 +21,7 @@ const MIN_ASSOCIATE_PDU = 64 * 1024;
 
 export async function startDimseListener(context: ScpContext): Promise<DimseListener> {
   const { settings, log } = context;
-  dcmjsDimse.log.setLevel((process.env.DIMSE_LOG_LEVEL as 'warn' | undefined) ?? 'silent');
+  dcmjsDimse.log.setLevel(settings.libraryLogLevel);
   dcmjsDimse.Implementation.setMaxPduLength(settings.maxPduLength);
   dcmjsDimse.Implementation.setImplementationClassUid(IMPLEMENTATION_CLASS_UID);
   dcmjsDimse.Implementation.setImplementationVersion(IMPLEMENTATION_VERSION_NAME);

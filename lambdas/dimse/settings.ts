@@ -42,7 +42,12 @@ export interface DimseSettings {
   /** Sending attempts of a forwarded instance before it is dead-lettered, and the first retry delay (doubled each time). */
   forwardMaxAttempts: number;
   forwardRetryMs: number;
+  /** dcmjs-dimse's own log (the archive logs refusals and failures itself). */
+  libraryLogLevel: LibraryLogLevel;
 }
+
+const LIBRARY_LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LibraryLogLevel = (typeof LIBRARY_LOG_LEVELS)[number];
 
 export class DimseSettingsError extends Error {}
 
@@ -137,6 +142,12 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   throw new DimseSettingsError(`${name} must be true or false, got "${text}"`);
 }
 
+function libraryLogLevel(text: string | undefined): LibraryLogLevel {
+  const level = text?.trim().toLowerCase() || 'silent';
+  if (!(LIBRARY_LOG_LEVELS as readonly string[]).includes(level)) throw new DimseSettingsError(`DIMSE_LOG_LEVEL must be one of ${LIBRARY_LOG_LEVELS.join(', ')}, got "${text}"`);
+  return level as LibraryLogLevel;
+}
+
 /** `defaults.acceptUnknownCallers`: true locally, false on AWS (a listener reachable from a network must know its peers). */
 export function dimseSettingsFromEnv(env: Env = process.env, defaults: { acceptUnknownCallers: boolean; host: string } = { acceptUnknownCallers: true, host: '127.0.0.1' }): DimseSettings {
   const aeTitle = env.DIMSE_AE_TITLE?.trim() || 'CLOUDPACS';
@@ -154,6 +165,7 @@ export function dimseSettingsFromEnv(env: Env = process.env, defaults: { acceptU
     forwardRules: parseForwardRules(env.DIMSE_FORWARD ?? '', peers),
     forwardMaxAttempts: integer(env, 'DIMSE_FORWARD_MAX_ATTEMPTS', 8, 1, 100),
     forwardRetryMs: integer(env, 'DIMSE_FORWARD_RETRY_MS', 5000, 10, 3_600_000),
+    libraryLogLevel: libraryLogLevel(env.DIMSE_LOG_LEVEL),
     acceptUnknownCallers: flag(env, 'DIMSE_ACCEPT_UNKNOWN_CALLERS', defaults.acceptUnknownCallers),
     maxPduLength: integer(env, 'DIMSE_MAX_PDU', 256 * 1024, 4096, 16 * 1024 * 1024),
     maxAssociations: integer(env, 'DIMSE_MAX_ASSOCIATIONS', 32, 1, 10_000),

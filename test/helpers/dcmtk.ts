@@ -52,6 +52,7 @@ export async function dimseSettings(overrides: Partial<DimseSettings> = {}): Pro
     forwardRules: [],
     forwardMaxAttempts: 3,
     forwardRetryMs: 100,
+    libraryLogLevel: 'silent',
     ...overrides,
   };
 }
