@@ -9,6 +9,8 @@ import type { DicomWebConfig } from '../dicomweb/config.js';
 import type { StructuredLog } from '../logging.js';
 import type { ArchiveStorage } from '../storage/ports.js';
 import { DatasetCollector, EncodedDataset } from './encoded-dataset.js';
+// dcmjs-dimse writes P-DATA-TF PDUs through our writer from here on (pdata-writer.ts).
+import './pdata-writer.js';
 import { FindRefusal, findAnswers, type QueryModel } from './find-scp.js';
 import { moveTo } from './move-scu.js';
 import { instancesToRetrieve, performSubOperations, retrieveStatus, subOperationData, type RetrieveOutcome } from './retrieve-scp.js';

@@ -8,6 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { TransferSyntax } from '../dicom/transfer-syntax.js';
 import type { EncodedDataset } from './encoded-dataset.js';
+import './pdata-writer.js';
 import type { DimsePeer, DimseSettings } from './settings.js';
 import { DimseStatus } from './status.js';
 
