@@ -40,7 +40,17 @@ function personName(value: DicomJsonValue): string {
   return [pn.Alphabetic ?? '', pn.Ideographic ?? '', pn.Phonetic ?? ''].join('=').replace(/=+$/, '');
 }
 
-function textOf(vr: string, values: DicomJsonValue[]): Uint8Array {
+/** How text is written: its Specific Character Set term and encoder. */
+export interface TextCharset {
+  term: string;
+  encode(text: string): Uint8Array;
+}
+const textEncoder = new TextEncoder();
+export const UTF8: TextCharset = { term: 'ISO_IR 192', encode: (text) => textEncoder.encode(text) };
+/** ISO 8859-1 (Latin-1), for text whose every character it holds. */
+export const LATIN1: TextCharset = { term: 'ISO_IR 100', encode: (text) => new Uint8Array(Buffer.from(text, 'latin1')) };
+
+function textOf(vr: string, values: DicomJsonValue[], charset: TextCharset = UTF8): Uint8Array {
   const strings = values.map((v) => {
     if (vr === 'PN') return personName(v);
     if (v === null) return '';
@@ -49,7 +59,7 @@ function textOf(vr: string, values: DicomJsonValue[]): Uint8Array {
     return v;
   });
   if (SINGLE_VALUED_TEXT.has(vr) && strings.length > 1) throw new JsonEncodingError(`${vr} holds one value, got ${strings.length}`);
-  return textValue(vr, strings.join('\\')).bytes;
+  return padToEven(charset.encode(strings.join('\\')), vr === 'UI' ? 0 : 0x20);
 }
 
 function numbersOf(vr: string, values: DicomJsonValue[]): Uint8Array {
@@ -94,7 +104,7 @@ function numbersOf(vr: string, values: DicomJsonValue[]): Uint8Array {
 /** How element headers are written: with their VR (explicit) or without (Implicit VR Little Endian, DIMSE's default). */
 type VrEncoding = 'explicit' | 'implicit';
 
-function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated: boolean, topLevel: boolean, vrs: VrEncoding = 'explicit'): void {
+function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated: boolean, topLevel: boolean, vrs: VrEncoding = 'explicit', charset: TextCharset = UTF8): void {
   const header = (tag: number, vr: string, length: number) => sink.header(tag, vrs === 'implicit' ? undefined : vr, length);
   const entries = Object.entries(dataset).map(([hex, a]) => [tagFromHex(hex), a] as const);
   for (const [tag, attribute] of entries.sort(([a], [b]) => a - b)) {
@@ -102,7 +112,7 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
     // File meta is written by the writer; group lengths would no longer be right; JSON text is UTF-8.
     if (tag >>> 16 === 0x0002 || (tag & 0xffff) === 0) continue;
     if (tag === Tag.SpecificCharacterSet) {
-      const value = textValue('CS', 'ISO_IR 192').bytes;
+      const value = textValue('CS', charset.term).bytes;
       header(tag, 'CS', value.length);
       sink.push(value);
       continue;
@@ -111,7 +121,7 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
       header(tag, 'SQ', UNDEFINED_LENGTH);
       for (const item of attribute.Value ?? []) {
         sink.header(Tag.Item, undefined, UNDEFINED_LENGTH);
-        writeAttributes(sink, (item ?? {}) as ResolvedDataset, false, false, vrs);
+        writeAttributes(sink, (item ?? {}) as ResolvedDataset, false, false, vrs, charset);
         sink.header(Tag.ItemDelimitationItem, undefined, 0);
       }
       sink.header(Tag.SequenceDelimitationItem, undefined, 0);
@@ -134,7 +144,7 @@ function writeAttributes(sink: ByteSink, dataset: ResolvedDataset, encapsulated:
     } else if (['US', 'SS', 'UL', 'SL', 'FL', 'FD', 'SV', 'UV', 'AT'].includes(vr)) {
       value = numbersOf(vr, attribute.Value);
     } else {
-      value = textOf(vr, attribute.Value);
+      value = textOf(vr, attribute.Value, charset);
     }
     // A value too long for a 16-bit length can only be written as UN.
     const written = !LONG_LENGTH_VRS.has(vr) && value.length > 0xffff ? 'UN' : vr;
@@ -160,12 +170,13 @@ export function jsonToPart10(dataset: ResolvedDataset, transferSyntaxUID: string
 
 /**
  * The data set alone (no File Meta Information), as DIMSE carries it: C-FIND answers in the syntax of their
- * presentation context. Text is UTF-8 under ISO_IR 192 when the data set holds Specific Character Set.
+ * presentation context. Text is written in `charset` (UTF-8 unless told), named in Specific Character Set
+ * when the data set holds that attribute.
  */
-export function jsonToDataSet(dataset: ResolvedDataset, transferSyntaxUID: string): Uint8Array {
+export function jsonToDataSet(dataset: ResolvedDataset, transferSyntaxUID: string, charset: TextCharset = UTF8): Uint8Array {
   const info = transferSyntaxInfo(transferSyntaxUID);
   if (!info.littleEndian || info.encapsulated || info.deflated) throw new JsonEncodingError(`data sets are written in Explicit or Implicit VR Little Endian, not ${transferSyntaxUID}`);
   const body = new ByteSink();
-  writeAttributes(body, dataset, false, true, info.explicitVr ? 'explicit' : 'implicit');
+  writeAttributes(body, dataset, false, true, info.explicitVr ? 'explicit' : 'implicit', charset);
   return body.concat();
 }

@@ -19,6 +19,7 @@ import { ScuAssociation, UNCOMPRESSED, responseStatus } from './scu-association.
 import { CommitmentRefusal, STORAGE_COMMITMENT_INSTANCE, commitmentResult, parseCommitmentRequest, type CommitmentRequest } from './storage-commitment.js';
 import type { DimseSettings } from './settings.js';
 import { DimseStatus, errorComment, type DimseOutcome } from './status.js';
+import { requestedCharacterSet } from './request-charset.js';
 import { storeReceived } from './store-scp.js';
 
 const { Scp } = dcmjsDimse;
@@ -315,13 +316,14 @@ export class ArchiveScp extends Scp {
     const syntax = request.getDataset()?.getTransferSyntaxUid() ?? '1.2.840.10008.1.2';
     const identifier = this.identifierOf(request);
     const socket = this.connection;
-    for await (const answer of findAnswers(this.context.storage, this.context.config, { model, identifier, aeTitle: this.context.settings.aeTitle })) {
+    const characterSet = requestedCharacterSet(request.getDataset(), syntax !== '1.2.840.10008.1.2');
+    for await (const answer of findAnswers(this.context.storage, this.context.config, { model, identifier, aeTitle: this.context.settings.aeTitle, ...(characterSet ? { characterSet } : {}) })) {
       if (this.cancelled.get(request.getMessageId())) return { status: DimseStatus.Cancel };
       if (socket.destroyed) return { status: DimseStatus.Cancel };
       const pending = CFindResponse.fromRequest(request);
       pending.setAffectedSopClassUid(request.getAffectedSopClassUid());
       pending.setStatus(DimseStatus.Pending);
-      pending.setDataset(new EncodedDataset([jsonToDataSet(answer, syntax)], syntax));
+      pending.setDataset(new EncodedDataset([jsonToDataSet(answer.attributes, syntax, answer.charset)], syntax));
       // The library's callback answers once: pending answers go out as they are found, the final one through it.
       this.sendResponse(request, pending);
       // Matches are read from the index as the requester takes them, never all queued in memory.

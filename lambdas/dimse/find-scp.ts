@@ -3,6 +3,7 @@
 // and each match answers the keys the identifier asked for.
 import { lookupKeyword, tagToHex } from '../dicom/dictionary.js';
 import type { DicomJson, DicomJsonAttribute, PersonNameJson } from '../dicom/json-model.js';
+import { LATIN1, UTF8, type TextCharset } from '../dicom/json-part10.js';
 import { InvalidFilterError, compileFilter, type AttributeFilter } from '../dicom/matching.js';
 import { Tag } from '../dicom/tags.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
@@ -44,6 +45,8 @@ export interface FindRequest {
   /** The identifier as DICOM JSON. */
   identifier: DicomJson;
   aeTitle: string;
+  /** The Specific Character Set the identifier was written in (answers use it when they can). */
+  characterSet?: string;
 }
 
 /** A key's value as QIDO-RS would receive it; dcmjs leaves the padding of odd-length values on, which is not part of them. */
@@ -80,8 +83,15 @@ function filterOf(tag: number, attribute: DicomJsonAttribute): AttributeFilter {
   return { tag, vr: 'SQ', value: '', items };
 }
 
+export interface FindAnswer {
+  attributes: DicomJson;
+  /** How its text is to be written (named in its Specific Character Set when not plain ASCII). */
+  charset: TextCharset;
+}
+
 /** The answer to one match: every key the identifier holds, with the match's value or empty (PS3.4 C.4.1.1.3.2). */
-function answerFor(identifier: DicomJson, attributes: DicomJson, levelName: string, aeTitle: string): DicomJson {
+function answerFor(request: FindRequest, attributes: DicomJson, levelName: string): FindAnswer {
+  const { identifier, aeTitle } = request;
   const out: DicomJson = {};
   for (const [hex, asked] of Object.entries(identifier)) {
     if (hex.startsWith('0000') || hex.startsWith('0002') || hex === CHARSET) continue;
@@ -89,10 +99,14 @@ function answerFor(identifier: DicomJson, attributes: DicomJson, levelName: stri
   }
   out[QUERY_RETRIEVE_LEVEL] = { vr: 'CS', Value: [levelName] };
   out[RETRIEVE_AE_TITLE] = { vr: 'AE', Value: [aeTitle] };
-  // Stored text is Unicode: answered in UTF-8 when any of it is not ASCII.
+  // Stored text is Unicode: answered in the requester's Latin-1 when it asked in it and every character
+  // fits (PS3.4 C.4.1.1.3.1), else in UTF-8; plain ASCII needs no Specific Character Set.
+  const text = JSON.stringify(out);
   // eslint-disable-next-line no-control-regex
-  if (/[^\x00-\x7f]/.test(JSON.stringify(out))) out[CHARSET] = { vr: 'CS', Value: ['ISO_IR 192'] };
-  return out;
+  if (!/[^\x00-\x7f]/.test(text)) return { attributes: out, charset: UTF8 };
+  const charset = request.characterSet === LATIN1.term && !/[^\x00-\xff]/.test(text) ? LATIN1 : UTF8;
+  out[CHARSET] = { vr: 'CS', Value: [charset.term] };
+  return { attributes: out, charset };
 }
 
 export interface ParsedIdentifier {
@@ -118,7 +132,7 @@ export function parseIdentifier(identifier: DicomJson, model: QueryModel): Parse
  * The answers to a C-FIND identifier, in the index's order, read as they are sent. Past `maxQueryResults`
  * matches the search ends with Out of Resources (DIMSE has no paging; narrower keys find the rest).
  */
-export async function* findAnswers(storage: ArchiveStorage, config: DicomWebConfig, request: FindRequest): AsyncGenerator<DicomJson, void> {
+export async function* findAnswers(storage: ArchiveStorage, config: DicomWebConfig, request: FindRequest): AsyncGenerator<FindAnswer, void> {
   const { levelName, level, indexLevel, filters } = parseIdentifier(request.identifier, request.model);
   // Patients are gathered from all their studies (the bound is on patients); other levels stop one past the bound.
   const limit = level === 'patient' ? Number.MAX_SAFE_INTEGER : config.maxQueryResults + 1;
@@ -130,7 +144,7 @@ export async function* findAnswers(storage: ArchiveStorage, config: DicomWebConf
   let count = 0;
   for await (const m of matches) {
     if (++count > config.maxQueryResults) throw tooMany(config);
-    yield answerFor(request.identifier, m.attributes, levelName, request.aeTitle);
+    yield answerFor(request, m.attributes, levelName);
   }
 }
 
@@ -139,7 +153,7 @@ function tooMany(config: DicomWebConfig): FindRefusal {
 }
 
 /** Patients are the studies' patients, one answer per Patient ID and issuer, with their study, series and instance counts. */
-async function* patientAnswers(studies: AsyncIterable<QueryMatch>, request: FindRequest, config: DicomWebConfig): AsyncGenerator<DicomJson, void> {
+async function* patientAnswers(studies: AsyncIterable<QueryMatch>, request: FindRequest, config: DicomWebConfig): AsyncGenerator<FindAnswer, void> {
   const patients = new Map<string, { attributes: DicomJson; studies: number; series: number; instances: number }>();
   for await (const study of studies) {
     const key = JSON.stringify([study.attributes[PATIENT_ID]?.Value ?? [], study.attributes[ISSUER_OF_PATIENT_ID]?.Value ?? []]);
@@ -160,6 +174,6 @@ async function* patientAnswers(studies: AsyncIterable<QueryMatch>, request: Find
       [PATIENT_COUNTS.series]: { vr: 'IS', Value: [p.series] },
       [PATIENT_COUNTS.instances]: { vr: 'IS', Value: [p.instances] },
     };
-    yield answerFor(request.identifier, attributes, 'PATIENT', request.aeTitle);
+    yield answerFor(request, attributes, 'PATIENT');
   }
 }

@@ -215,6 +215,37 @@ describe('C-FIND agrees with QIDO-RS', () => {
       expect(studies.length).toBe(1);
       expect(uids(answers, Tag.StudyInstanceUID)).toEqual(uids(studies, Tag.StudyInstanceUID));
       expect((answers[0][tagToHex(Tag.PatientName)]?.Value?.[0] as { Alphabetic: string }).Alphabetic).toMatch(/^Люкceмбypг/);
+      // ISO 8859-5 cannot be written here: the answer comes in UTF-8, and says so.
+      expect(answers[0]['00080005']?.Value).toEqual(['ISO_IR 192']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers a Latin-1 request in Latin-1 when every character fits, and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latin1-'));
+    try {
+      // An instance whose name needs Latin-1, stored through STOW-RS, then a query sent in ISO_IR 100.
+      execFileSync('/usr/bin/python3', [
+        '-c',
+        `import sys
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import generate_uid, ExplicitVRLittleEndian
+meta = FileMetaDataset(); meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.7'; meta.MediaStorageSOPInstanceUID = generate_uid(); meta.TransferSyntaxUID = ExplicitVRLittleEndian
+ds = Dataset(); ds.file_meta = meta; ds.SpecificCharacterSet = 'ISO_IR 100'; ds.SOPClassUID = meta.MediaStorageSOPClassUID; ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid(); ds.PatientName = 'Müller^Jürgen'; ds.PatientID = 'LATIN1'; ds.Modality = 'OT'
+ds.is_little_endian = True; ds.is_implicit_VR = False; ds.save_as(sys.argv[1], write_like_original=False)
+q = Dataset(); q.SpecificCharacterSet = 'ISO_IR 100'; q.QueryRetrieveLevel = 'STUDY'; q.PatientName = 'Müller*'; q.StudyInstanceUID = ''
+q.is_little_endian = True; q.is_implicit_VR = False; q.save_as(sys.argv[2], write_like_original=True)`,
+        join(dir, 'instance.dcm'),
+        join(dir, 'query.dcm'),
+      ]);
+      expect((await stow(dimse.url, [readFileSync(join(dir, 'instance.dcm'))])).status).toBe(200);
+      const { run, answers } = await findscu(port, ['-S'], [join(dir, 'query.dcm')]);
+      expect(run.code, run.output).toBe(0);
+      expect(answers).toHaveLength(1);
+      expect(answers[0]['00080005']?.Value).toEqual(['ISO_IR 100']);
+      expect((answers[0][tagToHex(Tag.PatientName)]?.Value?.[0] as { Alphabetic: string }).Alphabetic).toBe('Müller^Jürgen');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
