@@ -57,7 +57,9 @@ export async function startDimseListener(context: ScpContext): Promise<DimseList
     : net.createServer(onConnection);
   server.on('tlsClientError', (e: Error) => log('warn', 'DICOM TLS handshake failed', { error: e.message }));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new Error(`the DIMSE port ${settings.host}:${settings.port} is in use by another program: set DIMSE_PORT to a free port, or to 0 to run without DIMSE`) : e),
+    );
     server.listen(settings.port, settings.host, () => resolve());
   });
   return {

@@ -1,6 +1,13 @@
 // DIMSE settings from the environment: what is accepted, and the message a mistake gets at start.
 import { describe, expect, it } from 'vitest';
+import { startDimseListener } from '../../lambdas/dimse/dimse-listener.js';
 import { dimseSettingsFromEnv, parseForwardRules, parsePeers } from '../../lambdas/dimse/settings.js';
+import { createLocalStorage } from '../../lambdas/storage/local/create.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testConfig } from '../helpers/archive.js';
+import { dimseSettings } from '../helpers/dcmtk.js';
 
 describe('DIMSE settings', () => {
   it('has working defaults: port 11112, AE title CLOUDPACS, no peers, no forwarding', () => {
@@ -38,5 +45,21 @@ describe('DIMSE settings', () => {
     expect(() => parseForwardRules('ELSEWHERE=all', peers)).toThrow(/not among DIMSE_PEERS/);
     expect(() => parseForwardRules('PACS=colour:red', peers)).toThrow(/not all, ai/);
     expect(() => parseForwardRules('PACS=modality:', peers)).toThrow(/needs values/);
+  });
+
+  it('says which setting to change when its port is taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dimse-port-'));
+    const storage = createLocalStorage(dir);
+    const settings = await dimseSettings();
+    const context = { storage, config: testConfig(), settings, log: () => undefined };
+    const first = await startDimseListener(context);
+    try {
+      await expect(startDimseListener(context)).rejects.toThrow(/in use by another program: set DIMSE_PORT/);
+    } finally {
+      await first.close();
+      await storage.index.close();
+      await storage.workitems.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
