@@ -8,12 +8,12 @@ import type { DicomJson } from '../dicom/json-model.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import type { StructuredLog } from '../logging.js';
 import type { ArchiveStorage } from '../storage/ports.js';
-import { DatasetCollector, EncodedDataset } from './encoded-dataset.js';
+import { DatasetCollector, EncodedDataset, ReceivedDataset } from './encoded-dataset.js';
 // dcmjs-dimse writes P-DATA-TF PDUs through our writer from here on (pdata-writer.ts).
 import './pdata-writer.js';
 import { FindRefusal, findAnswers, type QueryModel } from './find-scp.js';
 import { moveTo } from './move-scu.js';
-import { instancesToRetrieve, performSubOperations, retrieveStatus, subOperationData, type RetrieveOutcome } from './retrieve-scp.js';
+import { instancesToRetrieve, performSubOperations, retrieveStatus, subOperationData, type RetrieveCounts, type RetrieveOutcome } from './retrieve-scp.js';
 import { SopClass, negotiate } from './negotiation.js';
 import { ScuAssociation, UNCOMPRESSED, responseStatus } from './scu-association.js';
 import { CommitmentRefusal, STORAGE_COMMITMENT_INSTANCE, commitmentResult, parseCommitmentRequest, type CommitmentRequest } from './storage-commitment.js';
@@ -160,14 +160,12 @@ export class ArchiveScp extends Scp {
     return new DatasetCollector(this.context.config.maxInstanceBytes);
   }
 
-  override createDatasetFromStoreWritableStream(writable: DatasetCollector, context: PresentationContext, callback: (dataset: EncodedDataset) => void): void {
-    const dataset = new EncodedDataset(writable.parts, context.getAcceptedTransferSyntaxUid()!);
-    Object.assign(dataset, { received: writable.received, overflowed: writable.overflowed });
-    callback(dataset);
+  override createDatasetFromStoreWritableStream(writable: DatasetCollector, context: PresentationContext, callback: (dataset: ReceivedDataset) => void): void {
+    callback(new ReceivedDataset(writable, context.getAcceptedTransferSyntaxUid()!));
   }
 
   override cStoreRequest(request: CStoreRequest, callback: (response: InstanceType<typeof CStoreResponse>) => void): void {
-    const dataset = request.getDataset() as EncodedDataset & { received: number; overflowed: boolean };
+    const dataset = request.getDataset() as ReceivedDataset;
     const answer = (outcome: DimseOutcome) => {
       const response = CStoreResponse.fromRequest(request);
       respond(response, outcome);
@@ -241,8 +239,8 @@ export class ArchiveScp extends Scp {
       settings: this.context.settings,
       log: this.context.log,
       originator: { aeTitle: this.peer, messageId: request.getMessageId() },
-      progress: (counts) => this.sendResponse(request, this.retrieveResponse(request, { status: DimseStatus.Pending, counts }, false)),
-      cancelled: () => this.cancelled.get(request.getMessageId()) === true || this.connection.destroyed,
+      progress: this.reportProgress(request),
+      cancelled: this.cancellation(request),
     });
   }
 
@@ -258,10 +256,20 @@ export class ArchiveScp extends Scp {
         transmit: (dataset) => responseStatus(this, this.connection, new StoreRequest(dataset)),
         notSent: (_instance, reason) => this.context.log('warn', 'C-GET sub-operation not sent', { calling: this.peer, reason }),
       },
-      (progress) => this.sendResponse(request, this.retrieveResponse(request, { status: DimseStatus.Pending, counts: progress }, false)),
-      () => this.cancelled.get(request.getMessageId()) === true || this.connection.destroyed,
+      this.reportProgress(request),
+      this.cancellation(request),
     );
     return { status: retrieveStatus(counts), counts };
+  }
+
+  /** A pending C-GET or C-MOVE response with the counts so far, after each sub-operation. */
+  private reportProgress(request: RetrieveRequest): (counts: RetrieveCounts) => void {
+    return (counts) => this.sendResponse(request, this.retrieveResponse(request, { status: DimseStatus.Pending, counts }, false));
+  }
+
+  /** Whether to stop: the requester sent C-CANCEL, or went away. */
+  private cancellation(request: RetrieveRequest): () => boolean {
+    return () => this.cancelled.get(request.getMessageId()) === true || this.connection.destroyed;
   }
 
   /** The transfer syntaxes accepted on this association for a SOP class (the requester's storage contexts). */

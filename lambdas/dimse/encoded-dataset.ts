@@ -52,3 +52,15 @@ export class DatasetCollector extends Writable {
     done();
   }
 }
+
+/** A C-STORE's data set as it arrived: its bytes, and how many arrived (more than were kept when it overflowed). */
+export class ReceivedDataset extends EncodedDataset {
+  readonly received: number;
+  readonly overflowed: boolean;
+
+  constructor(collector: DatasetCollector, transferSyntaxUid: string) {
+    super(collector.parts, transferSyntaxUid);
+    this.received = collector.received;
+    this.overflowed = collector.overflowed;
+  }
+}

@@ -7,9 +7,9 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { cachedUntilRejected } from '../../cached-until-rejected.js';
-import { FORWARD_QUEUE, queueForwards, type ForwardJob } from '../../dimse/forwarding/enqueue.js';
+import { queueForwards, type ForwardJob } from '../../dimse/forwarding/enqueue.js';
 import { parseForwardRules, parsePeers, type ForwardRule } from '../../dimse/settings.js';
-import { SqsWorkQueue } from '../../storage/aws/sqs-work-queue.js';
+import { forwardQueueFromEnv } from '../dimse/forward-queue.js';
 import type { ArchiveEvent, WorkQueue } from '../../storage/ports.js';
 import { coordinatorStorage, createAwsAi, type AwsAi } from '../ai/runtime.js';
 import { observability, type Observability } from '../observability.js';
@@ -40,12 +40,10 @@ export interface EventForwarding {
 
 export function forwardingFromEnv(sqs: SQSClient, env: NodeJS.ProcessEnv = process.env): EventForwarding | undefined {
   if (!env.DIMSE_FORWARD) return undefined;
-  const url = env.DIMSE_FORWARD_QUEUE_URL;
-  const deadLetterUrl = env.DIMSE_FORWARD_DEAD_LETTER_URL;
-  if (!url || !deadLetterUrl) throw new Error('DIMSE_FORWARD needs DIMSE_FORWARD_QUEUE_URL and DIMSE_FORWARD_DEAD_LETTER_URL (the CDK app sets them)');
   return {
     rules: parseForwardRules(env.DIMSE_FORWARD, parsePeers(env.DIMSE_PEERS ?? '')),
-    queue: new SqsWorkQueue<ForwardJob>(sqs, { [FORWARD_QUEUE]: { url, deadLetterUrl } }, { maxAttempts: 1, backoffBaseMs: 1000 }),
+    // This function only queues: attempts and backoff are the sending task's.
+    queue: forwardQueueFromEnv(sqs, env, { maxAttempts: 1, backoffBaseMs: 1000 }),
   };
 }
 

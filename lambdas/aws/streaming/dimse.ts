@@ -5,11 +5,11 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DicomWebConfig } from '../../dicomweb/config.js';
 import { startDimseListener } from '../../dimse/dimse-listener.js';
-import { FORWARD_QUEUE, Forwarder, type ForwardJob } from '../../dimse/forwarding/forwarder.js';
+import { Forwarder } from '../../dimse/forwarding/forwarder.js';
 import { dimseSettingsFromEnv } from '../../dimse/settings.js';
 import type { StructuredLog } from '../../logging.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
-import { SqsWorkQueue } from '../../storage/aws/sqs-work-queue.js';
+import { forwardQueueFromEnv } from '../dimse/forward-queue.js';
 
 export interface AwsDimse {
   /** The storage the rest of the task uses: its events also reach the forwarder. */
@@ -25,10 +25,7 @@ export async function startAwsDimse(storage: ArchiveStorage, config: DicomWebCon
   let forwarder: Forwarder | undefined;
   let served = storage;
   if (settings.forwardRules.length) {
-    const url = env.DIMSE_FORWARD_QUEUE_URL;
-    const deadLetterUrl = env.DIMSE_FORWARD_DEAD_LETTER_URL;
-    if (!url || !deadLetterUrl) throw new Error('DIMSE_FORWARD needs DIMSE_FORWARD_QUEUE_URL and DIMSE_FORWARD_DEAD_LETTER_URL (the CDK app sets them)');
-    const queue = new SqsWorkQueue<ForwardJob>(sqs, { [FORWARD_QUEUE]: { url, deadLetterUrl } }, { maxAttempts: settings.forwardMaxAttempts, backoffBaseMs: settings.forwardRetryMs });
+    const queue = forwardQueueFromEnv(sqs, env, { maxAttempts: settings.forwardMaxAttempts, backoffBaseMs: settings.forwardRetryMs });
     const started = new Forwarder(storage, config, settings, queue, log);
     forwarder = started;
     served = {
