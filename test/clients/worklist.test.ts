@@ -68,6 +68,19 @@ describe('reading worklist page', () => {
     await page.waitForFunction(() => document.querySelectorAll('#worklist tbody tr').length >= 2, undefined, { timeout: 60_000 });
   }, 120_000);
 
+  it('keeps both studies on a phone-sized screen: findings move from the list to the panel below it', async () => {
+    const narrow = await browser.newPage({ viewport: { width: 420, height: 800 } });
+    try {
+      await narrow.goto(archive.worklistUrl!, { waitUntil: 'load' });
+      await narrow.waitForFunction(() => document.querySelectorAll('#worklist tbody tr').length >= 2, undefined, { timeout: 60_000 });
+      const second = await narrow.locator('#worklist tbody tr').nth(1).boundingBox();
+      expect(second!.y + second!.height).toBeLessThan(800);
+      await expect(narrow.locator('#worklist tbody tr').nth(0).locator('.findings').isVisible()).resolves.toBe(false);
+    } finally {
+      await narrow.close();
+    }
+  });
+
   it('filters by priority and modality', async () => {
     await page.selectOption('select[name=priority]', 'routine');
     await expect(rows().count()).resolves.toBe(1);

@@ -123,7 +123,7 @@ function render(): void {
       h('td', {}, item.modalities),
       h('td', {}, arrival(item).toLocaleString()),
       h('td', { class: ai.failed ? 'ai failed' : 'ai' }, ai.text),
-      h('td', {}, findings),
+      h('td', { class: 'findings-column' }, findings),
       h('td', {}, openLink(item.studyInstanceUID, 'Open', { class: 'open' })),
     );
     row.addEventListener('click', () => select(item.studyInstanceUID));
