@@ -63,6 +63,8 @@ export interface ParsedInstance extends InstanceIdentity {
   needsFullParse: boolean;
   /** Problems that did not stop storage but limit what can be served. */
   warnings: string[];
+  /** Where the data set was read otherwise than the file declares (it is stored as received). */
+  coercions: string[];
 }
 
 export class InvalidInstanceError extends Error {
@@ -149,5 +151,6 @@ export function readInstance(bytes: Uint8Array, options: { inflated?: Uint8Array
     numberOfFrames: describePixels(parsed.dataset)?.numberOfFrames,
     needsFullParse: parsed.datasetOffset === undefined,
     warnings,
+    coercions: parsed.encodingMismatch ? [parsed.encodingMismatch] : [],
   };
 }

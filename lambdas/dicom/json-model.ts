@@ -34,6 +34,8 @@ const SINGLE_VALUED_TEXT = new Set(['LT', 'ST', 'UT', 'UR']);
 const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
 export const WORD_SIZE: Readonly<Record<string, number>> = { OW: 2, OF: 4, OL: 4, OD: 8, OV: 8 };
 const DEFAULT_INLINE_MAX = 1024;
+/** (0028,1101-1103) Red, Green, Blue Palette Color LUT Descriptors, (0028,3002) LUT Descriptor. */
+const LUT_DESCRIPTORS = new Set([0x00281101, 0x00281102, 0x00281103, 0x00283002]);
 
 export function datasetToJson(ds: DicomDataSet, options: ToJsonOptions = {}, inheritedCharset?: CharacterSet, path: string[] = []): DicomJson {
   const out: DicomJson = {};
@@ -69,6 +71,8 @@ export function elementToJson(ds: DicomDataSet, el: DicomElement, cs: CharacterS
     return { vr, InlineBinary: Buffer.from(toLittleEndian(bytes, vr, ds.littleEndian)).toString('base64') };
   }
   const value = decodeValues(bytes, vr, ds.littleEndian, cs);
+  // A LUT Descriptor's first value counts entries, unsigned even when the VR is SS (PS3.3 C.11.1.1.1).
+  if (vr === 'SS' && LUT_DESCRIPTORS.has(el.tag) && typeof value[0] === 'number' && value[0] < 0) value[0] += 0x10000;
   return value.length ? { vr, Value: value } : { vr };
 }
 
@@ -117,7 +121,9 @@ function decodeValues(bytes: Uint8Array, vr: string, le: boolean, cs: CharacterS
   }
   const text = TEXT_VRS.has(vr) ? cs.decode(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   const raw = SINGLE_VALUED_TEXT.has(vr) ? [text] : text.split('\\');
-  return raw.map((s) => stringValue(s, vr));
+  const values = raw.map((s) => stringValue(s, vr));
+  // A value of padding only is no value (PS3.18 F.2.5); an empty one among several is null.
+  return values.length === 1 && values[0] === null ? [] : values;
 }
 
 function stringValue(s: string, vr: string): DicomJsonValue {

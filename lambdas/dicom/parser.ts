@@ -3,6 +3,7 @@
 // metadata, frames and bulk data can be served straight from the stored file.
 import { inflateRawSync } from 'node:zlib';
 import { implicitVr, lookupTag, tagToHex } from './dictionary.js';
+import { openVr, settleAmbiguousVrs, type OpenVrState } from './open-vr.js';
 import { Tag } from './tags.js';
 import { TransferSyntax, transferSyntaxInfo } from './transfer-syntax.js';
 
@@ -43,6 +44,8 @@ export interface ParsedDicom {
   hasPreamble: boolean;
   /** Offset of the data set in the original bytes; undefined when the data set was inflated. */
   datasetOffset?: number;
+  /** Set when the data set's VR encoding is not the one its transfer syntax names: what was found. */
+  encodingMismatch?: string;
 }
 
 export class DicomParseError extends Error {
@@ -69,6 +72,7 @@ const MAX_DEPTH = 48;
 
 class Reader {
   readonly view: DataView;
+  readonly openVrs: OpenVrState = { ambiguous: 0 };
   constructor(
     readonly bytes: Uint8Array,
     public pos: number,
@@ -170,10 +174,8 @@ function readElement(r: Reader, ds: DicomDataSet, tag: number, depth: number): D
     encodedVr = implicitVr(tag);
     length = r.u32(le);
   }
-  const dictVr = lookupTag(tag)?.vr;
-  let vr = encodedVr;
-  // CP-246: a known attribute written as UN is read with its dictionary VR.
-  if (encodedVr === 'UN' && dictVr && !['ox', 'xs', 'lt', 'up', 'na'].includes(dictVr) && dictVr !== 'UN') vr = dictVr;
+  // Implicit VR, or UN in explicit VR (CP-246): the VR comes from the dictionaries.
+  const vr = !ds.explicitVr || encodedVr === 'UN' ? openVr(ds, tag, length, r.openVrs) : encodedVr;
 
   const offset = r.pos;
   if (length === UNDEFINED) {
@@ -210,7 +212,7 @@ function readElement(r: Reader, ds: DicomDataSet, tag: number, depth: number): D
     r.pos = end;
     return { tag, vr: 'UN', encodedVr, offset, length, undefinedLength: false };
   }
-  if (!ds.explicitVr && encodedVr === 'UN' && length >= 8 && startsWithItem(r.bytes, offset, le)) {
+  if (!ds.explicitVr && vr === 'UN' && length >= 8 && startsWithItem(r.bytes, offset, le)) {
     // A private sequence in implicit VR: recognisable only by its first item tag.
     try {
       const items = readItems(r, ds.bytes, le, false, end, depth + 1, tag);
@@ -305,6 +307,31 @@ function inferEncoding(bytes: Uint8Array, pos: number): { explicitVr: boolean; l
   return { explicitVr: VALID_VRS.has(vr), littleEndian };
 }
 
+/**
+ * Whether a little endian data set is written in explicit VR, judged from its first element as dcmtk and
+ * pydicom do: two upper-case letters where an explicit VR stands, followed by a length that fits, mean
+ * explicit; a declared explicit VR data set without them is implicit if its first length fits. When
+ * neither reading fits, the declared encoding stands and the parse says what is wrong.
+ */
+function encodingOfDataSet(bytes: Uint8Array, pos: number, declaredExplicit: boolean): boolean {
+  if (pos + 8 > bytes.length) return declaredExplicit;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + pos, 8);
+  const vr = String.fromCharCode(bytes[pos + 4], bytes[pos + 5]);
+  const left = bytes.length - pos - 8;
+  let explicitFits = false;
+  if (VALID_VRS.has(vr)) {
+    if (!LONG_LENGTH_VRS.has(vr)) explicitFits = view.getUint16(6, true) <= left;
+    else if (pos + 12 <= bytes.length && view.getUint16(6, true) === 0) {
+      const length = new DataView(bytes.buffer, bytes.byteOffset + pos + 8, 4).getUint32(0, true);
+      explicitFits = length === UNDEFINED || length <= left - 4;
+    }
+  }
+  if (explicitFits) return true;
+  const implicitLength = view.getUint32(4, true);
+  const implicitFits = implicitLength === UNDEFINED || implicitLength <= left;
+  return declaredExplicit && !implicitFits;
+}
+
 // Groups a data set written without File Meta Information plausibly starts with.
 const FIRST_GROUPS = new Set([0x0000, 0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028]);
 
@@ -395,8 +422,15 @@ export function parseDicom(input: Uint8Array, options: ParseOptions & { inflated
   if (!meta && !hasPreamble && !startsWithDataElement(datasetBytes, start, ts.littleEndian)) {
     throw new DicomParseError('not a DICOM file: no "DICM" marker and the data does not start with a DICOM data element');
   }
-  const dataset = newDataSet(datasetBytes, ts.littleEndian, ts.explicitVr);
+  // Some writers name one encoding and write the other: the data set is read as it is written.
+  const found = ts.littleEndian && !transferSyntaxInferred ? encodingOfDataSet(datasetBytes, start, ts.explicitVr) : ts.explicitVr;
+  const dataset = newDataSet(datasetBytes, ts.littleEndian, found);
   const dr = new Reader(datasetBytes, start);
   readElements(dr, dataset, datasetBytes.length, 0, false, options.untilTag);
-  return { meta, dataset, transferSyntaxUID, transferSyntaxInferred, hasPreamble, datasetOffset };
+  if (dr.openVrs.ambiguous) settleAmbiguousVrs(dataset);
+  const encodingMismatch =
+    found === ts.explicitVr
+      ? undefined
+      : `the data set is written in ${found ? 'explicit' : 'implicit'} VR, not in the ${ts.explicitVr ? 'explicit' : 'implicit'} VR its Transfer Syntax UID ${transferSyntaxUID} names; it was read as written`;
+  return { meta, dataset, transferSyntaxUID, transferSyntaxInferred, hasPreamble, datasetOffset, encodingMismatch };
 }

@@ -38,6 +38,7 @@ export async function storeReceived(storage: ArchiveStorage, config: DicomWebCon
     receivedFrom: instance.callingAeTitle,
   });
   if (outcome.status === 'failed') return { status: outcome.failureReason, comment: outcome.message };
-  if (outcome.warnings.length) return { status: DimseStatus.DataSetDoesNotMatchSOPClassWarning, comment: outcome.warnings.join('; ') };
+  // The STOW-RS Warning Reason is the C-STORE warning status (B000 coercion, B007 SOP Class mismatch).
+  if (outcome.warnings.length) return { status: outcome.warningReason, comment: outcome.warnings.join('; ') };
   return { status: DimseStatus.Success };
 }

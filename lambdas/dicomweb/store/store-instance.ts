@@ -16,10 +16,11 @@ export const FailureReason = {
   /** The same code when the data set's SOP Class or Instance UID is not the one its C-STORE command names. */
   SOPIdentityMismatch: 0xa900,
 } as const;
-export const WarningReason = { DataSetDoesNotMatchSOPClass: 0xb007 } as const;
+/** PS3.4 Annex B.2.3: the STOW-RS Warning Reason and the C-STORE warning status. */
+export const WarningReason = { CoercionOfDataElements: 0xb000, DataSetDoesNotMatchSOPClass: 0xb007 } as const;
 
 export type StoreOutcome =
-  | { status: 'stored' | 'identical' | 'replaced'; instance: ParsedInstance; warnings: string[] }
+  | { status: 'stored' | 'identical' | 'replaced'; instance: ParsedInstance; warnings: string[]; warningReason: number }
   | { status: 'failed'; failureReason: number; message: string; sopInstanceUID?: string; sopClassUID?: string };
 
 export interface StoreOptions {
@@ -139,7 +140,13 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
       ...(result.outcome === 'identical' ? { repeated: true } : {}),
     },
   ]);
-  return { status: result.outcome, instance, warnings: instance.warnings };
+  return {
+    status: result.outcome,
+    instance,
+    warnings: [...instance.warnings, ...instance.coercions],
+    // Coercion only when the data set was merely read otherwise than declared; anything else limits its use.
+    warningReason: instance.warnings.length ? WarningReason.DataSetDoesNotMatchSOPClass : WarningReason.CoercionOfDataElements,
+  };
 }
 
 /** The event's Modality (0008,0060), when the series names one. */

@@ -20,7 +20,7 @@ import { HttpProblem } from '../http/problem.js';
 import { warningHeader } from '../http/warning.js';
 import { dicomWebRoot, instanceUrl, studyUrl } from '../http/urls.js';
 import { METADATA_TYPES, instancesFromMetadata, type RequestPart } from './metadata-stow.js';
-import { FailureReason, WarningReason, storeInstance, type StoreOutcome } from './store-instance.js';
+import { FailureReason, storeInstance, type StoreOutcome } from './store-instance.js';
 
 const ui = (v: string) => ({ vr: 'UI', Value: [v] });
 const us = (v: number) => ({ vr: 'US', Value: [v] });
@@ -121,7 +121,7 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
     };
     if (o.warnings.length) {
       warnings = true;
-      item[tagToHex(Tag.WarningReason)] = us(WarningReason.DataSetDoesNotMatchSOPClass);
+      item[tagToHex(Tag.WarningReason)] = us(o.warningReason);
       item['00000902'] = { vr: 'LO', Value: [o.warnings.join('; ')] };
       messages.push(`instance ${instance.sopInstanceUID}: ${o.warnings.join('; ')}`);
     }
