@@ -1,6 +1,11 @@
 // Every bad input gets the standard's status and a message naming the instance and the reason;
 // nothing already stored is lost.
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDARY, getMultipart, multipartBody, startTestArchive, stow, type TestArchive } from '../helpers/archive.js';
 import { sampleBytes } from '../helpers/samples.js';
@@ -102,8 +107,7 @@ describe('bad input', () => {
     await assertGoodStillStored();
   });
 
-  it('needs multipart/related with a boundary', async () => {
-    expect((await post(Buffer.from(good), 'application/dicom')).status).toBe(415);
+  it('needs multipart/related with a boundary (or application/dicom for one instance)', async () => {
     expect((await post(Buffer.from('{}'), 'application/json')).status).toBe(415);
     expect((await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/xml"; boundary=' + BOUNDARY)).status).toBe(415);
     // Metadata and bulk data (XML) without a metadata part: nothing can be built, and the reason says why.
@@ -115,6 +119,42 @@ describe('bad input', () => {
     expect((await json(noBoundary)).error).toMatch(/boundary/);
     const wrongBoundary = await post(multipartBody([{ bytes: good }]), 'multipart/related; type="application/dicom"; boundary=other');
     expect(wrongBoundary.status).toBe(400);
+  });
+
+  it('stores one instance sent as application/dicom (single-part STOW), answering as for multipart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'single-part-'));
+    try {
+      const file = join(dir, 'one.dcm');
+      const [oneStudy, oneSeries] = [uid(), uid()];
+      const one = syntheticInstance({ StudyInstanceUID: oneStudy, SeriesInstanceUID: oneSeries, PatientName: 'Single^Part' });
+      writeFileSync(file, one);
+      // curl as a user would call it: no multipart body to build.
+      // (asynchronously: the archive answers from this process)
+      const { stdout: out } = await promisify(execFile)('curl', ['-s', '-w', '\n%{http_code}', '-X', 'POST', '-H', 'Content-Type: application/dicom', '--data-binary', `@${file}`, `${archive.url}/studies`], { encoding: 'utf8' });
+      const [body, status] = [out.slice(0, out.lastIndexOf('\n')), out.slice(out.lastIndexOf('\n') + 1)];
+      expect(status).toBe('200');
+      const [item] = referencedItems(JSON.parse(body));
+      const sop = String(item['00081155'].Value?.[0]);
+      expect(String(item['00081190'].Value?.[0])).toMatch(new RegExp(`/studies/${oneStudy}/series/${oneSeries}/instances/${sop}$`));
+      const { parts } = await getMultipart(`${archive.url}/studies/${oneStudy}/series/${oneSeries}/instances/${sop}`, 'multipart/related; type="application/dicom"; transfer-syntax=*');
+      expect(sha(parts[0].body)).toBe(sha(one));
+      // The same refusals as in a multipart request: not DICOM, another study than the URL's, too large, nothing.
+      const notDicom = await post(Buffer.from('not a DICOM file '.repeat(20)), 'application/dicom');
+      expect(notDicom.status).toBe(409);
+      expect(failedItems(await json(notDicom))[0]['00081197'].Value).toEqual([0xc000]);
+      const otherStudy = await post(one, 'application/dicom', `/studies/${uid()}`);
+      expect(otherStudy.status).toBe(409);
+      expect(failedItems(await json(otherStudy))[0]['00081197'].Value).toEqual([0xa900]);
+      const tooLarge = await post(new Uint8Array(3 * 1024 * 1024), 'application/dicom');
+      expect(tooLarge.status).toBe(413);
+      expect((await json(tooLarge)).error).toMatch(/MAX_INSTANCE_BYTES/);
+      const empty = await post(new Uint8Array(0), 'application/dicom');
+      expect(empty.status).toBe(400);
+      expect((await json(empty)).error).toMatch(/no body/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await assertGoodStillStored();
   });
 
   it('refuses an empty multipart body', async () => {

@@ -19,7 +19,7 @@ const close = Buffer.from(`--${BOUNDARY}--\r\n`);
 function multipart(instance: Buffer, draw: Draw): FuzzRequest {
   const post = (body: Buffer, contentType = related()): FuzzRequest => ({ method: 'POST', path: '/studies', headers: { 'Content-Type': contentType }, body });
   const deepJson = '['.repeat(200_000) + ']'.repeat(200_000);
-  switch (draw.pick(['no-close', 'wrong-boundary', 'no-crlf', 'no-boundary', 'json-garbage', 'json-deep', 'json-bulk', 'xml-garbage', 'xml-entities', 'big-part-header', 'many-parts', 'part-type', 'long-boundary', 'preamble', 'bad-type', 'charset-param'] as const)) {
+  switch (draw.pick(['no-close', 'wrong-boundary', 'no-crlf', 'no-boundary', 'json-garbage', 'json-deep', 'json-bulk', 'xml-garbage', 'xml-entities', 'big-part-header', 'many-parts', 'part-type', 'long-boundary', 'preamble', 'bad-type', 'charset-param', 'single-part'] as const)) {
     case 'no-close':
       return post(part(instance));
     case 'wrong-boundary':
@@ -56,6 +56,9 @@ function multipart(instance: Buffer, draw: Draw): FuzzRequest {
       return post(Buffer.concat([part(instance), close]), draw.pick(['multipart/related; type="application/pdf"; boundary=x', 'multipart/form-data; boundary=x', 'application/octet-stream', 'multipart/related; boundary=""', 'multipart/related; type=; boundary=' + BOUNDARY, 'text/plain']));
     case 'charset-param':
       return post(Buffer.concat([part(instance), close]), `${related()}; charset=ISO-2022-JP; type="application/dicom+json"`);
+    case 'single-part':
+      // The single-part extension: the instance as the whole body, whole, cut short or absent.
+      return post(draw.pick([instance, instance.subarray(0, instance.length >> 1), Buffer.alloc(0)]), draw.pick(['application/dicom', 'Application/DICOM; transfer-syntax=1.2.3']));
   }
 }
 

@@ -27,9 +27,15 @@ const us = (v: number) => ({ vr: 'US', Value: [v] });
 
 export async function handleStow(c: Context, storage: ArchiveStorage, config: DicomWebConfig, studyInstanceUID?: string): Promise<Response> {
   const contentType = c.req.header('content-type') ?? '';
-  const [mediaType] = contentType.split(';');
-  if (mediaType.trim().toLowerCase() !== 'multipart/related') {
-    throw new HttpProblem(415, `STOW-RS needs Content-Type multipart/related; type="application/dicom", got "${contentType || '(none)'}"`);
+  const mediaType = contentType.split(';')[0].trim().toLowerCase();
+  const store = (bytes: Uint8Array) => storeInstance(storage, bytes, { duplicatePolicy: config.duplicatePolicy, maxInflatedBytes: config.maxInflatedBytes, expectedStudyInstanceUID: studyInstanceUID });
+  if (mediaType === 'application/dicom') {
+    // An extension (as Azure's DICOM service has): one Part 10 instance as the whole body, `curl --data-binary @file.dcm`.
+    const outcome = await store(await singleInstanceBody(c, config));
+    return stowResponse(c, config, [outcome], undefined, studyInstanceUID);
+  }
+  if (mediaType !== 'multipart/related') {
+    throw new HttpProblem(415, `STOW-RS needs Content-Type multipart/related; type="application/dicom" (or application/dicom for one instance), got "${contentType || '(none)'}"`);
   }
   const typeParam = /type="?([^";]+)"?/i.exec(contentType.replace(/boundary=("[^"]*"|[^;]*)/i, ''))?.[1]?.toLowerCase();
   const metadataAndBulkData = typeParam !== undefined && METADATA_TYPES.has(typeParam);
@@ -52,7 +58,6 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
 
   const limit = pLimit(config.storeConcurrency);
   const pending: Array<Promise<StoreOutcome>> = [];
-  const store = (bytes: Uint8Array) => limit(() => storeInstance(storage, bytes, { duplicatePolicy: config.duplicatePolicy, maxInflatedBytes: config.maxInflatedBytes, expectedStudyInstanceUID: studyInstanceUID }));
   // Metadata refers to bulk data parts that may follow it, so those requests are read whole first.
   const collected: RequestPart[] = [];
   let bodyProblem: string | undefined;
@@ -76,7 +81,7 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
         pending.push(Promise.resolve(notDicom(`part ${index} has Content-Type ${partType.trim()}, not application/dicom`)));
         continue;
       }
-      pending.push(store(bytes));
+      pending.push(limit(() => store(bytes)));
     }
   } catch (e) {
     if (e instanceof MaxFileSizeExceededError || e instanceof MaxTotalSizeExceededError) {
@@ -89,13 +94,17 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   }
   if (metadataAndBulkData && collected.length) {
     for (const built of instancesFromMetadata(collected)) {
-      if ('bytes' in built) pending.push(store(built.bytes));
+      if ('bytes' in built) pending.push(limit(() => store(built.bytes)));
       else pending.push(Promise.resolve({ status: 'failed', failureReason: FailureReason.CannotUnderstand, message: built.problem, sopInstanceUID: built.sopInstanceUID, sopClassUID: built.sopClassUID }));
     }
   }
   const outcomes = await Promise.all(pending);
   if (outcomes.length === 0) throw new HttpProblem(400, bodyProblem ?? 'the multipart body holds no parts');
+  return stowResponse(c, config, outcomes, bodyProblem, studyInstanceUID);
+}
 
+/** The Store Instances Response (PS3.18 10.5.3) for what became of each instance. */
+function stowResponse(c: Context, config: DicomWebConfig, outcomes: StoreOutcome[], bodyProblem: string | undefined, studyInstanceUID: string | undefined): Response {
   const root = dicomWebRoot(c, config);
   const referenced: DicomJson[] = [];
   const failed: DicomJson[] = [];
@@ -174,6 +183,29 @@ async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
   } catch {
     // the body was already consumed or the client went away: nothing left to drain
   }
+}
+
+/** A single-part request's body: one instance, read whole up to MAX_INSTANCE_BYTES (413 past it). */
+async function singleInstanceBody(c: Context, config: DicomWebConfig): Promise<Uint8Array> {
+  const body = requestBody(c);
+  const tooLarge = (size: number | string) => new HttpProblem(413, `the instance of ${size} bytes exceeds the limit of ${config.maxInstanceBytes} bytes (MAX_INSTANCE_BYTES)`);
+  const declared = Number(c.req.header('content-length'));
+  if (Number.isFinite(declared) && declared > config.maxInstanceBytes) {
+    if (body) void drain(body);
+    throw tooLarge(declared);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body ?? []) {
+    size += chunk.byteLength;
+    if (size > config.maxInstanceBytes) {
+      void drain(body!);
+      throw tooLarge(`more than ${config.maxInstanceBytes}`);
+    }
+    chunks.push(chunk);
+  }
+  if (size === 0) throw new HttpProblem(400, 'the STOW-RS request has no body: send one Part 10 instance as application/dicom');
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
 function partBytes(part: MultipartPart): Uint8Array {
