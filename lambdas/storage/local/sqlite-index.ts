@@ -7,8 +7,8 @@ import { firstString, type DicomJson, type PersonNameJson } from '../../dicom/js
 import { compileFilter } from '../../dicom/matching.js';
 import { Tag, tagToHex } from '../../dicom/tags.js';
 import { GroupFsync } from './group-fsync.js';
-import { QUERY_CHUNK_ROWS, QUERY_SHAPES, assemble, narrow, type Row } from './sqlite-query.js';
-import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, QueryMatch, ReferenceScope, StoredInstance } from '../ports.js';
+import { QUERY_KEY_PAGE, QUERY_SHAPES, QUERY_CHUNK_ROWS, assemble, narrow, type Row } from './sqlite-query.js';
+import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, QueryLevel, QueryMatch, ReferenceScope, StoredInstance } from '../ports.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS studies (
@@ -43,16 +43,28 @@ CREATE TABLE IF NOT EXISTS instances (
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_number);
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
 CREATE INDEX IF NOT EXISTS instances_blob ON instances(blob_key);
+-- Access paths for searches a plain column cannot serve: any name group's prefix, a modality in the study;
+-- both walk in study order, so a page of matches costs a page of rows.
+CREATE TABLE IF NOT EXISTS study_names (name TEXT NOT NULL, study_rowid INTEGER NOT NULL, PRIMARY KEY (name, study_rowid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS study_names_study ON study_names(study_rowid);
+CREATE TABLE IF NOT EXISTS study_modalities (modality TEXT NOT NULL, study_rowid INTEGER NOT NULL, PRIMARY KEY (modality, study_rowid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS study_modalities_study ON study_modalities(study_rowid);
 `;
 
 /** First value as text (a person name's alphabetic group), or null for the database. */
 const first = (json: DicomJson, tag: number): string | null => firstString(json, tag) ?? null;
 
-/** Every component group of the patient's names, upper-cased, each after an "=": "=DOE^JOHN=..." (for LIKE narrowing). */
+/** Every component group of the patient's names, upper-cased, each after an "=": "=DOE^JOHN=...". */
 function personNameKey(json: DicomJson): string | null {
+  const groups = nameGroups(json);
+  return groups.length ? groups.map((g) => `=${g}`).join('') : null;
+}
+
+/** The component groups of the patient's names, upper-cased: what a name search matches the start of. */
+function nameGroups(json: DicomJson): string[] {
   const values = (json[tagToHex(Tag.PatientName)]?.Value ?? []) as Array<PersonNameJson | null>;
   const groups = values.flatMap((v) => (v ? [v.Alphabetic, v.Ideographic, v.Phonetic] : [])).filter((g): g is string => !!g);
-  return groups.length ? groups.map((g) => `=${g.toUpperCase()}`).join('') : null;
+  return [...new Set(groups.map((g) => g.toUpperCase()))];
 }
 
 /** Adds a value to a sorted, backslash-separated set. */
@@ -81,6 +93,26 @@ export class SqliteIndex implements ArchiveIndex {
     this.walSync = new GroupFsync(`${file}-wal`);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.fillAccessPaths();
+  }
+
+  /** An index written before the name and modality tables gets them once, from its studies and series. */
+  private fillAccessPaths(): void {
+    const empty = (table: string) => this.db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get() === undefined;
+    if (!empty('studies') && empty('study_names') && empty('study_modalities')) {
+      this.db.transaction(() => {
+        const page = this.db.prepare('SELECT rowid, attrs FROM studies WHERE rowid > ? ORDER BY rowid LIMIT 1000');
+        for (let rows = page.all(-Infinity) as Row[]; rows.length; rows = page.all(rows[rows.length - 1].rowid) as Row[]) {
+          for (const row of rows) this.indexNames(row.rowid as number, JSON.parse(row.attrs as string) as DicomJson);
+        }
+        this.db.exec('INSERT OR IGNORE INTO study_modalities (modality, study_rowid) SELECT DISTINCT se.modality, st.rowid FROM series se JOIN studies st ON st.study_uid = se.study_uid WHERE se.modality IS NOT NULL');
+      })();
+    }
+  }
+
+  private indexNames(studyRowid: number, studyAttributes: DicomJson): void {
+    this.stmt('DELETE FROM study_names WHERE study_rowid = ?').run(studyRowid);
+    for (const name of nameGroups(studyAttributes)) this.stmt('INSERT OR IGNORE INTO study_names (name, study_rowid) VALUES (?, ?)').run(name, studyRowid);
   }
 
   private readonly pending: Array<{ record: InstanceRecord; policy: DuplicatePolicy; done: (r: CommitResult) => void; fail: (e: unknown) => void }> = [];
@@ -184,7 +216,9 @@ export class SqliteIndex implements ArchiveIndex {
     );
     // Derived attributes are kept up to date incrementally; only removals recompute them.
     this.stmt('UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?').run(record.seriesInstanceUID);
-    const counts = this.stmt('SELECT modalities, sop_classes FROM studies WHERE study_uid = ?').get(record.studyInstanceUID) as Row;
+    const counts = this.stmt('SELECT rowid, modalities, sop_classes FROM studies WHERE study_uid = ?').get(record.studyInstanceUID) as Row;
+    this.indexNames(counts.rowid as number, study);
+    if (modality) this.stmt('INSERT OR IGNORE INTO study_modalities (modality, study_rowid) VALUES (?, ?)').run(modality, counts.rowid);
     this.stmt('UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?, modalities = ?, sop_classes = ? WHERE study_uid = ?').run(
       newSeries ? 1 : 0,
       addToSet(counts.modalities as string, modality),
@@ -214,11 +248,15 @@ export class SqliteIndex implements ArchiveIndex {
     const counts = this.db
       .prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT series_uid) AS s FROM instances WHERE study_uid = ?')
       .get(studyUid) as Row;
+    const studyRowid = (this.db.prepare('SELECT rowid FROM studies WHERE study_uid = ?').get(studyUid) as Row | undefined)?.rowid;
+    this.db.prepare('DELETE FROM study_modalities WHERE study_rowid = ?').run(studyRowid);
     if ((counts.n as number) === 0) {
+      this.db.prepare('DELETE FROM study_names WHERE study_rowid = ?').run(studyRowid);
       this.db.prepare('DELETE FROM studies WHERE study_uid = ?').run(studyUid);
       return;
     }
     const modalities = (this.db.prepare('SELECT DISTINCT modality FROM series WHERE study_uid = ? AND modality IS NOT NULL ORDER BY modality').all(studyUid) as Row[]).map((r) => r.modality);
+    for (const modality of modalities) this.db.prepare('INSERT INTO study_modalities (modality, study_rowid) VALUES (?, ?)').run(modality, studyRowid);
     const classes = (this.db.prepare('SELECT DISTINCT sop_class_uid FROM instances WHERE study_uid = ? ORDER BY sop_class_uid').all(studyUid) as Row[]).map((r) => r.sop_class_uid);
     this.db
       .prepare('UPDATE studies SET num_series = ?, num_instances = ?, modalities = ?, sop_classes = ? WHERE study_uid = ?')
@@ -259,35 +297,56 @@ export class SqliteIndex implements ArchiveIndex {
       conditions.push('se.series_uid = ?');
       params.push(q.seriesInstanceUID);
     }
-    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
     const shape = QUERY_SHAPES[q.level];
     // The keys first (small), then the attributes a few rows at a time between yields: no statement stays
     // open while the consumer awaits, and only a handful of rows' attributes are in memory at once.
-    const keys = this.db.prepare(`SELECT ${shape.key} ${shape.from} ${where} ORDER BY ${shape.order}`).pluck().all(...params) as number[];
     // One statement per level and chunk size, prepared once (the class's statement cache).
     const read = (chunk: number[]) => this.stmt(`SELECT ${shape.key} AS row_key, ${shape.columns} ${shape.from} WHERE ${shape.key} IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as Row[];
     let skipped = 0;
     let yielded = 0;
-    for (let start = 0; start < keys.length; start += QUERY_CHUNK_ROWS) {
-      const chunk = keys.slice(start, start + QUERY_CHUNK_ROWS);
-      const rows = new Map(read(chunk).map((r) => [r.row_key as number, r]));
-      for (const key of chunk) {
-        const row = rows.get(key);
-        if (!row) continue; // deleted since the keys were read
-        const attributes = assemble(row);
-        if (!matchers.every((m) => m(attributes))) continue;
-        if (skipped < q.offset) {
-          skipped++;
-          continue;
+    for (const keys of this.keyPages(q.level, conditions, params)) {
+      for (let start = 0; start < keys.length; start += QUERY_CHUNK_ROWS) {
+        const chunk = keys.slice(start, start + QUERY_CHUNK_ROWS);
+        const rows = new Map(read(chunk).map((r) => [r.row_key as number, r]));
+        for (const key of chunk) {
+          const row = rows.get(key);
+          if (!row) continue; // deleted since the keys were read
+          const attributes = assemble(row);
+          if (!matchers.every((m) => m(attributes))) continue;
+          if (skipped < q.offset) {
+            skipped++;
+            continue;
+          }
+          yield {
+            attributes,
+            studyInstanceUID: row.study_uid as string,
+            seriesInstanceUID: row.series_uid as string | undefined,
+            sopInstanceUID: row.sop_uid as string | undefined,
+          };
+          if (++yielded >= q.limit) return;
         }
-        yield {
-          attributes,
-          studyInstanceUID: row.study_uid as string,
-          seriesInstanceUID: row.series_uid as string | undefined,
-          sopInstanceUID: row.sop_uid as string | undefined,
-        };
-        if (++yielded >= q.limit) return;
       }
+    }
+  }
+
+  /**
+   * The matching rows' keys in answer order. Studies and series (ordered by their own key) come a page at
+   * a time after the last key seen, so a query whose first matches fill its limit reads no more than that
+   * of a million rows; instances (ordered by series, then number) come all at once.
+   */
+  private *keyPages(level: QueryLevel, conditions: string[], params: unknown[]): Generator<number[]> {
+    const shape = QUERY_SHAPES[level];
+    const where = (extra: string[]) => (extra.length ? `WHERE ${extra.join(' AND ')}` : '');
+    if (level === 'instance') {
+      yield this.db.prepare(`SELECT ${shape.key} ${shape.from} ${where(conditions)} ORDER BY ${shape.order}`).pluck().all(...params) as number[];
+      return;
+    }
+    const page = this.db.prepare(`SELECT ${shape.key} ${shape.from} ${where([...conditions, `${shape.key} > ?`])} ORDER BY ${shape.order} LIMIT ${QUERY_KEY_PAGE}`).pluck();
+    for (let after = -Infinity; ; ) {
+      const keys = page.all(...params, after) as number[];
+      if (keys.length) yield keys;
+      if (keys.length < QUERY_KEY_PAGE) return;
+      after = keys[keys.length - 1];
     }
   }
 

@@ -9,6 +9,8 @@ import type { QueryLevel } from '../ports.js';
 export type Row = Record<string, unknown>;
 
 export const QUERY_CHUNK_ROWS = 32;
+/** Keys read at a time, in answer order, for levels ordered by one key (studies, series). */
+export const QUERY_KEY_PAGE = 512;
 const STUDY_COLUMNS = 'st.study_uid, st.attrs AS study_attrs, st.modalities, st.sop_classes, st.num_series, st.num_instances';
 const SERIES_COLUMNS = `${STUDY_COLUMNS}, se.series_uid, se.attrs AS series_attrs, se.num_instances AS series_instances`;
 /** Per level: the row key, the columns assemble() reads, the joins and the order of the answer. */
@@ -70,16 +72,17 @@ export function narrow(f: AttributeFilter, level: QueryLevel, fuzzy: boolean, co
     return;
   }
   if (f.tag === Tag.ModalitiesInStudy && exact) {
-    conditions.push('st.study_uid IN (SELECT m.study_uid FROM series m WHERE m.modality = ?)');
+    conditions.push('st.rowid IN (SELECT m.study_rowid FROM study_modalities m WHERE m.modality = ?)');
     params.push(v);
     return;
   }
   if (f.tag === Tag.PatientName && !fuzzy) {
-    // Some group of some name must start with the literal prefix of the pattern (case-insensitive).
+    // Some group of some name must start with the literal prefix of the pattern (case-insensitive):
+    // a range of the name index, which holds every group upper-cased.
     const prefix = /^[^*?]*/.exec(v)![0].toUpperCase();
     if (prefix) {
-      conditions.push(`st.patient_name LIKE ? ESCAPE '!'`);
-      params.push(`%=${prefix.replace(/[!%_]/g, '!$&')}%`);
+      conditions.push('st.rowid IN (SELECT n.study_rowid FROM study_names n WHERE n.name >= ? AND n.name < ?)');
+      params.push(prefix, prefix + String.fromCodePoint(0x10ffff));
     }
     return;
   }
