@@ -6,12 +6,14 @@
 //   - A study of 5,000 instances in the same index: study metadata (time to first byte and to the end,
 //     the server's resident memory before, during and after) and QIDO of its instances paged 1,000 at a
 //     time (every instance once, in order).
+//   - The AWS index on DynamoDB Local with 100,000 items: the requests each query shape makes (no Scan).
 // SCALE_STUDIES=10000 runs a tenth of it; SCALE_DATA_DIR=dir keeps the index there and reuses it next time.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteIndex } from '../../lambdas/storage/local/sqlite-index.js';
 import { startOurs } from './bench-servers.js';
+import { benchDynamoDb } from './scale-dynamodb.js';
 import { MODALITIES, SURNAMES, accessionOf, instanceRecord, patientIdOf, studyDateOf, studyUidOf } from '../helpers/hospital-records.js';
 
 const STUDIES = Number(process.env.SCALE_STUDIES ?? 100_000);
@@ -136,3 +138,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+await benchDynamoDb();

@@ -390,7 +390,20 @@ export class DynamoDbIndex implements ArchiveIndex {
       yield* this.withinStudy(q.studyInstanceUID, q);
       return;
     }
-    for await (const study of this.studyUids(q)) yield* this.withinStudy(study, q);
+    if (q.level !== 'study') {
+      for await (const study of this.studyUids(q)) yield* this.withinStudy(study, q);
+      return;
+    }
+    // Study items a hundred at a time (one BatchGetItem, not a GetItem per candidate), in candidate order.
+    const seen = new Set<string>();
+    for await (const uids of inBatches(this.studyUids(q), 100)) {
+      const fresh = uids.filter((uid) => !seen.has(uid) && seen.add(uid));
+      const items = new Map((await this.batchGet(fresh.map((uid) => ({ pk: studyPk(uid), sk: 'STUDY' })))).map((i) => [i.pk as string, i]));
+      for (const uid of fresh) {
+        const item = items.get(studyPk(uid));
+        if (item) yield { attributes: studyAttributesOf(item), studyInstanceUID: uid };
+      }
+    }
   }
 
   private async *withinStudy(studyUid: string, q: IndexQuery): AsyncGenerator<QueryMatch> {
@@ -662,4 +675,17 @@ function monthsBetween(from: string, to: string): string[] {
     }
   }
   return months;
+}
+
+/** An async sequence in arrays of up to `size`. */
+async function* inBatches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
 }
