@@ -42,7 +42,8 @@ function listedVr(ds: DicomDataSet, tag: number, state: OpenVrState): string {
   }
   const listed = lookupTag(tag)?.vr;
   if (!listed) return 'UN';
-  if (listed === 'xs' || listed === 'ox') state.ambiguous++;
+  // Only these wait for the data set's end: "OB or OW" in implicit VR is OW whatever the pixels (PS3.5 A.1).
+  if (listed === 'xs' || (listed === 'ox' && ds.explicitVr)) state.ambiguous++;
   return resolveAmbiguousVr(listed);
 }
 
