@@ -1,0 +1,48 @@
+// A whole-slide image as test/bench/make-wsi.ts writes it (here 300 tiles rather than 40,000): stored with
+// single-part STOW, its tiles served by number exactly as written, its metadata and a thumbnail.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDicom } from '../../lambdas/dicom/parser.js';
+import { writeWsi } from '../bench/make-wsi.js';
+import { getMultipart, startTestArchive, type TestArchive } from '../helpers/archive.js';
+
+const uids = { study: '2.25.8810001', series: '2.25.8810002', sop: '2.25.8810003' };
+const FRAMES = 300;
+
+describe('a whole-slide image', () => {
+  let archive: TestArchive;
+  let dir: string;
+  let file: Uint8Array;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wsi-'));
+    await writeWsi(join(dir, 'slide.dcm'), FRAMES, uids);
+    file = new Uint8Array(readFileSync(join(dir, 'slide.dcm')));
+    archive = await startTestArchive();
+  });
+  afterAll(async () => {
+    await archive?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is stored whole and serves each tile by number as written', async () => {
+    const res = await fetch(`${archive.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: new Uint8Array(file) });
+    expect(res.status).toBe(200);
+    const fragments = parseDicom(file).dataset.elements.get(0x7fe00010)!.fragments!.slice(1); // after the empty offset table
+    expect(fragments).toHaveLength(FRAMES);
+    const instance = `${archive.url}/studies/${uids.study}/series/${uids.series}/instances/${uids.sop}`;
+    for (const n of [1, 150, FRAMES]) {
+      const { status, parts } = await getMultipart(`${instance}/frames/${n}`, 'multipart/related; type="image/jpeg"; transfer-syntax=*');
+      expect(status).toBe(200);
+      const written = file.subarray(fragments[n - 1].offset, fragments[n - 1].offset + fragments[n - 1].length);
+      expect(Buffer.compare(parts[0].body, Buffer.from(written)), `frame ${n}`).toBe(0);
+    }
+    const [metadata] = (await (await fetch(`${instance}/metadata`)).json()) as Array<Record<string, { Value?: unknown[] }>>;
+    expect(metadata['00280008'].Value).toEqual([FRAMES]);
+    expect(metadata['00209311'].Value).toEqual(['TILED_FULL']);
+    const thumbnail = await fetch(`${instance}/thumbnail`);
+    expect(thumbnail.status).toBe(200);
+    expect(thumbnail.headers.get('content-type')).toBe('image/jpeg');
+  });
+});
