@@ -3,7 +3,8 @@
 // Binary values come in as bytes (the bulk data parts, or InlineBinary decoded); text is written in
 // UTF-8 under ISO_IR 192, since JSON is Unicode. The data set is Explicit VR Little Endian, as every
 // transfer syntax but two requires; Pixel Data is native or, for a compressed syntax, one fragment per frame.
-import { ByteSink, LONG_LENGTH_VRS, UNDEFINED_LENGTH, fileMeta, padToEven, part10, textValue, writeFragments } from './reencode.js';
+import { ByteSink, fileMeta, padToEven, part10, textValue, writeFragments } from './reencode.js';
+import { LONG_LENGTH_VRS, UNDEFINED_LENGTH } from './vr.js';
 import { tagFromHex, tagToHex } from './dictionary.js';
 import type { DicomJsonValue, PersonNameJson } from './json-model.js';
 import { Tag } from './tags.js';

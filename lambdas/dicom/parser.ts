@@ -4,6 +4,7 @@
 import { inflateRawSync } from 'node:zlib';
 import { implicitVr, lookupTag, tagToHex } from './dictionary.js';
 import { openVr, settleAmbiguousVrs, type OpenVrState } from './open-vr.js';
+import { LONG_LENGTH_VRS, UNDEFINED_LENGTH, VALID_VRS, encodingOfDataSet } from './vr.js';
 import { Tag } from './tags.js';
 import { TransferSyntax, transferSyntaxInfo } from './transfer-syntax.js';
 
@@ -62,12 +63,6 @@ export interface ParseOptions {
   untilTag?: number;
 }
 
-const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
-const VALID_VRS = new Set([
-  'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW',
-  'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV',
-]);
-const UNDEFINED = 0xffffffff;
 const MAX_DEPTH = 48;
 
 class Reader {
@@ -178,7 +173,7 @@ function readElement(r: Reader, ds: DicomDataSet, tag: number, depth: number): D
   const vr = !ds.explicitVr || encodedVr === 'UN' ? openVr(ds, tag, length, r.openVrs) : encodedVr;
 
   const offset = r.pos;
-  if (length === UNDEFINED) {
+  if (length === UNDEFINED_LENGTH) {
     if (tag === Tag.PixelData || (tag & 0xffff0000) === 0x7fe00000) {
       // Encapsulated data has no length of its own; its extent is recorded as the element's length.
       const fragments = readFragments(r, le, tag);
@@ -256,7 +251,7 @@ function readItems(
       throw new DicomParseError(`expected an item in ${describe(sequenceTag)} at byte ${itemStart}, found ${describe(tag)}`);
     }
     const item = newDataSet(bytes, le, explicitVr);
-    if (length === UNDEFINED) {
+    if (length === UNDEFINED_LENGTH) {
       readElements(r, item, end ?? bytes.length, depth, true);
     } else {
       const itemEnd = r.pos + length;
@@ -281,7 +276,7 @@ function readFragments(r: Reader, le: boolean, tag: number): Fragment[] {
     const length = r.u32(le);
     if (itemTag === Tag.SequenceDelimitationItem) break;
     if (itemTag !== Tag.Item) throw new DicomParseError(`expected a fragment item in ${describe(tag)} at byte ${at}, found ${describe(itemTag)}`);
-    if (length === UNDEFINED || r.pos + length > r.bytes.length) {
+    if (length === UNDEFINED_LENGTH || r.pos + length > r.bytes.length) {
       throw new DicomParseError(`truncated data: fragment of ${describe(tag)} at byte ${at} declares ${length} bytes, only ${r.bytes.length - r.pos} remain`);
     }
     fragments.push({ offset: r.pos, length });
@@ -305,31 +300,6 @@ function inferEncoding(bytes: Uint8Array, pos: number): { explicitVr: boolean; l
   const littleEndian = groupLe <= 0x00ff || groupLe === 0x7fe0 ? true : view.getUint16(0, false) > 0x00ff;
   const vr = String.fromCharCode(bytes[pos + 4], bytes[pos + 5]);
   return { explicitVr: VALID_VRS.has(vr), littleEndian };
-}
-
-/**
- * Whether a little endian data set is written in explicit VR, judged from its first element as dcmtk and
- * pydicom do: two upper-case letters where an explicit VR stands, followed by a length that fits, mean
- * explicit; a declared explicit VR data set without them is implicit if its first length fits. When
- * neither reading fits, the declared encoding stands and the parse says what is wrong.
- */
-function encodingOfDataSet(bytes: Uint8Array, pos: number, declaredExplicit: boolean): boolean {
-  if (pos + 8 > bytes.length) return declaredExplicit;
-  const view = new DataView(bytes.buffer, bytes.byteOffset + pos, 8);
-  const vr = String.fromCharCode(bytes[pos + 4], bytes[pos + 5]);
-  const left = bytes.length - pos - 8;
-  let explicitFits = false;
-  if (VALID_VRS.has(vr)) {
-    if (!LONG_LENGTH_VRS.has(vr)) explicitFits = view.getUint16(6, true) <= left;
-    else if (pos + 12 <= bytes.length && view.getUint16(6, true) === 0) {
-      const length = new DataView(bytes.buffer, bytes.byteOffset + pos + 8, 4).getUint32(0, true);
-      explicitFits = length === UNDEFINED || length <= left - 4;
-    }
-  }
-  if (explicitFits) return true;
-  const implicitLength = view.getUint32(4, true);
-  const implicitFits = implicitLength === UNDEFINED || implicitLength <= left;
-  return declaredExplicit && !implicitFits;
 }
 
 // Groups a data set written without File Meta Information plausibly starts with.

@@ -11,6 +11,7 @@ import { WORD_SIZE } from './json-model.js';
 import type { DicomDataSet, DicomElement, ParsedDicom } from './parser.js';
 import { Tag } from './tags.js';
 import { TransferSyntax } from './transfer-syntax.js';
+import { LONG_LENGTH_VRS, UNDEFINED_LENGTH } from './vr.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './implementation.js';
 
 /** A value to write instead of the stored one (`null` leaves the element out). */
@@ -31,10 +32,8 @@ export interface EncapsulatedFrames {
 }
 export type ElementChanges = ReadonlyMap<number, ElementValue | null>;
 
-export const LONG_LENGTH_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
 /** Byte order matters for these VRs beyond the binary ones json-model knows: their values are numbers. */
 const NUMBER_SIZE: Record<string, number> = { ...WORD_SIZE, US: 2, SS: 2, AT: 2, UL: 4, SL: 4, FL: 4, FD: 8, SV: 8, UV: 8 };
-export const UNDEFINED_LENGTH = 0xffffffff;
 const textEncoder = new TextEncoder();
 
 /** A text value padded to even length as PS3.5 6.2 requires (UIDs with NUL, everything else with a space). */

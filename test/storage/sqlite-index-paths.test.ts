@@ -80,7 +80,7 @@ describe('the SQLite index at more than a page of keys', () => {
   it('builds the name and modality tables once for an index written before them', async () => {
     await index.close();
     const db = new Database(file);
-    db.exec('DELETE FROM study_names; DELETE FROM study_modalities;');
+    db.exec('DELETE FROM study_names; DELETE FROM study_modalities; PRAGMA user_version = 0;');
     db.close();
     index = new SqliteIndex(file);
     expect((await byModality('CT')).map((m) => m.studyInstanceUID)).toEqual(expectedByModality('CT'));

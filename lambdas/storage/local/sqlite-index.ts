@@ -96,18 +96,20 @@ export class SqliteIndex implements ArchiveIndex {
     this.fillAccessPaths();
   }
 
-  /** An index written before the name and modality tables gets them once, from its studies and series. */
+  /**
+   * An index written before the name and modality tables gets them once, from its studies and series
+   * (schema version 1 in SQLite's user_version says they are there).
+   */
   private fillAccessPaths(): void {
-    const empty = (table: string) => this.db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get() === undefined;
-    if (!empty('studies') && empty('study_names') && empty('study_modalities')) {
-      this.db.transaction(() => {
-        const page = this.db.prepare('SELECT rowid, attrs FROM studies WHERE rowid > ? ORDER BY rowid LIMIT 1000');
-        for (let rows = page.all(-Infinity) as Row[]; rows.length; rows = page.all(rows[rows.length - 1].rowid) as Row[]) {
-          for (const row of rows) this.indexNames(row.rowid as number, JSON.parse(row.attrs as string) as DicomJson);
-        }
-        this.db.exec('INSERT OR IGNORE INTO study_modalities (modality, study_rowid) SELECT DISTINCT se.modality, st.rowid FROM series se JOIN studies st ON st.study_uid = se.study_uid WHERE se.modality IS NOT NULL');
-      })();
-    }
+    if ((this.db.pragma('user_version', { simple: true }) as number) >= 1) return;
+    this.db.transaction(() => {
+      const page = this.db.prepare('SELECT rowid, attrs FROM studies WHERE rowid > ? ORDER BY rowid LIMIT 1000');
+      for (let rows = page.all(-Infinity) as Row[]; rows.length; rows = page.all(rows[rows.length - 1].rowid) as Row[]) {
+        for (const row of rows) this.indexNames(row.rowid as number, JSON.parse(row.attrs as string) as DicomJson);
+      }
+      this.db.exec('INSERT OR IGNORE INTO study_modalities (modality, study_rowid) SELECT DISTINCT se.modality, st.rowid FROM series se JOIN studies st ON st.study_uid = se.study_uid WHERE se.modality IS NOT NULL');
+      this.db.pragma('user_version = 1');
+    })();
   }
 
   private indexNames(studyRowid: number, studyAttributes: DicomJson): void {
@@ -248,7 +250,7 @@ export class SqliteIndex implements ArchiveIndex {
     const counts = this.db
       .prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT series_uid) AS s FROM instances WHERE study_uid = ?')
       .get(studyUid) as Row;
-    const studyRowid = (this.db.prepare('SELECT rowid FROM studies WHERE study_uid = ?').get(studyUid) as Row | undefined)?.rowid;
+    const studyRowid = (this.db.prepare('SELECT rowid FROM studies WHERE study_uid = ?').get(studyUid) as Row | undefined)?.rowid ?? null;
     this.db.prepare('DELETE FROM study_modalities WHERE study_rowid = ?').run(studyRowid);
     if ((counts.n as number) === 0) {
       this.db.prepare('DELETE FROM study_names WHERE study_rowid = ?').run(studyRowid);
