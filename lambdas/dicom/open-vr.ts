@@ -82,7 +82,8 @@ function wordVr(el: DicomElement, ds: DicomDataSet, context: PixelContext): stri
   return bits !== undefined && bits > 8 && el.length % 2 === 0 ? 'OW' : 'OB';
 }
 
-function unsignedShort(ds: DicomDataSet, tag: number): number | undefined {
+/** The first value of a US element of `ds`, if it has one. */
+export function unsignedShort(ds: DicomDataSet, tag: number): number | undefined {
   const el = ds.elements.get(tag);
   if (!el || el.length < 2) return undefined;
   return new DataView(ds.bytes.buffer, ds.bytes.byteOffset + el.offset, 2).getUint16(0, ds.littleEndian);

@@ -11,6 +11,7 @@ import { WORD_SIZE } from './json-model.js';
 import type { DicomDataSet, DicomElement, ParsedDicom } from './parser.js';
 import { Tag } from './tags.js';
 import { TransferSyntax } from './transfer-syntax.js';
+import { unsignedShort } from './open-vr.js';
 import { LONG_LENGTH_VRS, UNDEFINED_LENGTH } from './vr.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './implementation.js';
 
@@ -128,18 +129,14 @@ function joined(chunks: readonly Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-/** Context that resolves the dictionary's ambiguous VRs (PS3.5 A.1 c-d) for elements read as implicit VR. */
-interface PixelContext {
-  signed: boolean;
-  wideSamples: boolean;
-}
+/** Whether the samples of a data set (its own, an icon image's, else its parent's) are wider than a byte. */
+type WideSamples = boolean;
 
-function writtenVr(el: DicomElement, ds: DicomDataSet, context: PixelContext): string {
+function writtenVr(el: DicomElement, ds: DicomDataSet, wideSamples: WideSamples): string {
   if (ds.explicitVr && el.encodedVr !== 'UN') return el.encodedVr;
-  // Implicit VR (or UN for a known attribute, CP-246): the dictionary's VR, resolved by the pixel description.
-  const listed = lookupTag(el.tag)?.vr;
-  if (listed === 'xs') return context.signed ? 'SS' : 'US';
-  if (listed === 'ox') return context.wideSamples ? 'OW' : 'OB';
+  // Implicit VR (or UN, CP-246): the VR the parser settled (open-vr.ts), except that "OB or OW", always OW
+  // in implicit VR (PS3.5 A.1), may be OB again in explicit VR for samples of a byte.
+  if (!ds.explicitVr && lookupTag(el.tag)?.vr === 'ox') return wideSamples ? 'OW' : 'OB';
   return el.vr;
 }
 
@@ -155,7 +152,7 @@ function valueBytes(el: DicomElement, ds: DicomDataSet, vr: string): Uint8Array 
 /** Implicit VR (PS3.5 7.1.3): every header is the tag and a 32-bit length, VRs come from the dictionary. */
 type Encoding = 'explicit' | 'implicit';
 
-function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, changes?: ElementChanges, encoding: Encoding = 'explicit'): void {
+function writeDataSet(sink: ByteSink, ds: DicomDataSet, wideSamples: WideSamples, changes?: ElementChanges, encoding: Encoding = 'explicit'): void {
   const implicit = encoding === 'implicit';
   const header = (tag: number, vr: string, length: number) => sink.header(tag, implicit ? undefined : vr, length);
   const tags = new Set(ds.elements.keys());
@@ -187,7 +184,7 @@ function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, c
       header(tag, 'SQ', UNDEFINED_LENGTH);
       for (const item of el.items) {
         sink.header(Tag.Item, undefined, UNDEFINED_LENGTH);
-        writeDataSet(sink, item, pixelContext(item, context), undefined, encoding);
+        writeDataSet(sink, item, wideSamplesOf(item, wideSamples), undefined, encoding);
         sink.header(Tag.ItemDelimitationItem, undefined, 0);
       }
       sink.header(Tag.SequenceDelimitationItem, undefined, 0);
@@ -200,7 +197,7 @@ function writeDataSet(sink: ByteSink, ds: DicomDataSet, context: PixelContext, c
       sink.push(ds.bytes.subarray(el.offset, el.offset + el.length));
       continue;
     }
-    let vr = writtenVr(el, ds, context);
+    let vr = writtenVr(el, ds, wideSamples);
     // A value too long for a 16-bit length (possible in implicit VR) can only be written as UN.
     if (!implicit && !LONG_LENGTH_VRS.has(vr) && el.length > 0xffff) vr = 'UN';
     const value = valueBytes(el, ds, vr);
@@ -236,20 +233,10 @@ function datasetText(ds: DicomDataSet, tag: number): string | undefined {
   return new TextDecoder().decode(ds.bytes.subarray(el.offset, el.offset + el.length)).replace(/[\0 ]+$/, '');
 }
 
-/** A data set's own pixel description (an icon image in a sequence has one), else its parent's. */
-function pixelContext(ds: DicomDataSet, parent: PixelContext): PixelContext {
-  const representation = datasetNumber(ds, Tag.PixelRepresentation);
-  const bitsAllocated = datasetNumber(ds, Tag.BitsAllocated);
-  return {
-    signed: representation === undefined ? parent.signed : representation === 1,
-    wideSamples: bitsAllocated === undefined ? parent.wideSamples : bitsAllocated > 8,
-  };
-}
-
-function datasetNumber(ds: DicomDataSet, tag: number): number | undefined {
-  const el = ds.elements.get(tag);
-  if (!el || el.length < 2) return undefined;
-  return new DataView(ds.bytes.buffer, ds.bytes.byteOffset + el.offset, 2).getUint16(0, ds.littleEndian);
+/** A data set's own Bits Allocated (an icon image in a sequence has one), else its parent's. */
+function wideSamplesOf(ds: DicomDataSet, parent: WideSamples): WideSamples {
+  const bitsAllocated = unsignedShort(ds, Tag.BitsAllocated);
+  return bitsAllocated === undefined ? parent : bitsAllocated > 8;
 }
 
 export class ReencodeError extends Error {}
@@ -267,12 +254,12 @@ export async function reencodeInstance(parsed: ParsedDicom, changes?: ElementCha
   const sopInstance = (parsed.meta && datasetText(parsed.meta, Tag.MediaStorageSOPInstanceUID)) ?? datasetText(ds, Tag.SOPInstanceUID) ?? '';
   // What else the original's meta group says about its source is kept.
   const metaChanges = new Map<number, ElementValue | null>(metaElements(sopClass, sopInstance, transferSyntaxUID));
-  const context = pixelContext(ds, { signed: false, wideSamples: false });
+  const wideSamples = wideSamplesOf(ds, false);
   const metaSink = new ByteSink();
   const meta = parsed.meta ?? { bytes: new Uint8Array(), littleEndian: true, explicitVr: true, elements: new Map() };
-  writeDataSet(metaSink, meta, context, metaChanges);
+  writeDataSet(metaSink, meta, wideSamples, metaChanges);
   const body = new ByteSink();
-  writeDataSet(body, ds, context, changes, transferSyntaxUID === TransferSyntax.ImplicitVRLittleEndian ? 'implicit' : 'explicit');
+  writeDataSet(body, ds, wideSamples, changes, transferSyntaxUID === TransferSyntax.ImplicitVRLittleEndian ? 'implicit' : 'explicit');
   if (transferSyntaxUID !== TransferSyntax.DeflatedExplicitVRLittleEndian) return part10Chunks(metaSink, body);
   const deflated = new ByteSink();
   for (const chunk of await deflatedChunks(body.coalesced())) deflated.push(chunk);

@@ -18,7 +18,6 @@ export const DimseStatus = {
   UnableToProcess: 0xc000,
   /** C-MOVE, C-GET: Warning, sub-operations complete with one or more failures or warnings. */
   SubOperationsWithFailures: 0xb000,
-  DataSetDoesNotMatchSOPClassWarning: 0xb007,
 } as const;
 
 export interface DimseOutcome {

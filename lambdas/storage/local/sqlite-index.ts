@@ -112,9 +112,13 @@ export class SqliteIndex implements ArchiveIndex {
     })();
   }
 
+  /** Every instance of a study repeats its names: they are rewritten only when they changed. */
   private indexNames(studyRowid: number, studyAttributes: DicomJson): void {
+    const names = nameGroups(studyAttributes).sort();
+    const indexed = this.stmt('SELECT name FROM study_names WHERE study_rowid = ? ORDER BY name').pluck().all(studyRowid) as string[];
+    if (indexed.length === names.length && indexed.every((n, i) => n === names[i])) return;
     this.stmt('DELETE FROM study_names WHERE study_rowid = ?').run(studyRowid);
-    for (const name of nameGroups(studyAttributes)) this.stmt('INSERT OR IGNORE INTO study_names (name, study_rowid) VALUES (?, ?)').run(name, studyRowid);
+    for (const name of names) this.stmt('INSERT INTO study_names (name, study_rowid) VALUES (?, ?)').run(name, studyRowid);
   }
 
   private readonly pending: Array<{ record: InstanceRecord; policy: DuplicatePolicy; done: (r: CommitResult) => void; fail: (e: unknown) => void }> = [];
