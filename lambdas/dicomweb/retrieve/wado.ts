@@ -226,28 +226,16 @@ export async function retrieveMetadata(c: Context, storage: ArchiveStorage, conf
   const cached = notModified(c, etag, cacheControl);
   if (cached) return cached;
   const root = dicomWebRoot(c, config);
-  // Each instance's JSON is given its URIs and encoded as it is sent: a study of thousands of instances is
-  // never held a second time as one string and once more as bytes.
-  const withUris = (r: (typeof rows)[number]) =>
-    r.json.replaceAll('"BulkDataURI":"', `"BulkDataURI":"${instanceUrl(root, scope.studyInstanceUID, r.seriesInstanceUID, r.sopInstanceUID)}/`);
-  const encoder = new TextEncoder();
+  const withUris = rows.map((r) =>
+    r.json.replaceAll('"BulkDataURI":"', `"BulkDataURI":"${instanceUrl(root, scope.studyInstanceUID, r.seriesInstanceUID, r.sopInstanceUID)}/`),
+  );
   if (format === 'json') {
-    let next = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (next === rows.length) {
-          controller.enqueue(encoder.encode(']'));
-          controller.close();
-          return;
-        }
-        controller.enqueue(encoder.encode(`${next === 0 ? '[' : ','}${withUris(rows[next++])}`));
-      },
-    });
-    return new Response(body, { headers: { 'Content-Type': 'application/dicom+json', ETag: etag, 'Cache-Control': cacheControl } });
+    return new Response(`[${withUris.join(',')}]`, { headers: { 'Content-Type': 'application/dicom+json', ETag: etag, 'Cache-Control': cacheControl } });
   }
+  const encoder = new TextEncoder();
   const boundary = multipartBoundary();
   async function* parts(): AsyncGenerator<ResponsePart> {
-    for (const row of rows) yield { contentType: 'application/dicom+xml', body: encoder.encode(toNativeDicomXml(JSON.parse(withUris(row)) as DicomJson)) };
+    for (const json of withUris) yield { contentType: 'application/dicom+xml', body: encoder.encode(toNativeDicomXml(JSON.parse(json) as DicomJson)) };
   }
   return new Response(multipartStream(boundary, parts()), {
     headers: { 'Content-Type': multipartContentType(boundary, 'application/dicom+xml'), ETag: etag, 'Cache-Control': cacheControl },
