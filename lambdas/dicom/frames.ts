@@ -64,13 +64,19 @@ export function describePixels(ds: DicomDataSet): PixelDescription | undefined {
   };
 }
 
-/** Returns undefined for objects without pixel data; throws FrameLayoutError when the data contradicts its description. */
-export function locateFrames(parsed: ParsedDicom): FrameLayout | undefined {
+/** Bytes of the data set's file at an offset: the parsed bytes, or (for a file read in pieces) wherever they are kept. */
+export type Peek = (offset: number, length: number) => Uint8Array;
+
+/**
+ * Returns undefined for objects without pixel data; throws FrameLayoutError when the data contradicts its
+ * description. `peek` reads an offset table or a fragment's first bytes where the parsed bytes do not hold them.
+ */
+export function locateFrames(parsed: ParsedDicom, peek?: Peek): FrameLayout | undefined {
   const ds = parsed.dataset;
   const pixels = pixelDataElement(ds);
   const description = describePixels(ds);
   if (!pixels || !description) return undefined;
-  if (pixels.fragments) return locateEncapsulated(ds, pixels, description, parsed.transferSyntaxUID);
+  if (pixels.fragments) return locateEncapsulated(ds, pixels, description, parsed.transferSyntaxUID, peek ?? ((o, n) => ds.bytes.subarray(o, o + n)));
   return locateNative(ds, pixels, description);
 }
 
@@ -97,23 +103,22 @@ function locateNative(ds: DicomDataSet, pixels: DicomElement, d: PixelDescriptio
   return { encapsulated: false, frames, swapWordSize };
 }
 
-function readOffsets(ds: DicomDataSet, el: ByteRange, size: 4 | 8): number[] {
-  const view = new DataView(ds.bytes.buffer, ds.bytes.byteOffset + el.offset, el.length);
+function readOffsets(bytes: Uint8Array, size: 4 | 8): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: number[] = [];
-  for (let o = 0; o + size <= el.length; o += size) out.push(size === 4 ? view.getUint32(o, true) : Number(view.getBigUint64(o, true)));
+  for (let o = 0; o + size <= bytes.byteLength; o += size) out.push(size === 4 ? view.getUint32(o, true) : Number(view.getBigUint64(o, true)));
   return out;
 }
 
-function startsFrame(ds: DicomDataSet, f: { offset: number; length: number }): boolean {
-  const b = ds.bytes;
-  const o = f.offset;
+function startsFrame(f: ByteRange, peek: Peek): boolean {
   if (f.length < 4) return false;
-  if (b[o] === 0xff && (b[o + 1] === 0xd8 || b[o + 1] === 0x4f)) return true; // JPEG, JPEG-LS SOI; JPEG 2000 SOC
-  if (b[o] === 0xff && b[o + 1] === 0x0a) return true; // JPEG XL codestream
-  return b[o] === 0 && b[o + 1] === 0 && b[o + 2] === 0 && (b[o + 3] === 0x0c || b[o + 3] === 0x20); // JP2 / JXL container box
+  const b = peek(f.offset, 4);
+  if (b[0] === 0xff && (b[1] === 0xd8 || b[1] === 0x4f)) return true; // JPEG, JPEG-LS SOI; JPEG 2000 SOC
+  if (b[0] === 0xff && b[1] === 0x0a) return true; // JPEG XL codestream
+  return b[0] === 0 && b[1] === 0 && b[2] === 0 && (b[3] === 0x0c || b[3] === 0x20); // JP2 / JXL container box
 }
 
-function locateEncapsulated(ds: DicomDataSet, pixels: DicomElement, d: PixelDescription, tsUid: string): FrameLayout {
+function locateEncapsulated(ds: DicomDataSet, pixels: DicomElement, d: PixelDescription, tsUid: string, peek: Peek): FrameLayout {
   const [bot, ...fragments] = pixels.fragments ?? [];
   if (!bot) throw new FrameLayoutError('encapsulated Pixel Data has no Basic Offset Table item');
   const n = d.numberOfFrames;
@@ -127,23 +132,34 @@ function locateEncapsulated(ds: DicomDataSet, pixels: DicomElement, d: PixelDesc
   if (n === 1) return asFrames([fragments]);
   // Offsets in the BOT / EOT count from the first byte of the first fragment's item tag.
   const base = fragments[0].offset - 8;
-  const groupByOffsets = (offsets: number[]): ByteRange[][] =>
-    offsets.map((start, i) => {
-      const end = i + 1 < offsets.length ? offsets[i + 1] : Infinity;
-      return fragments.filter((f) => f.offset - 8 - base >= start && f.offset - 8 - base < end);
-    });
+  // Frame i holds the fragments from its offset up to the next frame's. Offsets rise in a valid table, and the
+  // fragments are in file order: one pass then hands out tens of thousands of tiles.
+  const groupByOffsets = (offsets: number[]): ByteRange[][] => {
+    const within = (i: number, at: number) => at >= offsets[i] && (i + 1 >= offsets.length || at < offsets[i + 1]);
+    if (offsets.some((o, i) => i > 0 && o < offsets[i - 1])) {
+      return offsets.map((_, i) => fragments.filter((f) => within(i, f.offset - 8 - base)));
+    }
+    const groups: ByteRange[][] = offsets.map(() => []);
+    let i = 0;
+    for (const f of fragments) {
+      const at = f.offset - 8 - base;
+      while (i + 1 < offsets.length && offsets[i + 1] <= at) i++;
+      if (within(i, at)) groups[i].push(f);
+    }
+    return groups;
+  };
   const eot = ds.elements.get(Tag.ExtendedOffsetTable);
   if (eot && eot.length >= 8) {
     const eotLengths = ds.elements.get(Tag.ExtendedOffsetTableLengths);
-    const offsets = readOffsets(ds, eot, 8);
-    const lengths = eotLengths ? readOffsets(ds, eotLengths, 8) : [];
+    const offsets = readOffsets(ds.bytes.subarray(eot.offset, eot.offset + eot.length), 8);
+    const lengths = eotLengths ? readOffsets(ds.bytes.subarray(eotLengths.offset, eotLengths.offset + eotLengths.length), 8) : [];
     if (lengths.length === offsets.length) {
       // One fragment per frame is required with an EOT; lengths give the frame's content exactly.
       return asFrames(offsets.map((o, i) => [{ offset: base + o + 8, length: lengths[i] }]));
     }
     return asFrames(groupByOffsets(offsets));
   }
-  if (bot.length >= 4) return asFrames(groupByOffsets(readOffsets(ds, bot, 4)));
+  if (bot.length >= 4) return asFrames(groupByOffsets(readOffsets(peek(bot.offset, bot.length), 4)));
   if (fragments.length === n) return asFrames(fragments.map((f) => [f]));
   if (transferSyntaxInfo(tsUid).frameMediaType === 'image/dicom-rle') {
     throw new FrameLayoutError('RLE Pixel Data must have one fragment per frame');
@@ -151,7 +167,7 @@ function locateEncapsulated(ds: DicomDataSet, pixels: DicomElement, d: PixelDesc
   // No offset table and more fragments than frames: a new frame starts where a codestream starts.
   const groups: ByteRange[][] = [];
   for (const f of fragments) {
-    if (groups.length === 0 || startsFrame(ds, f)) groups.push([f]);
+    if (groups.length === 0 || startsFrame(f, peek)) groups.push([f]);
     else groups[groups.length - 1].push(f);
   }
   return asFrames(groups);

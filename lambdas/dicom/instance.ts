@@ -1,9 +1,9 @@
 // One stored SOP instance as the archive sees it: identity, metadata (DICOM JSON), frame layout.
 import { characterSet } from './charset.js';
 import { lookupKeyword, tagToHex } from './dictionary.js';
-import { FrameLayoutError, describePixels, locateFrames, type FrameLayout } from './frames.js';
+import { FrameLayoutError, describePixels, locateFrames, type FrameLayout, type Peek } from './frames.js';
 import { datasetToJson, firstString, type DicomJson } from './json-model.js';
-import { DicomParseError, elementText, parseDicom, type ParsedDicom } from './parser.js';
+import { DicomParseError, elementText, parseDicom, type DicomDataSet, type ParsedDicom } from './parser.js';
 import { Tag } from './tags.js';
 import { uidProblem } from './uid.js';
 
@@ -103,7 +103,17 @@ export function readInstance(bytes: Uint8Array, options: { inflated?: Uint8Array
     if (e instanceof DicomParseError) throw new InvalidInstanceError(e.message, peekSopIdentity(bytes, options.inflated));
     throw e;
   }
-  const metadata = datasetToJson(parsed.dataset, { bulkDataUri: (path) => `bulkdata/${path.join('/')}` });
+  return describeInstance(parsed, bytes.length);
+}
+
+/**
+ * The instance a parsed file holds. For a file read in pieces (file-instance.ts): `trailing` holds the
+ * elements after its Pixel Data, and `peek` the bytes frame location needs outside the parsed ones.
+ */
+export function describeInstance(parsed: ParsedDicom, size: number, piecewise: { trailing?: DicomDataSet; peek?: Peek } = {}): ParsedInstance {
+  const bulkDataUri = (path: string[]) => `bulkdata/${path.join('/')}`;
+  const metadata = datasetToJson(parsed.dataset, { bulkDataUri });
+  if (piecewise.trailing) Object.assign(metadata, datasetToJson(piecewise.trailing, { bulkDataUri }));
   const identity: Partial<InstanceIdentity> = {
     studyInstanceUID: firstString(metadata, Tag.StudyInstanceUID),
     seriesInstanceUID: firstString(metadata, Tag.SeriesInstanceUID),
@@ -127,7 +137,7 @@ export function readInstance(bytes: Uint8Array, options: { inflated?: Uint8Array
 
   let frames: FrameLayout | undefined;
   try {
-    frames = locateFrames(parsed);
+    frames = locateFrames(parsed, piecewise.peek);
   } catch (e) {
     if (!(e instanceof FrameLayoutError)) throw e;
     warnings.push(`frames cannot be served: ${e.message}`);
@@ -142,7 +152,7 @@ export function readInstance(bytes: Uint8Array, options: { inflated?: Uint8Array
   return {
     ...(identity as InstanceIdentity),
     transferSyntaxUID: parsed.transferSyntaxUID,
-    size: bytes.length,
+    size,
     metadata,
     studyAttributes,
     seriesAttributes,

@@ -47,6 +47,8 @@ export interface ParsedDicom {
   datasetOffset?: number;
   /** Set when the data set's VR encoding is not the one its transfer syntax names: what was found. */
   encodingMismatch?: string;
+  /** Where reading stopped in the data set's bytes: their end, or the element at `untilTag`. */
+  end: number;
 }
 
 export class DicomParseError extends Error {
@@ -402,5 +404,12 @@ export function parseDicom(input: Uint8Array, options: ParseOptions & { inflated
     found === ts.explicitVr
       ? undefined
       : `the data set is written in ${found ? 'explicit' : 'implicit'} VR, not in the ${ts.explicitVr ? 'explicit' : 'implicit'} VR its Transfer Syntax UID ${transferSyntaxUID} names; it was read as written`;
-  return { meta, dataset, transferSyntaxUID, transferSyntaxInferred, hasPreamble, datasetOffset, encodingMismatch };
+  return { meta, dataset, transferSyntaxUID, transferSyntaxInferred, hasPreamble, datasetOffset, encodingMismatch, end: dr.pos };
+}
+
+/** Reads the elements of `bytes` as one data set in the given encoding (e.g. what follows a file's Pixel Data). */
+export function parseElements(bytes: Uint8Array, littleEndian: boolean, explicitVr: boolean): DicomDataSet {
+  const dataset = newDataSet(bytes, littleEndian, explicitVr);
+  readElements(new Reader(bytes, 0), dataset, bytes.length, 0, false);
+  return dataset;
 }

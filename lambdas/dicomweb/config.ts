@@ -12,6 +12,16 @@ export interface DicomWebConfig {
   /** Largest single instance accepted, in bytes. */
   maxInstanceBytes: number;
   /**
+   * Instances up to this size are held in memory while they arrive; larger ones are written to `stagingDir`
+   * as they arrive and stored from there, so memory stays flat whatever their size.
+   */
+  maxInMemoryInstanceBytes: number;
+  /**
+   * Directory of instances being received. Unset: the local server's DATA_DIR/staging (on the blob store's
+   * file system, so that storing is a link), elsewhere the system's temporary directory.
+   */
+  stagingDir?: string;
+  /**
    * Largest instance decompressed in memory for a client that asks for Explicit VR Little Endian; larger
    * ones answer 406 (a whole-slide image can decompress to many gigabytes).
    */
@@ -56,6 +66,8 @@ export function configFromEnv(): DicomWebConfig {
     publicUrl: env('PUBLIC_URL'),
     maxRequestBytes: intEnv('MAX_REQUEST_BYTES', 1024 ** 3),
     maxInstanceBytes: intEnv('MAX_INSTANCE_BYTES', 1024 ** 3),
+    maxInMemoryInstanceBytes: intEnv('MAX_IN_MEMORY_INSTANCE_BYTES', 32 * 1024 ** 2),
+    stagingDir: env('STAGING_DIR'),
     maxDecompressedBytes: intEnv('MAX_DECOMPRESSED_BYTES', 512 * 1024 ** 2),
     maxInflatedBytes: intEnv('MAX_INFLATED_BYTES', DEFAULT_MAX_INFLATED_BYTES),
     duplicatePolicy: policy,

@@ -4,12 +4,14 @@
 import type { ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { AiConfig } from '../ai/config.js';
 import { createDicomWebApp } from '../dicomweb/app.js';
 import type { DimseSettings } from '../dimse/settings.js';
 import { serveOnNode } from '../node-server.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import { sweepOrphans } from '../dicomweb/store/blob-lifecycle.js';
+import { clearStaging } from '../dicomweb/store/spool.js';
 import { createLocalStorage, type LocalStorage } from '../storage/local/create.js';
 import { installedOhif } from '../viewer/ohif-package.js';
 import { createViewerApp } from '../viewer/viewer-app.js';
@@ -45,10 +47,14 @@ export interface LocalArchiveOptions {
   aiOptions?: Parameters<typeof startLocalAi>[3];
 }
 
-export async function startLocalArchive(options: LocalArchiveOptions): Promise<LocalArchive> {
+export async function startLocalArchive(startOptions: LocalArchiveOptions): Promise<LocalArchive> {
+  // Instances arriving are staged beside the blobs, so that storing a large one is a link, not a copy.
+  const stagingDir = startOptions.config.stagingDir ?? join(startOptions.dataDir, 'staging');
+  const options = { ...startOptions, config: { ...startOptions.config, stagingDir } };
   const storage = createLocalStorage(options.dataDir);
   // Stores interrupted by a crash left files that no index entry names: remove them before serving.
   const { removed } = await sweepOrphans(storage);
+  if (!startOptions.config.stagingDir) await clearStaging(stagingDir);
   if (removed) console.log(JSON.stringify({ level: 'info', message: 'removed files of interrupted stores', count: removed }));
   const dicomweb = createDicomWebApp(storage, options.config);
   const ai = options.ai?.enabled ? await startLocalAi(storage, options.dataDir, options.ai, options.aiOptions) : undefined;

@@ -11,6 +11,7 @@ export function blobStoreOnFirstUse(load: () => Promise<BlobStore>): BlobStore {
   const store = cachedUntilRejected(async () => (loaded = await load()));
   return {
     put: async (key: string, data: Uint8Array) => (await store()).put(key, data),
+    putFile: async (key: string, path: string) => (await store()).putFile(key, path),
     get: async (key: string) => (await store()).get(key),
     getRanges: async (key: string, ranges: ByteRange[]) => (await store()).getRanges(key, ranges),
     delete: async (keys: string[]) => (await store()).delete(keys),

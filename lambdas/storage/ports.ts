@@ -13,6 +13,8 @@ export interface ListedBlob {
 export interface BlobStore {
   /** Resolves once the object is durable. Objects are immutable: a key always names the same bytes. */
   put(key: string, data: Uint8Array): Promise<void>;
+  /** The same for the bytes of a local file (an instance staged as it arrived), never held in memory whole. */
+  putFile(key: string, path: string): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
   /** Reads several ranges of one object, in order. */
   getRanges(key: string, ranges: ByteRange[]): Promise<Uint8Array[]>;

@@ -37,6 +37,8 @@ export interface StreamingRuntimeProps {
 }
 
 const PORT = 8080;
+/** Where instances arriving are staged (a writable volume; the root file system is read-only). */
+const STAGING_DIR = '/staging';
 const APP_ARCHIVE = 'app.tgz';
 /** The VPC's range, literal so that the load balancer's rule and its review name it. */
 const VPC_CIDR = '10.40.0.0/16';
@@ -142,8 +144,12 @@ export class StreamingRuntime extends Construct {
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
       executionRole: executionRole.withoutPolicyUpdates(),
       taskRole: taskRole.withoutPolicyUpdates(),
-      // 'app' receives the archive, 'runtime' its unpacked contents (the root file system is read-only).
-      volumes: [{ name: 'app' }, { name: 'runtime' }],
+      // 'app' receives the archive, 'runtime' its unpacked contents, 'staging' instances while they arrive
+      // (the root file system is read-only). All three are the task's ephemeral storage.
+      volumes: [{ name: 'app' }, { name: 'runtime' }, { name: 'staging' }],
+      // Instances above 32 MiB are staged on disk as they arrive (never held in memory): room for several
+      // uploads at the request limit at once.
+      ephemeralStorageGiB: Math.min(200, Math.max(21, Math.ceil((4 * props.maxRequestBytes) / 1024 ** 3) + 4)),
     });
     const logging = (prefix: string) => ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: prefix });
     const fetchApp = task.addContainer('FetchApp', {
@@ -168,6 +174,7 @@ export class StreamingRuntime extends Construct {
         DICOMWEB_BASE_PATH: props.basePath,
         MAX_REQUEST_BYTES: String(props.maxRequestBytes),
         MAX_INSTANCE_BYTES: String(props.maxRequestBytes),
+        STAGING_DIR,
         NODE_OPTIONS: '--max-old-space-size=3072',
         // Frame-decoding worker threads each get a malloc arena otherwise, and memory freed in them stays with
         // the process (the fuzzer measured 295-370 MB idle with two arenas, 355-530 MB without).
@@ -179,7 +186,11 @@ export class StreamingRuntime extends Construct {
       },
       healthCheck: { command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${PORT}${HEALTH_CHECK_PATH}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`], interval: Duration.seconds(30), startPeriod: Duration.seconds(30) },
     }));
-    server.addMountPoints({ containerPath: '/app', sourceVolume: 'app', readOnly: true }, { containerPath: '/srv', sourceVolume: 'runtime', readOnly: false });
+    server.addMountPoints(
+      { containerPath: '/app', sourceVolume: 'app', readOnly: true },
+      { containerPath: '/srv', sourceVolume: 'runtime', readOnly: false },
+      { containerPath: STAGING_DIR, sourceVolume: 'staging', readOnly: false },
+    );
     server.addContainerDependencies({ container: fetchApp, condition: ecs.ContainerDependencyCondition.SUCCESS });
 
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Origin', {

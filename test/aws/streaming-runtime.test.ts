@@ -2,21 +2,27 @@
 // (aws-jwt-verify, with a signing key made here in place of the user pool's), on a Node server over the
 // emulators. It takes instances Lambda cannot, refuses requests without a token or scope with an audit
 // entry, and answers 413 with guidance beyond its limit.
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { CognitoJwtVerifier, JwtRsaVerifier } from 'aws-jwt-verify';
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { request } from 'node:http';
+import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LAMBDA_MAX_BODY_BYTES } from '../../lambdas/aws/edge/route.js';
+import type { AccessTokenVerifier } from '../../lambdas/aws/auth/bearer-scopes.js';
 import { createStreamingApp, HEALTH_CHECK_PATH } from '../../lambdas/aws/streaming/app.js';
+import { readInstanceFromFile } from '../../lambdas/dicom/file-instance.js';
 import type { StructuredLog } from '../../lambdas/logging.js';
 import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
+import { writeWsi } from '../bench/make-wsi.js';
 import { accessTokenSigner } from '../helpers/access-tokens.js';
 import { BOUNDARY, multipartBody, testConfig } from '../helpers/archive.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
@@ -38,21 +44,26 @@ describe('the streaming runtime', () => {
   let storage: ArchiveStorage;
   let base: string;
   let token: (claims: Record<string, unknown>) => string;
+  let verifier: AccessTokenVerifier;
+  let clients: ReturnType<typeof emulatorClients>;
+  let bucket: string;
   let forged: (claims: Record<string, unknown>) => string;
   const audit: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
 
   beforeAll(async () => {
-    const clients = emulatorClients({ fauxqs: inject('fauxqsEndpoint'), dynamodb: inject('dynamoDbEndpoint') });
+    clients = emulatorClients({ fauxqs: inject('fauxqsEndpoint'), dynamodb: inject('dynamoDbEndpoint') });
     const name = `streaming-${process.pid}`;
+    bucket = name;
     await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
     const queue = (await clients.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
     storage = createAwsStorage({ bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: queue }, clients);
     const pool = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const jwk = { ...pool.publicKey.export({ format: 'jwk' }), kid: 'pool-key', alg: 'RS256', use: 'sig' };
-    const verifier = CognitoJwtVerifier.create({ userPoolId: USER_POOL_ID, tokenUse: 'access', clientId: null });
+    const cognito = CognitoJwtVerifier.create({ userPoolId: USER_POOL_ID, tokenUse: 'access', clientId: null });
     // What the verifier would fetch from the user pool's JWKS endpoint.
-    verifier.cacheJwks({ keys: [jwk] } as never);
+    cognito.cacheJwks({ keys: [jwk] } as never);
+    verifier = cognito;
     token = signer(pool.privateKey, 'pool-key');
     forged = signer(stranger.privateKey, 'pool-key');
     const log: StructuredLog = (level, message, fields = {}) => audit.push({ level, message, fields });
@@ -155,4 +166,81 @@ describe('the streaming runtime', () => {
     expect(found.status).toBe(200);
     expect(await found.json()).toEqual([]);
   });
+
+  it('stores a whole-slide image over 1 GiB to S3 with a multipart upload, never holding it in memory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsi-s3-'));
+    const limit = 2 * 1024 ** 3;
+    const config = testConfig({ maxRequestBytes: limit, maxInstanceBytes: limit, maxInMemoryInstanceBytes: 32 * 1024 ** 2, stagingDir: join(dir, 'staging') });
+    const large = await serveApp(createStreamingApp(storage, config, verifier, () => undefined));
+    let uploadedParts = 0;
+    const counting = 'count-upload-parts';
+    clients.s3.middlewareStack.add((next, context) => (args) => {
+      if (context.commandName === 'UploadPartCommand') uploadedParts++;
+      return next(args);
+    }, { step: 'initialize', name: counting });
+    try {
+      const slide = { study: uid(), series: uid(), sop: uid() };
+      const path = join(dir, 'slide.dcm');
+      await writeWsi(path, 17_500, slide);
+      const { size } = statSync(path);
+      expect(size).toBeGreaterThan(1024 ** 3);
+      const residentBefore = process.memoryUsage().rss;
+      const stored = await postFile(`${large.origin}/dicomweb/studies`, path, { 'Content-Type': 'application/dicom', Authorization: `Bearer ${token({ scope: 'dicomweb/read dicomweb/write' })}` });
+      expect(stored.status, stored.text).toBe(200);
+      // This process ran the server and the client: its highest resident memory stayed far below the instance.
+      expect(highestResident() - residentBefore).toBeLessThan(400 * 1024 ** 2);
+      expect(uploadedParts).toBeGreaterThanOrEqual(Math.floor(size / (8 * 1024 ** 2)));
+      expect(readdirSync(join(dir, 'staging'))).toEqual([]);
+      // The object is the file, byte for byte (both hashed as streams).
+      const sha = await sha256Of(createReadStream(path));
+      const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: `originals/${sha.slice(0, 2)}/${sha}.dcm` }));
+      expect(object.ContentLength).toBe(size);
+      expect(await sha256Of(object.Body as Readable)).toBe(sha);
+      // Tiles by number, as written.
+      const file = await open(path, 'r');
+      try {
+        const layout = (await readInstanceFromFile({ size, read: async (offset, length) => (await file.read(Buffer.alloc(length), 0, length, offset)).buffer }))!.frames!;
+        for (const n of [1, 9_000, 17_500]) {
+          const res = await fetch(`${large.origin}/dicomweb/studies/${slide.study}/series/${slide.series}/instances/${slide.sop}/frames/${n}`, {
+            headers: { Accept: 'multipart/related; type="image/jpeg"; transfer-syntax=*', Authorization: `Bearer ${token({ scope: 'dicomweb/read' })}` },
+          });
+          expect(res.status).toBe(200);
+          const [range] = layout.frames[n - 1];
+          const written = (await file.read(Buffer.alloc(range.length), 0, range.length, range.offset)).buffer;
+          expect(Buffer.from(await res.arrayBuffer()).includes(written), `frame ${n}`).toBe(true);
+        }
+      } finally {
+        await file.close();
+      }
+    } finally {
+      clients.s3.middlewareStack.remove(counting);
+      await large.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
+
+/** Posts a file's bytes as they are read from disk. */
+function postFile(url: string, path: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(statSync(path).size) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    createReadStream(path).pipe(req);
+  });
+}
+
+async function sha256Of(stream: AsyncIterable<Uint8Array>): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+/** The highest resident memory this process has had (VmHWM). */
+function highestResident(): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+}

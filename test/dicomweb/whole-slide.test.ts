@@ -1,12 +1,13 @@
 // A whole-slide image as test/bench/make-wsi.ts writes it (here 300 tiles rather than 40,000): stored with
-// single-part STOW, its tiles served by number exactly as written, its metadata and a thumbnail.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// single-part and multipart STOW (above the tests' in-memory size, so staged in a file as it arrives), its
+// tiles served by number exactly as written, its metadata and a thumbnail.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDicom } from '../../lambdas/dicom/parser.js';
 import { writeWsi } from '../bench/make-wsi.js';
-import { getMultipart, startTestArchive, type TestArchive } from '../helpers/archive.js';
+import { BOUNDARY, getMultipart, multipartBody, startTestArchive, testConfig, type TestArchive } from '../helpers/archive.js';
 
 const uids = { study: '2.25.8810001', series: '2.25.8810002', sop: '2.25.8810003' };
 const FRAMES = 300;
@@ -44,5 +45,30 @@ describe('a whole-slide image', () => {
     const thumbnail = await fetch(`${instance}/thumbnail`);
     expect(thumbnail.status).toBe(200);
     expect(thumbnail.headers.get('content-type')).toBe('image/jpeg');
+    expect(file.length).toBeGreaterThan(testConfig().maxInMemoryInstanceBytes);
+    expect(readdirSync(join(archive.dataDir, 'staging'))).toEqual([]);
+  });
+
+  it('is stored from a multipart request the same, and the staged files go once answered', async () => {
+    const res = await fetch(`${archive.url}/studies`, {
+      method: 'POST',
+      headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` },
+      body: multipartBody([{ bytes: file }, { bytes: file }]),
+    });
+    expect(res.status).toBe(200); // the same bytes again: stored once, both parts answered as stored
+    const { parts } = await getMultipart(`${archive.url}/studies/${uids.study}/series/${uids.series}/instances/${uids.sop}`, 'multipart/related; type="application/dicom"; transfer-syntax=*');
+    expect(Buffer.compare(parts[0].body, Buffer.from(file))).toBe(0);
+    // A large part that is no instance, and one cut short by the end of the body: refused, nothing left behind.
+    const garbage = Buffer.alloc(6 * 1024 * 1024, 0x41);
+    const refused = await fetch(`${archive.url}/studies`, {
+      method: 'POST',
+      headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` },
+      body: multipartBody([{ bytes: garbage }]).subarray(0, 5 * 1024 * 1024),
+    });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/ends before its closing delimiter/);
+    const notDicom = await fetch(`${archive.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: garbage });
+    expect(notDicom.status).toBe(409);
+    expect(readdirSync(join(archive.dataDir, 'staging'))).toEqual([]);
   });
 });

@@ -11,6 +11,8 @@ export const testConfig = (overrides: Partial<DicomWebConfig> = {}): DicomWebCon
   basePath: '/dicomweb',
   maxRequestBytes: 256 * 1024 * 1024,
   maxInstanceBytes: 64 * 1024 * 1024,
+  // Low, so that the tests store instances staged in files as well as held in memory.
+  maxInMemoryInstanceBytes: 4 * 1024 * 1024,
   maxDecompressedBytes: 512 * 1024 * 1024,
   maxInflatedBytes: 256 * 1024 * 1024,
   duplicatePolicy: 'reject',

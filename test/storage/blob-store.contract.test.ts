@@ -1,5 +1,5 @@
 // One contract, every BlobStore: the local file store and the S3 store (against an S3 emulator).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,23 @@ function contract(name: string, open: () => Promise<{ store: BlobStore; cleanup(
       const back = (await store.get('originals/ef/large.dcm'))!;
       expect(back.length).toBe(data.length);
       expect(Buffer.from(back).equals(Buffer.from(data))).toBe(true);
+    });
+
+    it('stores a file without loading it, larger than one upload part, and leaves the file to its owner', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'put-file-'));
+      try {
+        const data = bytes(20 * 1024 * 1024 + 17, 5);
+        const path = join(dir, 'staged.part');
+        writeFileSync(path, data);
+        await store.putFile('originals/9a/from-file.dcm', path);
+        await store.putFile('originals/9a/from-file.dcm', path); // again: the same object
+        expect(Buffer.from((await store.get('originals/9a/from-file.dcm'))!).equals(Buffer.from(data))).toBe(true);
+        const [range] = await store.getRanges('originals/9a/from-file.dcm', [{ offset: 20 * 1024 * 1024, length: 17 }]);
+        expect(Buffer.from(range).equals(Buffer.from(data.subarray(20 * 1024 * 1024)))).toBe(true);
+        expect(existsSync(path)).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('stores the same key twice as one object (keys name their content)', async () => {

@@ -1,10 +1,13 @@
 // Storing one instance: parse, write the original, then commit the index entry (the commit point).
 // A crash before the commit leaves only an unreferenced blob, which sweepOrphans() removes.
 import { createHash } from 'node:crypto';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { readInstanceFromFile } from '../../dicom/file-instance.js';
 import { inflatedDataset } from '../../dicom/inflate.js';
 import { InvalidInstanceError, readInstance, type ParsedInstance } from '../../dicom/instance.js';
 import { DicomParseError } from '../../dicom/parser.js';
-import type { ArchiveStorage, DuplicatePolicy, InstanceRecord } from '../../storage/ports.js';
+import type { ArchiveStorage, BlobStore, DuplicatePolicy, InstanceRecord } from '../../storage/ports.js';
+import type { InstanceSource } from './spool.js';
 import { removeIfUnreferenced, whileWritingBlob } from './blob-lifecycle.js';
 
 export const FailureReason = {
@@ -54,10 +57,56 @@ function sha256Hex(bytes: Uint8Array): string {
 
 const HASH_SLICE = 1024 * 1024 * 1024;
 
-export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, options: StoreOptions): Promise<StoreOutcome> {
-  let instance: ParsedInstance;
+/** A received instance read, with how to hash and store its bytes. */
+interface ReadInstance {
+  instance: ParsedInstance;
+  sha256(): string;
+  put(blobs: BlobStore, key: string): Promise<void>;
+}
+
+async function readSource(source: Uint8Array | InstanceSource, options: StoreOptions): Promise<ReadInstance> {
+  if (source instanceof Uint8Array || 'bytes' in source) {
+    const bytes = source instanceof Uint8Array ? source : source.bytes;
+    const instance = readInstance(bytes, { inflated: await inflatedDataset(bytes, options.maxInflatedBytes) });
+    return { instance, sha256: () => sha256Hex(bytes), put: (blobs, key) => blobs.put(key, bytes) };
+  }
+  const { staged } = source;
+  const file = await open(staged.path, 'r');
+  let instance: ParsedInstance | undefined;
   try {
-    instance = readInstance(bytes, { inflated: await inflatedDataset(bytes, options.maxInflatedBytes) });
+    instance = await readInstanceFromFile({ size: staged.size, read: (offset, length) => readAt(file, offset, length) });
+  } finally {
+    await file.close();
+  }
+  if (!instance) {
+    // A shape read only whole (deflated, or a huge header): as if it had arrived in memory.
+    const bytes = await readFile(staged.path);
+    return { ...(await readSource(bytes, options)), sha256: () => staged.sha256 };
+  }
+  return { instance, sha256: () => staged.sha256, put: (blobs, key) => blobs.putFile(key, staged.path) };
+}
+
+async function readAt(file: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(buffer, done, length - done, offset + done);
+    if (bytesRead === 0) throw new Error(`staged file ended at byte ${offset + done}, ${length - done} bytes short`);
+    done += bytesRead;
+  }
+  return buffer;
+}
+
+/**
+ * Stores one instance: its bytes, or an instance staged in a file as it arrived (spool.ts), which is read
+ * and stored from the file without being loaded.
+ */
+export async function storeInstance(storage: ArchiveStorage, source: Uint8Array | InstanceSource, options: StoreOptions): Promise<StoreOutcome> {
+  let instance: ParsedInstance;
+  let received: ReadInstance;
+  try {
+    received = await readSource(source, options);
+    instance = received.instance;
   } catch (e) {
     if (e instanceof DicomParseError) e = new InvalidInstanceError(e.message);
     if (!(e instanceof InvalidInstanceError)) throw e;
@@ -89,7 +138,7 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
       `the data set is SOP Class ${instance.sopClassUID}, instance ${instance.sopInstanceUID}; the C-STORE command names class ${expected.sopClassUID}, instance ${expected.sopInstanceUID}`,
     );
   }
-  const sha256 = sha256Hex(bytes);
+  const sha256 = received.sha256();
   const blobKey = blobKeyFor(sha256);
   const record: InstanceRecord = {
     studyInstanceUID: instance.studyInstanceUID,
@@ -112,7 +161,7 @@ export async function storeInstance(storage: ArchiveStorage, bytes: Uint8Array, 
   let result;
   try {
     result = await whileWritingBlob(blobKey, async () => {
-      await storage.blobs.put(blobKey, bytes);
+      await received.put(storage.blobs, blobKey);
       return storage.index.commitInstance(record, options.duplicatePolicy);
     });
   } catch (e) {

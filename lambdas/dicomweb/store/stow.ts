@@ -1,13 +1,5 @@
 // STOW-RS (PS3.18 Section 10.5): POST /studies and /studies/{study}.
-import {
-  MaxFileSizeExceededError,
-  MaxTotalSizeExceededError,
-  MultipartParseError,
-  MultipartParser,
-  getMultipartBoundary,
-  type MultipartParserOptions,
-  type MultipartPart,
-} from '@remix-run/multipart-parser';
+import { getMultipartBoundary } from '@remix-run/multipart-parser';
 import type { Context } from 'hono';
 import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
@@ -16,10 +8,12 @@ import type { DicomJson } from '../../dicom/json-model.js';
 import { Tag } from '../../dicom/tags.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
+import { MultipartFormatError, MultipartLimitError, readMultipart } from '../http/multipart-reader.js';
 import { HttpProblem } from '../http/problem.js';
 import { warningHeader } from '../http/warning.js';
 import { dicomWebRoot, instanceUrl, studyUrl } from '../http/urls.js';
 import { METADATA_TYPES, instancesFromMetadata, type RequestPart } from './metadata-stow.js';
+import { InstanceSpool, type InstanceSource, type SpoolSettings } from './spool.js';
 import { FailureReason, storeInstance, type StoreOutcome } from './store-instance.js';
 
 const ui = (v: string) => ({ vr: 'UI', Value: [v] });
@@ -28,11 +22,16 @@ const us = (v: number) => ({ vr: 'US', Value: [v] });
 export async function handleStow(c: Context, storage: ArchiveStorage, config: DicomWebConfig, studyInstanceUID?: string): Promise<Response> {
   const contentType = c.req.header('content-type') ?? '';
   const mediaType = contentType.split(';')[0].trim().toLowerCase();
-  const store = (bytes: Uint8Array) => storeInstance(storage, bytes, { duplicatePolicy: config.duplicatePolicy, maxInflatedBytes: config.maxInflatedBytes, expectedStudyInstanceUID: studyInstanceUID });
+  const store = (source: Uint8Array | InstanceSource) => storeInstance(storage, source, { duplicatePolicy: config.duplicatePolicy, maxInflatedBytes: config.maxInflatedBytes, expectedStudyInstanceUID: studyInstanceUID });
   if (mediaType === 'application/dicom') {
     // An extension (as Azure's DICOM service has): one Part 10 instance as the whole body, `curl --data-binary @file.dcm`.
-    const outcome = await store(await singleInstanceBody(c, config));
-    return stowResponse(c, config, [outcome], undefined, studyInstanceUID);
+    const spool = await singleInstanceBody(c, config);
+    try {
+      const outcome = await store(await spool.finish());
+      return stowResponse(c, config, [outcome], undefined, studyInstanceUID);
+    } finally {
+      await spool.discard();
+    }
   }
   if (mediaType !== 'multipart/related') {
     throw new HttpProblem(415, `STOW-RS needs Content-Type multipart/related; type="application/dicom" (or application/dicom for one instance), got "${contentType || '(none)'}"`);
@@ -61,35 +60,51 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   // Metadata refers to bulk data parts that may follow it, so those requests are read whole first.
   const collected: RequestPart[] = [];
   let bodyProblem: string | undefined;
+  let current: { spool: InstanceSpool; headers: Record<string, string> } | undefined;
   try {
-    for await (const part of multipartParts(body, boundary, {
-      maxFileSize: config.maxInstanceBytes,
+    for await (const event of readMultipart(body, boundary, {
+      maxPartSize: config.maxInstanceBytes,
       maxTotalSize: config.maxRequestBytes,
       maxParts: 100_000,
       maxHeaderSize: 16 * 1024,
     })) {
-      const bytes = partBytes(part);
+      if (event.type === 'headers') {
+        current = { spool: new InstanceSpool(metadataAndBulkData ? { inMemoryBytes: Infinity } : spoolSettings(config)), headers: event.headers };
+        continue;
+      }
+      const part = current!;
+      if (event.type === 'data') {
+        await part.spool.write(event.bytes);
+        continue;
+      }
+      current = undefined;
+      const source = await part.spool.finish();
       const [partType, ...parameters] = (part.headers['content-type'] ?? (metadataAndBulkData ? 'application/octet-stream' : 'application/dicom')).split(';');
-      if (metadataAndBulkData) {
+      if (metadataAndBulkData && 'bytes' in source) {
         const transferSyntax = parameters.map((p) => /^\s*transfer-syntax\s*=\s*"?([^"]*)"?\s*$/i.exec(p)?.[1]).find(Boolean);
         const contentId = part.headers['content-id']?.trim().replace(/^<(.*)>$/, '$1') || undefined;
-        collected.push({ type: partType.trim().toLowerCase(), transferSyntax, contentLocation: part.headers['content-location'] ?? undefined, contentId, bytes });
+        collected.push({ type: partType.trim().toLowerCase(), transferSyntax, contentLocation: part.headers['content-location'] ?? undefined, contentId, bytes: source.bytes });
         continue;
       }
       const index = pending.length + 1;
       if (partType.trim().toLowerCase() !== 'application/dicom') {
+        await part.spool.discard();
         pending.push(Promise.resolve(notDicom(`part ${index} has Content-Type ${partType.trim()}, not application/dicom`)));
         continue;
       }
-      pending.push(limit(() => store(bytes)));
+      pending.push(limit(() => store(source).finally(() => part.spool.discard())));
     }
   } catch (e) {
-    if (e instanceof MaxFileSizeExceededError || e instanceof MaxTotalSizeExceededError) {
+    await current?.spool.discard();
+    if (e instanceof MultipartLimitError) {
       await Promise.allSettled(pending);
       void drain(body);
-      throw new HttpProblem(413, `${e.message}: the limits are ${config.maxInstanceBytes} bytes per instance and ${config.maxRequestBytes} per request`);
+      throw new HttpProblem(413, `${e.message}: the limits are ${config.maxInstanceBytes} bytes per instance (MAX_INSTANCE_BYTES) and ${config.maxRequestBytes} per request (MAX_REQUEST_BYTES)`);
     }
-    if (!(e instanceof MultipartParseError)) throw e;
+    if (!(e instanceof MultipartFormatError)) {
+      await Promise.allSettled(pending);
+      throw e;
+    }
     bodyProblem = `malformed multipart body (boundary "${boundary}"): ${e.message}`;
   }
   if (metadataAndBulkData && collected.length) {
@@ -161,12 +176,6 @@ function requestBody(c: Context): AsyncIterable<Uint8Array> | undefined {
   return body?.values({ preventCancel: true });
 }
 
-async function* multipartParts(body: AsyncIterable<Uint8Array>, boundary: string, options: MultipartParserOptions): AsyncGenerator<MultipartPart> {
-  const parser = new MultipartParser(boundary, options);
-  for await (const chunk of body) yield* parser.write(chunk);
-  parser.finish();
-}
-
 const DRAIN_LIMIT = 64 * 1024 * 1024;
 
 /**
@@ -185,8 +194,8 @@ async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
   }
 }
 
-/** A single-part request's body: one instance, read whole up to MAX_INSTANCE_BYTES (413 past it). */
-async function singleInstanceBody(c: Context, config: DicomWebConfig): Promise<Uint8Array> {
+/** A single-part request's body: one instance, spooled up to MAX_INSTANCE_BYTES (413 past it). */
+async function singleInstanceBody(c: Context, config: DicomWebConfig): Promise<InstanceSpool> {
   const body = requestBody(c);
   const tooLarge = (size: number | string) => new HttpProblem(413, `the instance of ${size} bytes exceeds the limit of ${config.maxInstanceBytes} bytes (MAX_INSTANCE_BYTES)`);
   const declared = Number(c.req.header('content-length'));
@@ -194,22 +203,27 @@ async function singleInstanceBody(c: Context, config: DicomWebConfig): Promise<U
     if (body) void drain(body);
     throw tooLarge(declared);
   }
-  const chunks: Uint8Array[] = [];
+  const spool = new InstanceSpool(spoolSettings(config));
   let size = 0;
-  for await (const chunk of body ?? []) {
-    size += chunk.byteLength;
-    if (size > config.maxInstanceBytes) {
-      void drain(body!);
-      throw tooLarge(`more than ${config.maxInstanceBytes}`);
+  try {
+    for await (const chunk of body ?? []) {
+      size += chunk.byteLength;
+      if (size > config.maxInstanceBytes) {
+        void drain(body!);
+        throw tooLarge(`more than ${config.maxInstanceBytes}`);
+      }
+      await spool.write(chunk);
     }
-    chunks.push(chunk);
+  } catch (e) {
+    await spool.discard();
+    throw e;
   }
   if (size === 0) throw new HttpProblem(400, 'the STOW-RS request has no body: send one Part 10 instance as application/dicom');
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  return spool;
 }
 
-function partBytes(part: MultipartPart): Uint8Array {
-  return part.content.length === 1 ? part.content[0] : Buffer.concat(part.content);
+function spoolSettings(config: DicomWebConfig): SpoolSettings {
+  return { inMemoryBytes: config.maxInMemoryInstanceBytes, stagingDir: config.stagingDir };
 }
 
 function notDicom(message: string): StoreOutcome {

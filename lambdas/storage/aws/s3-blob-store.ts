@@ -9,6 +9,8 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { ByteRange } from '../../dicom/frames.js';
 import type { BlobStore, ListedBlob } from '../ports.js';
 
@@ -24,9 +26,23 @@ export class S3BlobStore implements BlobStore {
   ) {}
 
   async put(key: string, data: Uint8Array): Promise<void> {
+    await this.upload(key, data);
+  }
+
+  /** A multipart upload read from the file as it goes: at most queueSize parts in memory. */
+  async putFile(key: string, path: string): Promise<void> {
+    const body = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    try {
+      await this.upload(key, body);
+    } finally {
+      body.destroy();
+    }
+  }
+
+  private async upload(key: string, body: Uint8Array | Readable): Promise<void> {
     await new Upload({
       client: this.s3,
-      params: { Bucket: this.bucket, Key: key, Body: data, ContentType: 'application/dicom' },
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/dicom' },
       partSize: PART_SIZE,
       queueSize: 4,
     }).done();

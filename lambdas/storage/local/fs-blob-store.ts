@@ -1,7 +1,7 @@
 // BlobStore on the local file system. A put is durable when it resolves: the file is written, flushed
 // (fdatasync) and its directory flushed (shared between concurrent puts).
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ByteRange } from '../../dicom/frames.js';
 import type { BlobStore, ListedBlob } from '../ports.js';
@@ -28,16 +28,53 @@ export class FsBlobStore implements BlobStore {
    * before anything is served, so writing straight to the final name is safe.
    */
   put(key: string, data: Uint8Array): Promise<void> {
+    return this.once(key, () => this.write(key, data));
+  }
+
+  /**
+   * A staged file becomes the object by a hard link when it is on this file system (no copy, however large),
+   * by a copy otherwise; then flushed like any put.
+   */
+  putFile(key: string, path: string): Promise<void> {
+    return this.once(key, () => this.link(key, path));
+  }
+
+  private once(key: string, write: () => Promise<void>): Promise<void> {
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.write(key, data).finally(() => this.inFlight.delete(key));
+      pending = write().finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     return pending;
   }
 
-  private async write(key: string, data: Uint8Array): Promise<void> {
+  private async link(key: string, source: string): Promise<void> {
     const target = this.path(key);
+    const dir = await this.directoryOf(target);
+    try {
+      await link(source, target);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      if (code !== 'EXDEV') throw e;
+      try {
+        await copyFile(source, target, constants.COPYFILE_EXCL);
+      } catch (copyError) {
+        if ((copyError as NodeJS.ErrnoException).code === 'EEXIST') return;
+        throw copyError;
+      }
+    }
+    const file = await open(target, 'r');
+    try {
+      await file.chmod(0o644);
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    await this.dirSync(dir).sync();
+  }
+
+  private async directoryOf(target: string): Promise<string> {
     const dir = dirname(target);
     if (!this.knownDirs.has(dir)) {
       const created = await mkdir(dir, { recursive: true });
@@ -45,6 +82,12 @@ export class FsBlobStore implements BlobStore {
       for (let d = dir; created && d.length >= created.length; d = dirname(d)) await this.dirSync(dirname(d)).sync();
       this.knownDirs.add(dir);
     }
+    return dir;
+  }
+
+  private async write(key: string, data: Uint8Array): Promise<void> {
+    const target = this.path(key);
+    const dir = await this.directoryOf(target);
     let file;
     try {
       file = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);

@@ -80,6 +80,10 @@ const withoutHeavy = (r: InstanceRecord): StoredInstance => {
   return rest;
 };
 
+/** Records longer than this (frame layouts of thousands of frames) are parsed once and kept. */
+const LARGE_RECORD_CHARS = 64 * 1024;
+const LARGE_RECORDS_KEPT = 8;
+
 export class SqliteIndex implements ArchiveIndex {
   private readonly db: Database.Database;
 
@@ -121,6 +125,8 @@ export class SqliteIndex implements ArchiveIndex {
     for (const name of names) this.stmt('INSERT INTO study_names (name, study_rowid) VALUES (?, ?)').run(name, studyRowid);
   }
 
+  /** Parsed records of many frames, by row and content (a replaced instance is another key), least recently used first. */
+  private readonly largeRecords = new Map<string, StoredInstance>();
   private readonly pending: Array<{ record: InstanceRecord; policy: DuplicatePolicy; done: (r: CommitResult) => void; fail: (e: unknown) => void }> = [];
   private flushScheduled = false;
 
@@ -271,13 +277,26 @@ export class SqliteIndex implements ArchiveIndex {
 
   async listInstances(scope: ReferenceScope): Promise<StoredInstance[]> {
     const { where, params } = scopeWhere(scope, 'i');
+    // Records of many frames (a whole-slide image's 40,000 tiles) take tens of milliseconds to parse: they are
+    // read once and kept while their row is unchanged, so that each tile request does not parse them again.
     const rows = this.db
       .prepare(
-        `SELECT i.record FROM instances i LEFT JOIN series s ON s.series_uid = i.series_uid
+        `SELECT i.rowid, i.sha256, CASE WHEN length(i.record) > ${LARGE_RECORD_CHARS} THEN NULL ELSE i.record END AS record
+         FROM instances i LEFT JOIN series s ON s.series_uid = i.series_uid
          WHERE ${where} ORDER BY s.series_number, i.series_uid, i.instance_number, i.sop_uid`,
       )
       .all(...params) as Row[];
-    return rows.map((r) => JSON.parse(r.record as string) as StoredInstance);
+    return rows.map((r) => (r.record !== null ? (JSON.parse(r.record as string) as StoredInstance) : this.largeRecord(r.rowid as number, r.sha256 as string)));
+  }
+
+  private largeRecord(rowid: number, sha256: string): StoredInstance {
+    const key = `${rowid}:${sha256}`;
+    let record = this.largeRecords.get(key);
+    if (record) this.largeRecords.delete(key);
+    else record = JSON.parse((this.stmt('SELECT record FROM instances WHERE rowid = ?').get(rowid) as Row).record as string) as StoredInstance;
+    this.largeRecords.set(key, record); // most recently used last
+    if (this.largeRecords.size > LARGE_RECORDS_KEPT) this.largeRecords.delete(this.largeRecords.keys().next().value!);
+    return record;
   }
 
   async metadataJson(scope: ReferenceScope): Promise<Array<{ sopInstanceUID: string; seriesInstanceUID: string; json: string }>> {
