@@ -13,6 +13,9 @@ export function blobStoreOnFirstUse(load: () => Promise<BlobStore>): BlobStore {
     put: async (key: string, data: Uint8Array) => (await store()).put(key, data),
     putFile: async (key: string, path: string) => (await store()).putFile(key, path),
     get: async (key: string) => (await store()).get(key),
+    stream: async function* (key: string): AsyncIterable<Uint8Array> {
+      yield* (await store()).stream(key);
+    },
     getRanges: async (key: string, ranges: ByteRange[]) => (await store()).getRanges(key, ranges),
     delete: async (keys: string[]) => (await store()).delete(keys),
     list: async function* (prefix: string): AsyncIterable<ListedBlob> {

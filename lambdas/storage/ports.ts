@@ -16,6 +16,8 @@ export interface BlobStore {
   /** The same for the bytes of a local file (an instance staged as it arrived), never held in memory whole. */
   putFile(key: string, path: string): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
+  /** The object's bytes in pieces, read as they are consumed (a file of gigabytes); fails if it does not exist. */
+  stream(key: string): AsyncIterable<Uint8Array>;
   /** Reads several ranges of one object, in order. */
   getRanges(key: string, ranges: ByteRange[]): Promise<Uint8Array[]>;
   delete(keys: string[]): Promise<void>;

@@ -42,10 +42,12 @@ async function watchRss(server: ServerProcess, work: () => Promise<void>): Promi
   return Math.max(peak, server.rss());
 }
 
+/** Times a GET, counting the answer's bytes as they arrive (never holding them). */
 async function timed(url: string, accept: string): Promise<{ ms: number; status: number; bytes: number }> {
   const started = performance.now();
   const res = await fetch(url, { headers: { Accept: accept } });
-  const bytes = (await res.arrayBuffer()).byteLength;
+  let bytes = 0;
+  for await (const chunk of (res.body ?? []) as unknown as AsyncIterable<Uint8Array>) bytes += chunk.byteLength;
   return { ms: performance.now() - started, status: res.status, bytes };
 }
 
@@ -97,6 +99,14 @@ async function main(): Promise<void> {
       console.log(`rendered frame: ${rendered.status} ${rendered.ms.toFixed(0)} ms (${rendered.bytes} bytes)`);
       const thumbnail = await timed(`${instance}/thumbnail`, 'image/jpeg');
       console.log(`thumbnail: ${thumbnail.status} ${thumbnail.ms.toFixed(0)} ms (${thumbnail.bytes} bytes)`);
+      // The whole instance as stored, read by the client as it comes.
+      let whole = { ms: 0, status: 0, bytes: 0 };
+      const retrievePeak = await watchRss(server, async () => {
+        whole = await timed(instance, 'application/dicom; transfer-syntax=*');
+      });
+      console.log(`whole instance as stored: ${whole.status} ${(whole.ms / 1000).toFixed(1)} s (${mib(whole.bytes)}), server peak resident ${mib(retrievePeak)}`);
+      const refused = await timed(instance, 'application/dicom');
+      console.log(`whole instance decompressed (refused, not read): ${refused.status} ${refused.ms.toFixed(0)} ms`);
       console.log(`server peak resident over the run (VmHWM): ${mib(server.peakRss())}`);
     } finally {
       await server.stop();

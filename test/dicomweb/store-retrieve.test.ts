@@ -238,17 +238,31 @@ describe('STOW-RS then WADO-RS on every sample', () => {
     it('does not decompress an instance beyond MAX_DECOMPRESSED_BYTES, and says so', async () => {
       const small = await startTestArchive({ maxDecompressedBytes: 100_000 });
       try {
-        const file = 'pydicom-data/MR2_J2KR.dcm'; // 1024 × 1024 × 16 bits: 2,097,152 bytes decompressed
+        const file = 'pydicom-data/MR2_J2KR.dcm'; // 1024 × 1024 × 16 bits: 2,097,152 bytes decompressed, more than 100,000 stored
         const e = served.get(file)!.entry;
         expect((await stow(small.url, [sampleBytes(file)])).status).toBe(200);
         const url = `${small.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}`;
         const refused = await fetch(url, { headers: { Accept: DEFAULT_ACCEPT } });
         expect(refused.status).toBe(406);
-        expect(((await refused.json()) as { error: string }).error).toMatch(/2097152 bytes, more than the 100000 .*MAX_DECOMPRESSED_BYTES/);
+        // Refused before the file is read: the stored file alone is already above the limit.
+        expect(((await refused.json()) as { error: string }).error).toMatch(/stored file of \d+ bytes is larger than the 100000 this server decompresses at once \(MAX_DECOMPRESSED_BYTES\)/);
         const asStored = await getMultipart(url, `${DEFAULT_ACCEPT}; transfer-syntax=*`);
         expect(sha(asStored.parts[0].body)).toBe(sha(sampleBytes(file)));
       } finally {
         await small.dispose();
+      }
+      // A stored file under the limit that decompresses above it: refused once its frames are measured.
+      const middle = await startTestArchive({ maxDecompressedBytes: 1_000_000 });
+      try {
+        const file = 'pydicom-data/MR2_J2KR.dcm';
+        const e = served.get(file)!.entry;
+        expect(sampleBytes(file).length).toBeLessThan(1_000_000);
+        expect((await stow(middle.url, [sampleBytes(file)])).status).toBe(200);
+        const refused = await fetch(`${middle.url}/studies/${e.study}/series/${e.series}/instances/${e.sop}`, { headers: { Accept: DEFAULT_ACCEPT } });
+        expect(refused.status).toBe(406);
+        expect(((await refused.json()) as { error: string }).error).toMatch(/2097152 bytes, more than the 1000000 .*MAX_DECOMPRESSED_BYTES/);
+      } finally {
+        await middle.dispose();
       }
     });
 

@@ -20,7 +20,8 @@ describe('a whole-slide image', () => {
     dir = mkdtempSync(join(tmpdir(), 'wsi-'));
     await writeWsi(join(dir, 'slide.dcm'), FRAMES, uids);
     file = new Uint8Array(readFileSync(join(dir, 'slide.dcm')));
-    archive = await startTestArchive();
+    // Decompressing a slide is refused (the tiles stay as written); it would need gigabytes.
+    archive = await startTestArchive({ maxDecompressedBytes: 8 * 1024 * 1024 });
   });
   afterAll(async () => {
     await archive?.dispose();
@@ -70,5 +71,22 @@ describe('a whole-slide image', () => {
     const notDicom = await fetch(`${archive.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: garbage });
     expect(notDicom.status).toBe(409);
     expect(readdirSync(join(archive.dataDir, 'staging'))).toEqual([]);
+  });
+
+  it('is retrieved as stored from a stream, and refused decompressed without being read', async () => {
+    const instance = `${archive.url}/studies/${uids.study}/series/${uids.series}/instances/${uids.sop}`;
+    const bare = await fetch(instance, { headers: { Accept: 'application/dicom; transfer-syntax=*' } });
+    expect(bare.status).toBe(200);
+    expect(bare.headers.get('content-length')).toBe(String(file.length));
+    expect(Buffer.compare(Buffer.from(await bare.arrayBuffer()), Buffer.from(file))).toBe(0);
+    const decompressed = await fetch(instance, { headers: { Accept: 'multipart/related; type="application/dicom"' } });
+    expect(decompressed.status).toBe(406);
+    expect(((await decompressed.json()) as { error: string }).error).toMatch(/stored file of \d+ bytes is larger than the 8388608 this server decompresses at once \(MAX_DECOMPRESSED_BYTES\); ask for transfer-syntax=\*/);
+    // A client that stops reading part way: the server goes on answering.
+    const abandoned = await fetch(instance, { headers: { Accept: 'application/dicom; transfer-syntax=*' } });
+    const reader = abandoned.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect((await fetch(`${instance}/frames/2`, { headers: { Accept: 'multipart/related; type="image/jpeg"; transfer-syntax=*' } })).status).toBe(200);
   });
 });

@@ -63,6 +63,13 @@ function contract(name: string, open: () => Promise<{ store: BlobStore; cleanup(
         const [range] = await store.getRanges('originals/9a/from-file.dcm', [{ offset: 20 * 1024 * 1024, length: 17 }]);
         expect(Buffer.from(range).equals(Buffer.from(data.subarray(20 * 1024 * 1024)))).toBe(true);
         expect(existsSync(path)).toBe(true);
+        const pieces: Uint8Array[] = [];
+        for await (const piece of store.stream('originals/9a/from-file.dcm')) pieces.push(piece);
+        expect(pieces.length).toBeGreaterThan(1);
+        expect(Buffer.concat(pieces).equals(Buffer.from(data))).toBe(true);
+        await expect((async () => {
+          for await (const piece of store.stream('originals/9a/none.dcm')) pieces.push(piece);
+        })()).rejects.toThrow();
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

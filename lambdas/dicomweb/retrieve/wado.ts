@@ -16,7 +16,7 @@ import { canTranscode, transcodeFrame, transcodeInstance } from '../../imaging/t
 import type { ArchiveStorage, ReferenceScope, StoredInstance } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
 import { parseAccept, partType } from '../http/accept.js';
-import { multipartBoundary, multipartContentType, multipartStream, type ResponsePart } from '../http/multipart.js';
+import { isStreamedBody, multipartBoundary, multipartContentType, multipartStream, type ResponsePart } from '../http/multipart.js';
 import { HttpProblem } from '../http/problem.js';
 import { dicomWebRoot, instanceUrl } from '../http/urls.js';
 
@@ -103,8 +103,8 @@ function representationTag(syntax: string): string {
 }
 
 interface Representation {
-  /** The file as stored, or transcoded as consecutive pieces. */
-  bytes: Uint8Array | readonly Uint8Array[];
+  /** The file as stored (streamed when large), or transcoded as consecutive pieces. */
+  bytes: ResponsePart['body'];
   transferSyntaxUID: string;
 }
 
@@ -145,22 +145,29 @@ export async function retrieveInstances(c: Context, storage: ArchiveStorage, con
   if (cached) return cached;
   const represent = async (i: number): Promise<Representation> => {
     const record = records[i];
+    const asStored = async (): Promise<Representation> => ({ bytes: await storedBytes(storage, record), transferSyntaxUID: record.transferSyntaxUID });
+    if (served[i] === record.transferSyntaxUID) return asStored();
+    const cannot = (why: string) => new HttpProblem(406, `instance ${record.sopInstanceUID} (stored as ${record.transferSyntaxUID}) cannot be served as ${served[i]}: ${why}; ask for transfer-syntax=*`);
+    // A transcode holds the stored file and its decompressed frames: a file above the limit is not even read.
+    if (record.size > config.maxDecompressedBytes) {
+      if (anything) return asStored();
+      throw cannot(`its stored file of ${record.size} bytes is larger than the ${config.maxDecompressedBytes} this server decompresses at once (MAX_DECOMPRESSED_BYTES)`);
+    }
     const bytes = await readBlob(storage, record);
-    if (served[i] === record.transferSyntaxUID) return { bytes, transferSyntaxUID: record.transferSyntaxUID };
     try {
       return { bytes: await transcodeInstance(bytes, served[i], config), transferSyntaxUID: served[i] };
     } catch (e) {
       if (!(e instanceof UnsupportedEncodingError)) throw e;
       if (anything) return { bytes, transferSyntaxUID: record.transferSyntaxUID };
-      throw new HttpProblem(406, `instance ${record.sopInstanceUID} (stored as ${record.transferSyntaxUID}) cannot be served as ${served[i]}: ${e.message}; ask for transfer-syntax=*`);
+      throw cannot(e.message);
     }
   };
   // One instance is prepared before answering, so that a codestream that cannot be transcoded is a 406.
   const first = records.length === 1 ? await represent(0) : undefined;
   if (!choice.multipart) {
     const { bytes } = first!;
-    const body = bytes instanceof Uint8Array ? (bytes as Uint8Array<ArrayBuffer>) : piecesStream(bytes);
-    const length = bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, p) => n + p.byteLength, 0);
+    const body = bytes instanceof Uint8Array ? (bytes as Uint8Array<ArrayBuffer>) : isStreamedBody(bytes) ? chunkStream(bytes.chunks) : piecesStream(bytes);
+    const length = bytes instanceof Uint8Array ? bytes.byteLength : isStreamedBody(bytes) ? bytes.length : bytes.reduce((n, p) => n + p.byteLength, 0);
     return new Response(body, {
       headers: { 'Content-Type': `application/dicom; transfer-syntax=${first!.transferSyntaxUID}`, 'Content-Length': String(length), ETag: etag, 'Cache-Control': cacheControl },
     });
@@ -196,6 +203,57 @@ function piecesStream(pieces: readonly Uint8Array[]): ReadableStream<Uint8Array>
       else controller.close();
     },
   });
+}
+
+/** Chunks read as the client takes them. */
+function chunkStream(chunks: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+}
+
+/** Stored files above this size are streamed from the object store rather than read whole. */
+const STREAM_STORED_ABOVE = 16 * 1024 * 1024;
+
+/**
+ * A stored file as it is sent: read whole when small, streamed when large (a whole-slide image), its first
+ * piece read here so that a missing file is an error before the answer starts.
+ */
+async function storedBytes(storage: ArchiveStorage, r: StoredInstance): Promise<ResponsePart['body']> {
+  if (r.size <= STREAM_STORED_ABOVE) return readBlob(storage, r);
+  const iterator = storage.blobs.stream(r.blobKey)[Symbol.asyncIterator]();
+  let first: IteratorResult<Uint8Array>;
+  try {
+    first = await iterator.next();
+  } catch (e) {
+    throw new HttpProblem(500, `the stored file of instance ${r.sopInstanceUID} cannot be read from the object store: ${(e as Error).message}`);
+  }
+  // Ending early (a client that goes away) closes the stored file, even before the first piece is taken.
+  let held = first.done ? undefined : first.value;
+  const chunks: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => ({
+      next: async () => {
+        if (!held) return iterator.next();
+        const value = held;
+        held = undefined;
+        return { done: false, value };
+      },
+      return: async () => {
+        held = undefined;
+        await iterator.return?.();
+        return { done: true, value: undefined };
+      },
+    }),
+  };
+  return { length: r.size, chunks };
 }
 
 export async function readBlob(storage: ArchiveStorage, r: StoredInstance): Promise<Uint8Array> {

@@ -58,6 +58,12 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  async *stream(key: string): AsyncIterable<Uint8Array> {
+    const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    // In Node the SDK's body is a Readable: read as it is consumed.
+    yield* res.Body as Readable;
+  }
+
   async getRanges(key: string, ranges: ByteRange[]): Promise<Uint8Array[]> {
     return Promise.all(
       ranges.map(async (r) => {

@@ -1,11 +1,14 @@
 // BlobStore on the local file system. A put is durable when it resolves: the file is written, flushed
 // (fdatasync) and its directory flushed (shared between concurrent puts).
-import { constants } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ByteRange } from '../../dicom/frames.js';
 import type { BlobStore, ListedBlob } from '../ports.js';
 import { GroupFsync } from './group-fsync.js';
+
+/** Pieces a stored file is streamed in. */
+const STREAM_CHUNK = 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
   private readonly knownDirs = new Set<string>();
@@ -126,6 +129,10 @@ export class FsBlobStore implements BlobStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  async *stream(key: string): AsyncIterable<Uint8Array> {
+    yield* createReadStream(this.path(key), { highWaterMark: STREAM_CHUNK });
   }
 
   async getRanges(key: string, ranges: ByteRange[]): Promise<Uint8Array[]> {
