@@ -23,6 +23,13 @@ const item = (tag: number, length: number) => {
 };
 
 /** Tissue-like texture: colour noise over smooth gradients, so a tile compresses to tens of kilobytes. */
+async function solidTile([r, g, b]: [number, number, number]): Promise<Uint8Array> {
+  const rgb = new Uint8Array(TILE * TILE * 3).map((_, i) => [r, g, b][i % 3]);
+  return evenLength((await compressFrame({ bytes: rgb, rows: TILE, columns: TILE, samplesPerPixel: 3, bitsAllocated: 8, bitsStored: 8, signed: false, photometricInterpretation: 'RGB' }, JPEG_BASELINE)).bytes);
+}
+
+const evenLength = (bytes: Uint8Array): Uint8Array => (bytes.length % 2 ? Buffer.concat([bytes, Buffer.alloc(1)]) : bytes);
+
 async function tiles(): Promise<{ tiles: Uint8Array[]; photometricInterpretation: string }> {
   const out: Uint8Array[] = [];
   let photometricInterpretation = 'RGB';
@@ -39,15 +46,31 @@ async function tiles(): Promise<{ tiles: Uint8Array[]; photometricInterpretation
       rgb[i * 3 + 2] = Math.max(0, Math.min(255, base * 0.9 + 40 * random()));
     }
     const encoded = await compressFrame({ bytes: rgb, rows: TILE, columns: TILE, samplesPerPixel: 3, bitsAllocated: 8, bitsStored: 8, signed: false, photometricInterpretation: 'RGB' }, JPEG_BASELINE);
-    out.push(encoded.bytes.length % 2 ? Buffer.concat([encoded.bytes, Buffer.alloc(1)]) : encoded.bytes);
+    out.push(evenLength(encoded.bytes));
     photometricInterpretation = encoded.photometricInterpretation;
   }
   return { tiles: out, photometricInterpretation };
 }
 
-export async function writeWsi(path: string, frames: number, uids: { study: string; series: string; sop: string }): Promise<number> {
-  const across = Math.ceil(Math.sqrt(frames));
+export async function writeWsi(
+  path: string,
+  frames: number,
+  uids: { study: string; series: string; sop: string },
+  /** Solid tiles of a colour by position instead of the texture (for checking what an overview shows). */
+  options: { colourOf?: (column: number, row: number) => [number, number, number] } = {},
+): Promise<number> {
+  // TILED_FULL needs every tile of the matrix: the widest grid up to square whose rows the frames fill.
+  let across = Math.floor(Math.sqrt(frames));
+  while (frames % across) across--;
   const { tiles: distinct, photometricInterpretation } = await tiles();
+  const solid = new Map<string, Uint8Array>();
+  const tileAt = async (f: number): Promise<Uint8Array> => {
+    if (!options.colourOf) return distinct[f % distinct.length];
+    const colour = options.colourOf(f % across, Math.floor(f / across));
+    let tile = solid.get(colour.join());
+    if (!tile) solid.set(colour.join(), (tile = await solidTile(colour)));
+    return tile;
+  };
   const explicit = () => new DataSetWriter(true);
   const code = (value: string, scheme: string, meaning: string) => explicit().add(0x00080100, 'SH', value).add(0x00080102, 'SH', scheme).add(0x00080104, 'LO', meaning);
   const pixelMeasures = explicit().add(0x00180050, 'DS', '0.001').add(0x00280030, 'DS', '0.00025\\0.00025');
@@ -99,10 +122,10 @@ export async function writeWsi(path: string, frames: number, uids: { study: stri
     .sequence(0x00400555, [])
     .sequence(0x00400560, [explicit().add(0x00400551, 'LO', 'SPECIMEN-1').add(0x00400554, 'UI', `${uids.sop}.9`).sequence(0x00400562, []).sequence(0x00400610, [])])
     .add(0x00480001, 'FL', new Uint8Array(new Float32Array([across * TILE * 0.00025]).buffer))
-    .add(0x00480002, 'FL', new Uint8Array(new Float32Array([Math.ceil(frames / across) * TILE * 0.00025]).buffer))
+    .add(0x00480002, 'FL', new Uint8Array(new Float32Array([(frames / across) * TILE * 0.00025]).buffer))
     .add(0x00480003, 'FL', new Uint8Array(new Float32Array([0.001]).buffer))
     .add(0x00480006, 'UL', ul(across * TILE))
-    .add(0x00480007, 'UL', ul(Math.ceil(frames / across) * TILE))
+    .add(0x00480007, 'UL', ul((frames / across) * TILE))
     .sequence(0x00480008, [explicit().add(0x0040072a, 'DS', '0').add(0x0040073a, 'DS', '0')])
     .add(0x00480010, 'CS', 'NO')
     .add(0x00480011, 'CS', 'AUTO')
@@ -126,7 +149,7 @@ export async function writeWsi(path: string, frames: number, uids: { study: stri
   await write(item(0xfffee000, 0)); // an empty Basic Offset Table: 40,000 offsets are found by walking the fragments
   let size = 0;
   for (let f = 0; f < frames; f++) {
-    const tile = distinct[f % distinct.length];
+    const tile = await tileAt(f);
     await write(item(0xfffee000, tile.length));
     await write(tile);
     size += tile.length + 8;

@@ -4,6 +4,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDicom } from '../../lambdas/dicom/parser.js';
 import { writeWsi } from '../bench/make-wsi.js';
@@ -71,6 +72,26 @@ describe('a whole-slide image', () => {
     const notDicom = await fetch(`${archive.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: garbage });
     expect(notDicom.status).toBe(409);
     expect(readdirSync(join(archive.dataDir, 'staging'))).toEqual([]);
+  });
+
+  it('has a thumbnail of the whole slide, not of one tile', async () => {
+    const slide = { study: '2.25.8810011', series: '2.25.8810012', sop: '2.25.8810013' };
+    const path = join(dir, 'coloured.dcm');
+    // 4 tiles across, 6 down: the left half red, the right half blue, the last two rows green.
+    await writeWsi(path, 24, slide, { colourOf: (column, row) => (row >= 4 ? [0, 200, 0] : column < 2 ? [220, 0, 0] : [0, 0, 220]) });
+    const res = await fetch(`${archive.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: new Uint8Array(readFileSync(path)) });
+    expect(res.status).toBe(200);
+    for (const url of [`/studies/${slide.study}/series/${slide.series}/instances/${slide.sop}/thumbnail`, `/studies/${slide.study}/thumbnail`]) {
+      const thumbnail = await fetch(`${archive.url}${url}`, { headers: { Accept: 'image/jpeg' } });
+      expect(thumbnail.status).toBe(200);
+      const picture = jpeg.decode(Buffer.from(await thumbnail.arrayBuffer()));
+      expect([picture.width, picture.height]).toEqual([133, 200]); // the slide's 1024 × 1536 proportions
+      const at = (x: number, y: number) => Array.from(picture.data.subarray((y * picture.width + x) * 4, (y * picture.width + x) * 4 + 3));
+      const dominant = (rgb: number[]) => rgb.indexOf(Math.max(...rgb));
+      expect(dominant(at(20, 20)), url).toBe(0); // red
+      expect(dominant(at(110, 20)), url).toBe(2); // blue
+      expect(dominant(at(66, 190)), url).toBe(1); // green
+    }
   });
 
   it('is retrieved as stored from a stream, and refused decompressed without being read', async () => {

@@ -1,12 +1,14 @@
 // WADO-RS rendered resources and thumbnails (PS3.18 8.3.5, 10.4.1.1.3): consumer-ready JPEG or PNG of a
 // frame, with the window, viewport and quality the request asks for.
 import type { Context } from 'hono';
+import pLimit from 'p-limit';
 import { tagToHex, lookupKeyword } from '../../dicom/dictionary.js';
 import { toLittleEndian } from '../../dicom/json-model.js';
 import { parseStoredDicom } from '../../dicom/inflate.js';
 import { UnsupportedEncodingError, decodeFrame } from '../../imaging/codecs.js';
-import { pixelModuleOf, type PaletteLut } from '../../imaging/pixels.js';
-import { RenderError, encodePicture, fit, samplingStep, toPicture, type Viewport, type Window } from '../../imaging/render.js';
+import { pixelModuleOf, type PaletteLut, type PixelModule } from '../../imaging/pixels.js';
+import { RenderError, encodePicture, fit, samplingStep, toPicture, type Picture, type Viewport, type Window } from '../../imaging/render.js';
+import { composeOverview, overviewCells, overviewSize, slideTiling, type SlideTiling } from '../../imaging/slide-overview.js';
 import type { DicomJson } from '../../dicom/json-model.js';
 import type { ArchiveStorage, ReferenceScope, StoredInstance } from '../../storage/ports.js';
 import { parseAccept } from '../http/accept.js';
@@ -96,13 +98,17 @@ async function paletteFor(storage: ArchiveStorage, record: StoredInstance, metad
   return { red: table(red), green: table(read('GreenPaletteColorLookupTableData')), blue: table(read('BluePaletteColorLookupTableData')), firstValue: descriptor[1], bits: descriptor[2] };
 }
 
-async function render(c: Context, storage: ArchiveStorage, record: StoredInstance, frameNumber: number, thumbnail: boolean): Promise<Response> {
+/** What to render: one frame, a frame as a thumbnail, or (a tiled whole-slide image's thumbnail) the slide. */
+type Rendering = 'frame' | 'thumbnail' | 'overview';
+
+async function render(c: Context, storage: ArchiveStorage, record: StoredInstance, frameNumber: number, rendering: Rendering): Promise<Response> {
+  const thumbnail = rendering !== 'frame';
   const warnings: string[] = [];
   const mediaType = mediaTypeFor(c);
   const window = parseWindow(c.req.query('window'));
   const quality = parseQuality(c.req.query('quality'));
   if (c.req.query('annotation') !== undefined) warnings.push('annotation is not supported and was ignored');
-  const etag = etagOf([record], `-r${frameNumber}-${mediaType}-${c.req.query('window') ?? ''}-${c.req.query('viewport') ?? (thumbnail ? 'thumbnail' : '')}-${quality}`);
+  const etag = etagOf([record], `-r${frameNumber}-${mediaType}-${c.req.query('window') ?? ''}-${c.req.query('viewport') ?? (thumbnail ? rendering : '')}-${quality}`);
   const cached = notModified(c, etag, IMMUTABLE);
   if (cached) return cached;
   const [stored] = await storage.index.metadataJson({
@@ -114,11 +120,16 @@ async function render(c: Context, storage: ArchiveStorage, record: StoredInstanc
   const pm = pixelModuleOf(metadata, frameNumber - 1);
   const viewport = parseViewport(c.req.query('viewport'), pm) ?? (thumbnail ? { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE } : undefined);
   try {
-    const step = samplingStep(pm, viewport); // before decoding: a picture too large to make is refused first
-    const source = await frameSource(storage, record);
-    const frame = await decodeFrame(await readFrame(source, frameNumber - 1), record.transferSyntaxUID, pm);
-    const palette = frame.photometricInterpretation === 'PALETTE COLOR' ? await paletteFor(storage, record, metadata) : undefined;
-    const picture = fit(toPicture(frame, pm, window, palette, step), viewport, step);
+    const tiling = rendering === 'overview' ? slideTiling(metadata) : undefined;
+    let picture: Picture;
+    if (tiling) picture = await slideOverview(storage, record, pm, window, tiling);
+    else {
+      const step = samplingStep(pm, viewport); // before decoding: a picture too large to make is refused first
+      const source = await frameSource(storage, record);
+      const frame = await decodeFrame(await readFrame(source, frameNumber - 1), record.transferSyntaxUID, pm);
+      const palette = frame.photometricInterpretation === 'PALETTE COLOR' ? await paletteFor(storage, record, metadata) : undefined;
+      picture = fit(toPicture(frame, pm, window, palette, step), viewport, step);
+    }
     const body = encodePicture(picture, mediaType, quality);
     const headers: Record<string, string> = { 'Content-Type': mediaType, ETag: etag, 'Cache-Control': IMMUTABLE };
     if (warnings.length) headers.Warning = warningHeader(warnings);
@@ -136,7 +147,7 @@ export async function retrieveRendered(c: Context, storage: ArchiveStorage, scop
   const frames = frameList ? parseFrameList(frameList, record.numberOfFrames, record.sopInstanceUID) : [1];
   if (frames.length > 1) throw new HttpProblem(400, `rendered frames are served one at a time; ask for one frame, not "${frameList}"`);
   if (!record.frames) throw new HttpProblem(404, `instance ${record.sopInstanceUID} has no image to render (no or inconsistent Pixel Data)`);
-  return render(c, storage, record, frames[0], false);
+  return render(c, storage, record, frames[0], 'frame');
 }
 
 /** A thumbnail of an instance, or of the middle image of a series or study (its first series with images). */
@@ -147,5 +158,22 @@ export async function retrieveThumbnail(c: Context, storage: ArchiveStorage, sco
   const inSeries = records.filter((r) => r.seriesInstanceUID === series);
   const record = inSeries[Math.floor(inSeries.length / 2)];
   const frames = frameList ? parseFrameList(frameList, record.numberOfFrames, record.sopInstanceUID) : [Math.ceil((record.numberOfFrames ?? 1) / 2)];
-  return render(c, storage, record, frames[0], true);
+  return render(c, storage, record, frames[0], frameList ? 'thumbnail' : 'overview');
+}
+
+/** The whole slide of a tiled image, from a grid of its tiles decoded a few at a time. */
+async function slideOverview(storage: ArchiveStorage, record: StoredInstance, pm: PixelModule, window: Window | undefined, tiling: SlideTiling): Promise<Picture> {
+  const size = overviewSize(tiling, THUMBNAIL_SIZE);
+  const cells = overviewCells(tiling, size);
+  const source = await frameSource(storage, record);
+  const limit = pLimit(4);
+  const tiles = await Promise.all(
+    cells.map((cell) =>
+      limit(async () => {
+        const frame = await decodeFrame(await readFrame(source, cell.frameIndex), record.transferSyntaxUID, pm);
+        return toPicture(frame, pm, window, undefined, samplingStep(pm, { width: cell.width, height: cell.height }));
+      }),
+    ),
+  );
+  return composeOverview(size, cells, tiles);
 }
