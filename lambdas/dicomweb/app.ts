@@ -12,7 +12,8 @@ import { deleteScope } from './delete/delete.js';
 import { HttpProblem, problemBody } from './http/problem.js';
 import { handleQido } from './query/qido.js';
 import { retrieveRendered, retrieveThumbnail } from './retrieve/rendered.js';
-import { retrieveBulkData, retrieveFrames, retrieveInstances, retrieveMetadata } from './retrieve/wado.js';
+import { retrieveMetadata } from './retrieve/metadata.js';
+import { retrieveBulkData, retrieveFrames, retrieveInstances } from './retrieve/wado.js';
 import { handleStow } from './store/stow.js';
 import { addWorkitemRoutes } from './workitems/ups-rs.js';
 

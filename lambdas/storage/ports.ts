@@ -79,6 +79,12 @@ export interface QueryMatch {
   sopInstanceUID?: string;
 }
 
+export interface MetadataRow {
+  sopInstanceUID: string;
+  seriesInstanceUID: string;
+  json: string;
+}
+
 export interface ReferenceScope {
   studyInstanceUID: string;
   seriesInstanceUID?: string;
@@ -92,7 +98,9 @@ export interface ArchiveIndex {
   /** Instances under a scope (a whole study, one series, or one instance), ordered by series then instance number. */
   listInstances(scope: ReferenceScope): Promise<StoredInstance[]>;
   /** Stored metadata (DICOM JSON text) of the instances under a scope, in listInstances order. */
-  metadataJson(scope: ReferenceScope): Promise<Array<{ sopInstanceUID: string; seriesInstanceUID: string; json: string }>>;
+  metadataJson(scope: ReferenceScope): Promise<MetadataRow[]>;
+  /** The same, read `pageSize` instances at a time as consumed (a study of thousands is never held whole). */
+  metadataJsonPages(scope: ReferenceScope, pageSize: number): AsyncIterable<MetadataRow[]>;
   /**
    * Matches in the level's order, read from the index as they are consumed (never all at once: an answer
    * can hold thousands of instances with megabytes of attributes each), ending after `limit`.

@@ -547,6 +547,30 @@ describe('STOW-RS then WADO-RS on every sample', () => {
     expect((await fetch(series, { headers: { Accept: 'application/dicom+xml' } })).status).toBe(406);
   });
 
+  it('streams the metadata of a study too large to answer as one string, the same as a small one', async () => {
+    const study = uid();
+    const series = uid();
+    // Six instances of a megabyte of comments each: over the 4 MiB answered as one string.
+    const comment = 'a long comment '.repeat(70_000);
+    const files = Array.from({ length: 6 }, (_, i) => syntheticInstance({ StudyInstanceUID: study, SeriesInstanceUID: series, InstanceNumber: String(i + 1), ImageComments: comment }));
+    expect((await stow(archive.url, files)).status).toBe(200);
+    const url = `${archive.url}/studies/${study}/metadata`;
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBeNull(); // streamed
+    const instances = (await res.json()) as Array<Record<string, { Value?: unknown[] }>>;
+    expect(instances.map((m) => m['00200013'].Value)).toEqual([[1], [2], [3], [4], [5], [6]]);
+    expect(instances.every((m) => m['00204000'].Value?.[0] === comment.trimEnd())).toBe(true);
+    const etag = res.headers.get('etag')!;
+    expect((await fetch(url, { headers: { 'If-None-Match': etag } })).status).toBe(304);
+    const xml = await getMultipart(url, 'multipart/related; type="application/dicom+xml"');
+    expect(xml.parts).toHaveLength(6);
+    // A series of it is small: one string, with a Content-Length, and the same JSON.
+    const one = await fetch(`${archive.url}/studies/${study}/series/${series}/instances/${String(instances[0]['00080018'].Value?.[0])}/metadata`);
+    expect(one.headers.get('content-length')).not.toBeNull();
+    expect(await one.json()).toEqual([instances[0]]);
+  });
+
   it('refuses a different file under an already stored SOP Instance UID and keeps the original', async () => {
     const conflicts = laterCopies.filter((e) => e.storable && outcomes.get(firstOfInstance.get(e.sop)!.sample.file)?.stored);
     expect(conflicts.length).toBeGreaterThan(10);

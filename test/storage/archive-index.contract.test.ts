@@ -123,6 +123,15 @@ describe.each(implementations)('ArchiveIndex contract: $name', (impl) => {
     const meta = await index.metadataJson({ studyInstanceUID: w.studies.a, seriesInstanceUID: w.series.a2 });
     expect(meta).toHaveLength(1);
     expect(JSON.parse(meta[0].json)).toEqual(w.records[2].metadata);
+    // Read in pages: the same rows in the same order, however small the pages.
+    const whole = await index.metadataJson({ studyInstanceUID: w.studies.a });
+    for (const size of [1, 2, 100]) {
+      const pages: Array<Awaited<ReturnType<typeof index.metadataJson>>> = [];
+      for await (const page of index.metadataJsonPages({ studyInstanceUID: w.studies.a }, size)) pages.push(page);
+      expect(pages.every((p) => p.length <= size && p.length > 0)).toBe(true);
+      expect(pages.flat()).toEqual(whole);
+    }
+    expect(whole).toHaveLength(3);
     expect(await index.listInstances({ studyInstanceUID: uid() })).toEqual([]);
   });
 

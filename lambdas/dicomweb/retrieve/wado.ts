@@ -7,7 +7,6 @@ import { toLittleEndian, type DicomJson } from '../../dicom/json-model.js';
 import { parseStoredDicom } from '../../dicom/inflate.js';
 import { type DicomDataSet, type DicomElement, type ParsedDicom } from '../../dicom/parser.js';
 import { Tag } from '../../dicom/tags.js';
-import { toNativeDicomXml } from '../../dicom/xml-model.js';
 import { DEFAULT_SYNTAX_OF_MEDIA_TYPE, TransferSyntax, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { UnsupportedEncodingError } from '../../imaging/codecs.js';
 import { ENCODABLE_TRANSFER_SYNTAXES, encodingRefusal, type EncodingInput } from '../../imaging/encoders.js';
@@ -22,9 +21,9 @@ import { dicomWebRoot, instanceUrl } from '../http/urls.js';
 
 const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
 export const IMMUTABLE = 'public, max-age=86400, immutable';
-const REVALIDATE = 'public, max-age=0, must-revalidate';
+export const REVALIDATE = 'public, max-age=0, must-revalidate';
 
-function scopeName(scope: ReferenceScope): string {
+export function scopeName(scope: ReferenceScope): string {
   if (scope.sopInstanceUID) return `instance ${scope.sopInstanceUID} in series ${scope.seriesInstanceUID} of study ${scope.studyInstanceUID}`;
   if (scope.seriesInstanceUID) return `series ${scope.seriesInstanceUID} of study ${scope.studyInstanceUID}`;
   return `study ${scope.studyInstanceUID}`;
@@ -260,44 +259,6 @@ export async function readBlob(storage: ArchiveStorage, r: StoredInstance): Prom
   const bytes = await storage.blobs.get(r.blobKey);
   if (!bytes) throw new HttpProblem(500, `the stored file of instance ${r.sopInstanceUID} is missing from the object store`);
   return bytes;
-}
-
-// ---- Metadata ----------------------------------------------------------------------------------
-
-/** JSON (the default) or the Native DICOM Model in XML, whichever Accept names first. */
-function metadataFormat(accept: string | undefined): 'json' | 'xml' {
-  for (const a of parseAccept(accept)) {
-    if (['application/dicom+json', 'application/json', '*/*', 'application/*'].includes(a.type)) return 'json';
-    const p = partType(a);
-    if (p.multipart && p.type === 'application/dicom+xml') return 'xml';
-  }
-  throw new HttpProblem(406, `metadata is served as application/dicom+json or multipart/related; type="application/dicom+xml"; Accept was "${accept}"`);
-}
-
-export async function retrieveMetadata(c: Context, storage: ArchiveStorage, config: DicomWebConfig, scope: ReferenceScope): Promise<Response> {
-  const format = metadataFormat(c.req.header('accept'));
-  const rows = await storage.index.metadataJson(scope);
-  if (rows.length === 0) throw new HttpProblem(404, `no ${scopeName(scope)} is stored`);
-  // ETags come from the stored JSON itself, so they change whenever any instance does.
-  const etag = `"${createHash('sha256').update(rows.map((r) => r.json).join('\n')).digest('hex').slice(0, 40)}${format === 'xml' ? '-xml' : ''}"`;
-  const cacheControl = scope.sopInstanceUID ? IMMUTABLE : REVALIDATE;
-  const cached = notModified(c, etag, cacheControl);
-  if (cached) return cached;
-  const root = dicomWebRoot(c, config);
-  const withUris = rows.map((r) =>
-    r.json.replaceAll('"BulkDataURI":"', `"BulkDataURI":"${instanceUrl(root, scope.studyInstanceUID, r.seriesInstanceUID, r.sopInstanceUID)}/`),
-  );
-  if (format === 'json') {
-    return new Response(`[${withUris.join(',')}]`, { headers: { 'Content-Type': 'application/dicom+json', ETag: etag, 'Cache-Control': cacheControl } });
-  }
-  const encoder = new TextEncoder();
-  const boundary = multipartBoundary();
-  async function* parts(): AsyncGenerator<ResponsePart> {
-    for (const json of withUris) yield { contentType: 'application/dicom+xml', body: encoder.encode(toNativeDicomXml(JSON.parse(json) as DicomJson)) };
-  }
-  return new Response(multipartStream(boundary, parts()), {
-    headers: { 'Content-Type': multipartContentType(boundary, 'application/dicom+xml'), ETag: etag, 'Cache-Control': cacheControl },
-  });
 }
 
 // ---- Frames ------------------------------------------------------------------------------------

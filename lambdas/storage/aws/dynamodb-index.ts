@@ -38,6 +38,7 @@ import type {
   DuplicatePolicy,
   IndexQuery,
   InstanceRecord,
+  MetadataRow,
   QueryMatch,
   ReferenceScope,
   StoredInstance,
@@ -357,8 +358,17 @@ export class DynamoDbIndex implements ArchiveIndex {
     return Promise.all((await this.instanceItems(scope)).map((i) => this.recordOf(i)));
   }
 
-  async metadataJson(scope: ReferenceScope): Promise<Array<{ sopInstanceUID: string; seriesInstanceUID: string; json: string }>> {
+  async metadataJson(scope: ReferenceScope): Promise<MetadataRow[]> {
+    return this.metadataOf(await this.instanceItems(scope));
+  }
+
+  async *metadataJsonPages(scope: ReferenceScope, pageSize: number): AsyncGenerator<MetadataRow[]> {
+    // The items hold their metadata gzipped (or in S3 when large): it is unpacked or fetched a page at a time.
     const items = await this.instanceItems(scope);
+    for (let at = 0; at < items.length; at += pageSize) yield this.metadataOf(items.slice(at, at + pageSize));
+  }
+
+  private metadataOf(items: Awaited<ReturnType<DynamoDbIndex['instanceItems']>>): Promise<MetadataRow[]> {
     return Promise.all(
       items.map(async (i) => {
         const [, series, sop] = (i.sk as string).split('#');

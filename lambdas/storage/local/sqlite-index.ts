@@ -8,7 +8,7 @@ import { compileFilter } from '../../dicom/matching.js';
 import { Tag, tagToHex } from '../../dicom/tags.js';
 import { GroupFsync } from './group-fsync.js';
 import { QUERY_KEY_PAGE, QUERY_SHAPES, QUERY_CHUNK_ROWS, assemble, narrow, type Row } from './sqlite-query.js';
-import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, QueryLevel, QueryMatch, ReferenceScope, StoredInstance } from '../ports.js';
+import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, MetadataRow, QueryLevel, QueryMatch, ReferenceScope, StoredInstance } from '../ports.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS studies (
@@ -299,7 +299,24 @@ export class SqliteIndex implements ArchiveIndex {
     return record;
   }
 
-  async metadataJson(scope: ReferenceScope): Promise<Array<{ sopInstanceUID: string; seriesInstanceUID: string; json: string }>> {
+  async *metadataJsonPages(scope: ReferenceScope, pageSize: number): AsyncGenerator<MetadataRow[]> {
+    // The order is taken once from the keys alone (sorting whole rows would carry their metadata along);
+    // each page's metadata is then read by key.
+    const { where, params } = scopeWhere(scope, 'i');
+    const keys = (this.db
+      .prepare(`SELECT i.sop_uid FROM instances i LEFT JOIN series s ON s.series_uid = i.series_uid WHERE ${where} ORDER BY s.series_number, i.series_uid, i.instance_number, i.sop_uid`)
+      .pluck()
+      .all(...params) as string[]);
+    for (let at = 0; at < keys.length; at += pageSize) {
+      const page = keys.slice(at, at + pageSize);
+      const rows = this.db.prepare(`SELECT sop_uid, series_uid, metadata FROM instances WHERE sop_uid IN (${page.map(() => '?').join(',')})`).all(...page) as Row[];
+      const bySop = new Map(rows.map((r) => [r.sop_uid as string, { sopInstanceUID: r.sop_uid as string, seriesInstanceUID: r.series_uid as string, json: r.metadata as string }]));
+      // An instance deleted between the two reads is left out.
+      yield page.flatMap((sop) => bySop.get(sop) ?? []);
+    }
+  }
+
+  async metadataJson(scope: ReferenceScope): Promise<MetadataRow[]> {
     const { where, params } = scopeWhere(scope, 'i');
     return (this.db
       .prepare(
