@@ -86,4 +86,23 @@ describe('the SQLite index at more than a page of keys', () => {
     expect((await byModality('CT')).map((m) => m.studyInstanceUID)).toEqual(expectedByModality('CT'));
     expect((await byName(patientNameOf(3).slice(0, 5))).length).toBeGreaterThan(0);
   });
+
+  it('keeps a record of thousands of frames parsed, and reads it again once the instance is stored anew', async () => {
+    const base = instanceRecord(0, 9, 0, sopOf(0, 9));
+    const frames = Array.from({ length: 5000 }, (_, i) => [{ offset: 1000 + i * 70_000, length: 69_000 }]);
+    const record = { ...base, numberOfFrames: 5000, frames: { encapsulated: true, frames } };
+    expect(await index.commitInstance(record, 'reject')).toEqual({ outcome: 'stored' });
+    const scope = { studyInstanceUID: record.studyInstanceUID, seriesInstanceUID: record.seriesInstanceUID, sopInstanceUID: record.sopInstanceUID };
+    const [first] = await index.listInstances(scope);
+    const [again] = await index.listInstances(scope);
+    expect(first.frames!.frames).toEqual(frames);
+    expect(again).toBe(first); // the same parsed record
+    await index.deleteInstances(scope);
+    expect(await index.listInstances(scope)).toEqual([]);
+    const moved = frames.map(([r]) => [{ offset: r.offset + 2, length: r.length }]);
+    await index.commitInstance({ ...record, sha256: 'f'.repeat(64), frames: { encapsulated: true, frames: moved } }, 'reject');
+    const [stored] = await index.listInstances(scope);
+    expect(stored).not.toBe(first);
+    expect(stored.frames!.frames).toEqual(moved);
+  });
 });

@@ -43,6 +43,7 @@ import type {
   ReferenceScope,
   StoredInstance,
 } from '../ports.js';
+import { RecentlyUsed } from '../recently-used.js';
 import { WORKITEM_INDEX } from './dynamodb-workitems.js';
 
 /** Study listing and series-by-modality indexes are spread over this many partitions. */
@@ -107,6 +108,8 @@ const failedConditions = (e: unknown): number[] =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class DynamoDbIndex implements ArchiveIndex {
+  /** Records kept parsed by recordOf. */
+  private readonly largeRecords = new RecentlyUsed<StoredInstance>(8);
   private readonly doc: DynamoDBDocumentClient;
 
   constructor(
@@ -183,6 +186,8 @@ export class DynamoDbIndex implements ArchiveIndex {
           pk: studyPk(record.studyInstanceUID),
           sk: instanceSk(record.seriesInstanceUID, record.sopInstanceUID),
           record: body.record,
+          // Names this commit of the instance: a large record kept parsed (recordOf) is known by it.
+          storedAt: record.storedAt,
           sopClassUID: record.sopClassUID,
           blobKey: record.blobKey,
           instanceNumber: Number(firstString(instanceAttributes, Tag.InstanceNumber) ?? NaN) || undefined,
@@ -294,8 +299,15 @@ export class DynamoDbIndex implements ArchiveIndex {
     return { attributes, metadata, record: (item.record as string | undefined) ?? record };
   }
 
+  /**
+   * A record too large for its item (a whole-slide image's 40,000 frame ranges) is in S3 with the metadata:
+   * fetched and parsed once and kept while the item names the same commit, so that each tile request does
+   * not read and parse it again.
+   */
   private async recordOf(item: Item): Promise<StoredInstance> {
-    return JSON.parse((item.record as string | undefined) ?? (await this.bodyOf(item)).record) as StoredInstance;
+    if (item.record !== undefined) return JSON.parse(item.record as string) as StoredInstance;
+    const key = `${item.sk as string}|${item.bodyKey as string}|${item.storedAt as string}`;
+    return this.largeRecords.get(key, async () => JSON.parse((await this.bodyOf(item)).record) as StoredInstance);
   }
 
   // ---- Read ----------------------------------------------------------------------------------

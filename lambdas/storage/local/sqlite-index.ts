@@ -9,6 +9,7 @@ import { Tag, tagToHex } from '../../dicom/tags.js';
 import { GroupFsync } from './group-fsync.js';
 import { QUERY_KEY_PAGE, QUERY_SHAPES, QUERY_CHUNK_ROWS, assemble, narrow, type Row } from './sqlite-query.js';
 import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, MetadataRow, QueryLevel, QueryMatch, ReferenceScope, StoredInstance } from '../ports.js';
+import { RecentlyUsed } from '../recently-used.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS studies (
@@ -82,7 +83,6 @@ const withoutHeavy = (r: InstanceRecord): StoredInstance => {
 
 /** Records longer than this (frame layouts of thousands of frames) are parsed once and kept. */
 const LARGE_RECORD_CHARS = 64 * 1024;
-const LARGE_RECORDS_KEPT = 8;
 
 export class SqliteIndex implements ArchiveIndex {
   private readonly db: Database.Database;
@@ -125,8 +125,8 @@ export class SqliteIndex implements ArchiveIndex {
     for (const name of names) this.stmt('INSERT INTO study_names (name, study_rowid) VALUES (?, ?)').run(name, studyRowid);
   }
 
-  /** Parsed records of many frames, by row and content (a replaced instance is another key), least recently used first. */
-  private readonly largeRecords = new Map<string, StoredInstance>();
+  /** Parsed records of many frames, by row and content (a replaced instance is another key). */
+  private readonly largeRecords = new RecentlyUsed<StoredInstance>(8);
   private readonly pending: Array<{ record: InstanceRecord; policy: DuplicatePolicy; done: (r: CommitResult) => void; fail: (e: unknown) => void }> = [];
   private flushScheduled = false;
 
@@ -286,17 +286,13 @@ export class SqliteIndex implements ArchiveIndex {
          WHERE ${where} ORDER BY s.series_number, i.series_uid, i.instance_number, i.sop_uid`,
       )
       .all(...params) as Row[];
-    return rows.map((r) => (r.record !== null ? (JSON.parse(r.record as string) as StoredInstance) : this.largeRecord(r.rowid as number, r.sha256 as string)));
-  }
-
-  private largeRecord(rowid: number, sha256: string): StoredInstance {
-    const key = `${rowid}:${sha256}`;
-    let record = this.largeRecords.get(key);
-    if (record) this.largeRecords.delete(key);
-    else record = JSON.parse((this.stmt('SELECT record FROM instances WHERE rowid = ?').get(rowid) as Row).record as string) as StoredInstance;
-    this.largeRecords.set(key, record); // most recently used last
-    if (this.largeRecords.size > LARGE_RECORDS_KEPT) this.largeRecords.delete(this.largeRecords.keys().next().value!);
-    return record;
+    return Promise.all(
+      rows.map((r) =>
+        r.record !== null
+          ? (JSON.parse(r.record as string) as StoredInstance)
+          : this.largeRecords.get(`${r.rowid as number}:${r.sha256 as string}`, () => JSON.parse((this.stmt('SELECT record FROM instances WHERE rowid = ?').get(r.rowid) as Row).record as string) as StoredInstance),
+      ),
+    );
   }
 
   async *metadataJsonPages(scope: ReferenceScope, pageSize: number): AsyncGenerator<MetadataRow[]> {
