@@ -67,8 +67,8 @@ async function readHeader(file: RandomAccessFile): Promise<{ head: Uint8Array; p
     try {
       parsed = parseDicom(head, { untilTag: FIRST_PIXEL_TAG });
     } catch (e) {
-      // Cut inside an element: read more, unless this was all of it.
-      if (!(e instanceof DicomParseError) || whole) throw e;
+      // Cut inside an element: read more, unless this was all of it. Any other fault is the file's own.
+      if (!(e instanceof DicomParseError) || whole || !/^truncated data|runs past the end/.test(e.message)) throw e;
       if (length >= HEADER_LIMIT) return undefined;
       continue;
     }

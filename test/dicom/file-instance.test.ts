@@ -133,5 +133,11 @@ describe('reading an instance from a file in pieces', () => {
     wrongItem.writeUInt16LE(0xe00d, wrongItem.indexOf(item(0xe000, 100_000), 1000) + 2);
     expect(() => readInstance(wrongItem)).toThrow(InvalidInstanceError);
     await expect(readInstanceFromFile(fileOver(wrongItem))).rejects.toThrow(InvalidInstanceError);
+    // A broken header in a file larger than the first read is the file's fault, not a reason to read it whole.
+    const large = encapsulatedInstance(Array.from({ length: 30 }, (_, i) => tile(i, 100_000)));
+    const brokenVr = Buffer.from(large);
+    brokenVr.write('\x01\x02', brokenVr.indexOf(Buffer.from([0x28, 0x00, 0x04, 0x00])) + 4, 'latin1'); // Photometric Interpretation's VR
+    expect(brokenVr.length).toBeGreaterThan(2 * 1024 * 1024);
+    await expect(readInstanceFromFile(fileOver(brokenVr))).rejects.toThrow(/invalid VR bytes/);
   });
 });

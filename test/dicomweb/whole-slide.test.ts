@@ -8,10 +8,12 @@ import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDicom } from '../../lambdas/dicom/parser.js';
 import { writeWsi } from '../bench/make-wsi.js';
+import { DataSetWriter, part10File } from '../helpers/dataset-bytes.js';
 import { BOUNDARY, getMultipart, multipartBody, startTestArchive, testConfig, type TestArchive } from '../helpers/archive.js';
 
 const uids = { study: '2.25.8810001', series: '2.25.8810002', sop: '2.25.8810003' };
 const FRAMES = 300;
+const ENCAPSULATED_PDF = '1.2.840.10008.5.1.4.1.1.104.1';
 
 describe('a whole-slide image', () => {
   let archive: TestArchive;
@@ -22,7 +24,8 @@ describe('a whole-slide image', () => {
     await writeWsi(join(dir, 'slide.dcm'), FRAMES, uids);
     file = new Uint8Array(readFileSync(join(dir, 'slide.dcm')));
     // Decompressing a slide is refused (the tiles stay as written); it would need gigabytes.
-    archive = await startTestArchive({ maxDecompressedBytes: 8 * 1024 * 1024 });
+    // Instances that cannot be read in pieces are read whole up to 5 MiB here.
+    archive = await startTestArchive({ maxDecompressedBytes: 8 * 1024 * 1024, maxInflatedBytes: 5 * 1024 * 1024 });
   });
   afterAll(async () => {
     await archive?.dispose();
@@ -92,6 +95,34 @@ describe('a whole-slide image', () => {
       expect(dominant(at(110, 20)), url).toBe(2); // blue
       expect(dominant(at(66, 190)), url).toBe(1); // green
     }
+  });
+
+  it('reads a staged instance whose bulk is no Pixel Data whole, within a limit, and refuses a larger one with A700', async () => {
+    const pdf = (size: number, sop: string) =>
+      part10File(
+        new DataSetWriter(true)
+          .add(0x00080016, 'UI', ENCAPSULATED_PDF)
+          .add(0x00080018, 'UI', sop)
+          .add(0x0020000d, 'UI', '2.25.8810021')
+          .add(0x0020000e, 'UI', '2.25.8810022')
+          .add(0x00420011, 'OB', new Uint8Array(size).fill(0x25))
+          .add(0x00420012, 'LO', 'application/pdf')
+          .bytes(),
+        '1.2.840.10008.1.2.1',
+        ENCAPSULATED_PDF,
+        sop,
+      );
+    const send = (bytes: Uint8Array) => fetch(`${archive.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: new Uint8Array(bytes) });
+    const fits = pdf(4.5 * 1024 * 1024, '2.25.8810023'); // above the 4 MiB held in memory, so staged
+    expect((await send(fits)).status).toBe(200);
+    const back = await getMultipart(`${archive.url}/studies/2.25.8810021/series/2.25.8810022/instances/2.25.8810023`, 'multipart/related; type="application/dicom"; transfer-syntax=*');
+    expect(Buffer.compare(back.parts[0].body, Buffer.from(fits))).toBe(0);
+    const refused = await send(pdf(6 * 1024 * 1024, '2.25.8810024'));
+    expect(refused.status).toBe(409);
+    const [failed] = ((await refused.json()) as Record<string, { Value: Array<Record<string, { Value: unknown[] }>> }>)['00081198'].Value;
+    expect(failed['00081197'].Value).toEqual([0xa700]);
+    expect(String(failed['00000902'].Value[0])).toMatch(/is read whole, which this archive does up to 5242880 bytes \(MAX_INFLATED_BYTES\)/);
+    expect(readdirSync(join(archive.dataDir, 'staging'))).toEqual([]);
   });
 
   it('is retrieved as stored from a stream, and refused decompressed without being read', async () => {

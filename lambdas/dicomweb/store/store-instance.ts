@@ -2,16 +2,18 @@
 // A crash before the commit leaves only an unreferenced blob, which sweepOrphans() removes.
 import { createHash } from 'node:crypto';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { readInstanceFromFile } from '../../dicom/file-instance.js';
+import { HEADER_LIMIT, readInstanceFromFile } from '../../dicom/file-instance.js';
 import { inflatedDataset } from '../../dicom/inflate.js';
 import { InvalidInstanceError, readInstance, type ParsedInstance } from '../../dicom/instance.js';
-import { DicomParseError } from '../../dicom/parser.js';
+import { DEFAULT_MAX_INFLATED_BYTES, DicomParseError } from '../../dicom/parser.js';
 import type { ArchiveStorage, BlobStore, DuplicatePolicy, InstanceRecord } from '../../storage/ports.js';
 import type { InstanceSource } from './spool.js';
 import { removeIfUnreferenced, whileWritingBlob } from './blob-lifecycle.js';
 
 export const FailureReason = {
   ProcessingFailure: 0x0110,
+  /** PS3.4 Annex B: Refused, Out of Resources. */
+  OutOfResources: 0xa700,
   DuplicateSOPInstance: 0x0111,
   CannotUnderstand: 0xc000,
   /** Data Set does not match SOP Class (PS3.4 Annex B), also given when the study differs from the URL's. */
@@ -30,7 +32,10 @@ export interface StoreOptions {
   duplicatePolicy: DuplicatePolicy;
   /** When storing to /studies/{uid}, the instance must belong to that study. */
   expectedStudyInstanceUID?: string;
-  /** Largest data set a deflated instance may inflate to (DEFAULT_MAX_INFLATED_BYTES when unset). */
+  /**
+   * Largest data set a deflated instance may inflate to (DEFAULT_MAX_INFLATED_BYTES when unset); also the
+   * largest staged instance read whole when it cannot be read in pieces.
+   */
   maxInflatedBytes?: number;
   /** For instances the archive produces itself: the analysis that made it (carried on the InstanceStored event). */
   producedBy?: string;
@@ -57,6 +62,8 @@ function sha256Hex(bytes: Uint8Array): string {
 
 const HASH_SLICE = 1024 * 1024 * 1024;
 
+class OutOfResourcesError extends Error {}
+
 /** A received instance read, with how to hash and store its bytes. */
 interface ReadInstance {
   instance: ParsedInstance;
@@ -79,7 +86,14 @@ async function readSource(source: Uint8Array | InstanceSource, options: StoreOpt
     await file.close();
   }
   if (!instance) {
-    // A shape read only whole (deflated, or a huge header): as if it had arrived in memory.
+    // A shape read only whole (deflated, a huge header, bulk that is no Pixel Data): as if it had arrived in
+    // memory, up to a size that memory can take.
+    const limit = options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES;
+    if (staged.size > limit) {
+      throw new OutOfResourcesError(
+        `an instance of ${staged.size} bytes whose data set is deflated, whose header runs past ${HEADER_LIMIT} bytes or whose bulk is not its Pixel Data is read whole, which this archive does up to ${limit} bytes (MAX_INFLATED_BYTES)`,
+      );
+    }
     const bytes = await readFile(staged.path);
     return { ...(await readSource(bytes, options)), sha256: () => staged.sha256 };
   }
@@ -108,6 +122,7 @@ export async function storeInstance(storage: ArchiveStorage, source: Uint8Array 
     received = await readSource(source, options);
     instance = received.instance;
   } catch (e) {
+    if (e instanceof OutOfResourcesError) return { status: 'failed', failureReason: FailureReason.OutOfResources, message: e.message };
     if (e instanceof DicomParseError) e = new InvalidInstanceError(e.message);
     if (!(e instanceof InvalidInstanceError)) throw e;
     return {
