@@ -5,6 +5,7 @@
 // Here such requests get the status and a JSON body, and the connection is closed gracefully: what the
 // client still sends is read and discarded for a while, so the answer reaches it.
 import { serve, type ServerType } from '@hono/node-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { problemBody } from './dicomweb/http/problem.js';
 
@@ -33,8 +34,39 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
 
+/**
+ * An answer sent before its request's body was read (413 for a body past a limit, a refused STOW part) must
+ * still reach a client that sends the whole body before reading: closing at once, with the body unread,
+ * makes the kernel reset the connection, and the answer may be lost with it. What is left is read and
+ * discarded; the connection is closed once the client has sent it (or has closed), or after LINGER_MS.
+ */
+function lingerUntilBodyRead(env: unknown): void {
+  const { incoming, outgoing } = (env ?? {}) as { incoming?: IncomingMessage; outgoing?: ServerResponse };
+  if (!incoming || !outgoing) return;
+  outgoing.once('finish', () => {
+    if (incoming.complete) return;
+    const socket = incoming.socket;
+    // Node has just ended a `Connection: close` answer's socket and would destroy it once the answer is
+    // flushed (socket.destroySoon): it is destroyed here instead, when the body is in or the time is up.
+    socket.removeListener('finish', socket.destroy);
+    const close = () => {
+      clearTimeout(cutOff);
+      if (!outgoing.shouldKeepAlive) socket.destroy();
+    };
+    const cutOff = setTimeout(() => socket.destroy(), LINGER_MS);
+    cutOff.unref();
+    incoming.once('end', close);
+    socket.once('close', () => clearTimeout(cutOff));
+    incoming.resume();
+  });
+}
+
 export function serveOnNode(fetch: Fetch, port: number, hostname: string, onListening?: () => void): ServerType {
-  const server = serve({ fetch, port, hostname }, onListening);
+  const lingering: Fetch = (request, env) => {
+    lingerUntilBodyRead(env);
+    return fetch(request, env);
+  };
+  const server = serve({ fetch: lingering, port, hostname }, onListening);
   server.on('clientError', answerClientError);
   return server;
 }

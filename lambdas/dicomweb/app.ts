@@ -54,7 +54,8 @@ export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfi
   }
   app.onError((err, c) => {
     if (err instanceof HttpProblem) {
-      // A refused body is not read to its end, so the connection cannot carry another request.
+      // A refused body is not read to its end, so the connection cannot carry another request (the Node
+      // server reads and discards what the client still sends before closing it: node-server.ts).
       return c.body(problemBody(err.status, err.message), err.status, { 'Content-Type': 'application/json', ...(err.status === 413 ? CLOSE : {}) });
     }
     log('error', 'unhandled error', { method: c.req.method, path: c.req.path, error: String(err), stack: (err as Error).stack });

@@ -51,7 +51,6 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > config.maxRequestBytes) {
     // Answered at once (a client may declare a length it never sends); what does arrive is read and discarded.
-    void drain(body);
     throw new HttpProblem(413, `request body of ${declared} bytes exceeds the limit of ${config.maxRequestBytes} bytes; send fewer instances per request`);
   }
 
@@ -98,7 +97,6 @@ export async function handleStow(c: Context, storage: ArchiveStorage, config: Di
     await current?.spool.discard();
     if (e instanceof MultipartLimitError) {
       await Promise.allSettled(pending);
-      void drain(body);
       throw new HttpProblem(413, `${e.message}: the limits are ${config.maxInstanceBytes} bytes per instance (MAX_INSTANCE_BYTES) and ${config.maxRequestBytes} per request (MAX_REQUEST_BYTES)`);
     }
     if (!(e instanceof MultipartFormatError)) {
@@ -169,29 +167,12 @@ function stowResponse(c: Context, config: DicomWebConfig, outcomes: StoreOutcome
  * the copy into a web ReadableStream on the hottest path; elsewhere (Lambda) the standard body.
  */
 function requestBody(c: Context): AsyncIterable<Uint8Array> | undefined {
-  // Early exits (a refused part) must not destroy the body: what is left is drained so the client reads our answer.
+  // Early exits (a refused part) must not destroy the body: what is left is read and discarded after the
+  // answer (node-server.ts), so that the client receives it.
   const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming;
   if (incoming) return incoming.iterator({ destroyOnReturn: false });
   const body = c.req.raw.body as (ReadableStream<Uint8Array> & { values(o: { preventCancel: boolean }): AsyncIterable<Uint8Array> }) | null;
   return body?.values({ preventCancel: true });
-}
-
-const DRAIN_LIMIT = 64 * 1024 * 1024;
-
-/**
- * Reads and discards what is left of a refused body (up to 64 MiB), so that HTTP clients that send the
- * whole body before reading the response receive the 413 instead of a reset connection.
- */
-async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
-  let seen = 0;
-  try {
-    for await (const chunk of body) {
-      seen += chunk.byteLength;
-      if (seen > DRAIN_LIMIT) return;
-    }
-  } catch {
-    // the body was already consumed or the client went away: nothing left to drain
-  }
 }
 
 /** A single-part request's body: one instance, spooled up to MAX_INSTANCE_BYTES (413 past it). */
@@ -199,19 +180,13 @@ async function singleInstanceBody(c: Context, config: DicomWebConfig): Promise<I
   const body = requestBody(c);
   const tooLarge = (size: number | string) => new HttpProblem(413, `the instance of ${size} bytes exceeds the limit of ${config.maxInstanceBytes} bytes (MAX_INSTANCE_BYTES)`);
   const declared = Number(c.req.header('content-length'));
-  if (Number.isFinite(declared) && declared > config.maxInstanceBytes) {
-    if (body) void drain(body);
-    throw tooLarge(declared);
-  }
+  if (Number.isFinite(declared) && declared > config.maxInstanceBytes) throw tooLarge(declared);
   const spool = new InstanceSpool(spoolSettings(config));
   let size = 0;
   try {
     for await (const chunk of body ?? []) {
       size += chunk.byteLength;
-      if (size > config.maxInstanceBytes) {
-        void drain(body!);
-        throw tooLarge(`more than ${config.maxInstanceBytes}`);
-      }
+      if (size > config.maxInstanceBytes) throw tooLarge(`more than ${config.maxInstanceBytes}`);
       await spool.write(chunk);
     }
   } catch (e) {
