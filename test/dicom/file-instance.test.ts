@@ -3,6 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { readInstanceFromFile, type RandomAccessFile } from '../../lambdas/dicom/file-instance.js';
 import { InvalidInstanceError, readInstance, type ParsedInstance } from '../../lambdas/dicom/instance.js';
+import fc from 'fast-check';
+import { loadCorpus } from '../fuzz/corpus.js';
+import { Draw, INSTANCE_MUTATIONS, mutateInstance } from '../fuzz/mutate-instance.js';
 import { sampleBytes, samples } from '../helpers/samples.js';
 import { DataSetWriter, part10File, us } from '../helpers/dataset-bytes.js';
 
@@ -139,5 +142,38 @@ describe('reading an instance from a file in pieces', () => {
     brokenVr.write('\x01\x02', brokenVr.indexOf(Buffer.from([0x28, 0x00, 0x04, 0x00])) + 4, 'latin1'); // Photometric Interpretation's VR
     expect(brokenVr.length).toBeGreaterThan(2 * 1024 * 1024);
     await expect(readInstanceFromFile(fileOver(brokenVr))).rejects.toThrow(/invalid VR bytes/);
+  });
+
+  it('agrees with reading whole on mutated files too: the same instance, or a refusal', async () => {
+    const corpus = loadCorpus();
+    const kinds = INSTANCE_MUTATIONS.filter((k) => k !== 'deflate-bomb');
+    const plans = fc.sample(fc.record({ kind: fc.constantFrom(...kinds), sample: fc.nat(), numbers: fc.array(fc.nat(), { minLength: 32, maxLength: 32 }) }), { seed: 1207, numRuns: 600 });
+    let compared = 0;
+    for (const plan of plans) {
+      const bytes = mutateInstance(corpus[plan.sample % corpus.length], plan.kind, new Draw(plan.numbers));
+      let whole: ParsedInstance | undefined;
+      try {
+        whole = readInstance(bytes);
+      } catch (e) {
+        if (!(e instanceof InvalidInstanceError)) throw e;
+      }
+      let pieces: ParsedInstance | undefined | 'refused';
+      try {
+        pieces = await readInstanceFromFile(fileOver(bytes));
+      } catch (e) {
+        if (!(e instanceof InvalidInstanceError)) throw e;
+        pieces = 'refused';
+      }
+      if (pieces === undefined) continue; // read whole by the caller
+      const label = `${plan.kind} of ${corpus[plan.sample % corpus.length].name}`;
+      if (!whole) {
+        expect(pieces, label).toBe('refused');
+        continue;
+      }
+      expect(pieces, label).not.toBe('refused');
+      expect(comparable(pieces as ParsedInstance), label).toEqual(comparable(whole));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(200);
   });
 });
