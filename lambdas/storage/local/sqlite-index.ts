@@ -82,7 +82,7 @@ const withoutHeavy = (r: InstanceRecord): StoredInstance => {
 };
 
 /** Records longer than this (frame layouts of thousands of frames) are parsed once and kept. */
-const LARGE_RECORD_CHARS = 64 * 1024;
+const LARGE_RECORD_BYTES = 64 * 1024;
 
 export class SqliteIndex implements ArchiveIndex {
   private readonly db: Database.Database;
@@ -281,7 +281,7 @@ export class SqliteIndex implements ArchiveIndex {
     // read once and kept while their row is unchanged, so that each tile request does not parse them again.
     const rows = this.db
       .prepare(
-        `SELECT i.rowid, i.sha256, CASE WHEN length(i.record) > ${LARGE_RECORD_CHARS} THEN NULL ELSE i.record END AS record
+        `SELECT i.rowid, i.sha256, CASE WHEN octet_length(i.record) > ${LARGE_RECORD_BYTES} THEN NULL ELSE i.record END AS record
          FROM instances i LEFT JOIN series s ON s.series_uid = i.series_uid
          WHERE ${where} ORDER BY s.series_number, i.series_uid, i.instance_number, i.sop_uid`,
       )
