@@ -47,8 +47,11 @@ export async function startDynamoDbLocal(): Promise<DynamoDbLocal> {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   await waitForLine(inside, 'ready', 'DynamoDB Local');
+  const open = new Set<net.Socket>();
   const relay = net.createServer((client) => {
     const upstream = net.connect(socket);
+    open.add(client);
+    client.once('close', () => open.delete(client));
     client.pipe(upstream).pipe(client);
     const close = () => {
       client.destroy();
@@ -63,11 +66,18 @@ export async function startDynamoDbLocal(): Promise<DynamoDbLocal> {
   return {
     client,
     endpoint,
+    // Bounded: a connection a test left open must not keep the relay, or the emulator, from ending.
     stop: async () => {
       client.destroy();
+      for (const s of open) s.destroy();
       await new Promise((r) => relay.close(r));
-      inside.stdin!.end();
-      await new Promise((r) => inside.once('exit', r));
+      if (inside.exitCode === null && inside.signalCode === null) {
+        const exited = new Promise((r) => inside.once('exit', r));
+        inside.stdin!.end();
+        const timer = setTimeout(() => inside.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
