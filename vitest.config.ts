@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // The DICOMweb suites that run a second time through the Lambda handler over the AWS emulators.
-const throughLambda = ['test/dicomweb/store-retrieve.test.ts', 'test/dicomweb/ups-rs.test.ts', 'test/dicomweb/fuzz.test.ts', 'test/dicomweb/metadata-stow.test.ts', 'test/dicomweb/qido.test.ts', 'test/dicomweb/bad-input.test.ts', 'test/imaging/rendered.test.ts'];
+const throughLambda = ['test/dicomweb/store-retrieve.test.ts', 'test/dicomweb/ups-rs.test.ts', 'test/dicomweb/fuzz.test.ts', 'test/dicomweb/metadata-stow.test.ts', 'test/dicomweb/qido.test.ts', 'test/dicomweb/bad-input.test.ts', 'test/imaging/rendered.test.ts', 'test/governance/audit-trail.test.ts'];
 const awsOnly = ['test/aws/**/*.test.ts'];
 
 export default defineConfig({

@@ -1,11 +1,16 @@
 // The DICOMweb application: one Hono app that runs unchanged behind the local Node server and
 // behind API Gateway/Lambda. It depends only on the storage interfaces it is given.
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { consoleLog, type StructuredLog } from '../logging.js';
 import { viewerCors } from '../cors.js';
 import { bodyLimit } from 'hono/body-limit';
 import { logger } from 'hono/logger';
 import { uidProblem } from '../dicom/uid.js';
+import { AUDIT_ROOT, createAuditApi, describeAuditRequest } from '../governance/audit/audit-api.js';
+import { describeDicomWebRequest } from '../governance/audit/audited-action.js';
+import { httpAudit } from '../governance/audit/http-audit.js';
+import { localCaller, type IdentifyRequester } from '../governance/audit/requester.js';
+import { StudyPatients } from '../governance/audit/study-patients.js';
 import type { ArchiveStorage, QueryLevel, ReferenceScope } from '../storage/ports.js';
 import type { DicomWebConfig } from './config.js';
 import { deleteScope } from './delete/delete.js';
@@ -40,11 +45,29 @@ const CLOSE = { Connection: 'close' };
 
 const full = (s: ReferenceScope) => s as Required<ReferenceScope>;
 
+export interface DicomWebAppOptions {
+  /** Who made a request, for the audit trail: the runtime's own way of knowing (the Node server's peer by default). */
+  requester?: IdentifyRequester;
+  /**
+   * The runtime's own checks (token and scope), run once the audit trail has seen the request, so that
+   * refusals are recorded too: for the DICOMweb resources and for the audit trail's API.
+   */
+  guards?: { dicomweb?: MiddlewareHandler[]; audit?: MiddlewareHandler[] };
+}
+
 /** `log` receives unhandled errors (Powertools' Logger on Lambda, JSON lines on the console otherwise). */
-export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfig, log: StructuredLog = consoleLog('dicomweb')): Hono {
+export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfig, log: StructuredLog = consoleLog('dicomweb'), options: DicomWebAppOptions = {}): Hono {
   const app = new Hono();
   if (process.env.LOG_REQUESTS === '1') app.use('*', logger());
   app.use('*', viewerCors(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']));
+  // Every request to the archive's resources leaves an audit record before it is answered (governance/audit).
+  const patients = new StudyPatients(storage.index);
+  const audited = { log: storage.audit, sourceID: config.auditSourceId, requester: options.requester ?? localCaller, patients, errors: log };
+  const dicomWebPath = (c: Context) => c.req.path.slice(config.basePath.length);
+  app.use(`${config.basePath}/*`, httpAudit({ ...audited, describe: (c) => describeDicomWebRequest(c.req.method, dicomWebPath(c), new URL(c.req.url).search) }));
+  app.use(`${AUDIT_ROOT}/*`, httpAudit({ ...audited, describe: describeAuditRequest }));
+  for (const guard of options.guards?.dicomweb ?? []) app.use(`${config.basePath}/*`, guard);
+  for (const guard of options.guards?.audit ?? []) app.use(`${AUDIT_ROOT}/*`, guard);
   if (config.cacheScope === 'private') {
     app.use('*', async (c, next) => {
       await next();
@@ -117,6 +140,7 @@ export function createDicomWebApp(storage: ArchiveStorage, config: DicomWebConfi
   addWorkitemRoutes(dw, storage.workitems, config);
 
   app.route(config.basePath, dw);
+  app.route(AUDIT_ROOT, createAuditApi(storage.audit));
   app.get('/health', (c) => c.json({ status: 'ok' }));
   return app;
 }

@@ -1,4 +1,5 @@
 // Settings of the DICOMweb application, shared by every runtime (local server, Lambda).
+import { hostname } from 'node:os';
 import { DEFAULT_MAX_INFLATED_BYTES } from '../dicom/parser.js';
 import type { DuplicatePolicy } from '../storage/ports.js';
 
@@ -44,6 +45,8 @@ export interface DicomWebConfig {
    * token; the AWS deployment's CloudFront still caches per token through its minimum TTL).
    */
   cacheScope: 'public' | 'private';
+  /** The archive's name in its audit records (AuditSourceID). */
+  auditSourceId: string;
 }
 
 const env = (name: string): string | undefined => process.env[name]?.trim() || undefined;
@@ -74,5 +77,6 @@ export function configFromEnv(): DicomWebConfig {
     maxQueryResults: intEnv('MAX_QUERY_RESULTS', 10000),
     maxQueryResponseBytes: intEnv('MAX_QUERY_RESPONSE_BYTES', 16 * 1024 ** 2),
     storeConcurrency: intEnv('STORE_CONCURRENCY', 8),
+    auditSourceId: env('AUDIT_SOURCE_ID') ?? `cloud-pacs@${hostname()}`,
   };
 }

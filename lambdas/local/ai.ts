@@ -1,5 +1,7 @@
 // Local mode's AI pipeline: SQLite state and queues beside the archive, and the pipeline (composed as
 // on AWS) subscribed to the archive's in-process events.
+import { localCaller } from '../governance/audit/requester.js';
+import { StudyPatients } from '../governance/audit/study-patients.js';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { Analyser } from '../ai/analysers/analyser.js';
@@ -25,6 +27,8 @@ export async function startLocalAi(
   dataDir: string,
   config: AiConfig,
   options: { analysers?: (defaults: Analyser[]) => Analyser[]; now?: () => Date } = {},
+  /** The archive's name in the audit records of the API's requests. */
+  auditSourceId = 'cloud-pacs',
 ): Promise<LocalAi> {
   const state = new SqliteAiState(join(dataDir, 'ai.sqlite'));
   const queue = new SqliteWorkQueue<AnalysisJob>(join(dataDir, 'ai-queues.sqlite'), {
@@ -46,7 +50,7 @@ export async function startLocalAi(
     pipeline,
     state,
     queue,
-    app: createAiApp(state, queue, analysers.map((a) => a.id)),
+    app: createAiApp(state, queue, analysers.map((a) => a.id), undefined, { log: storage.audit, sourceID: auditSourceId, requester: localCaller, patients: new StudyPatients(storage.index) }),
     close: async () => {
       unsubscribe();
       await pipeline.stop();

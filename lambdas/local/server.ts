@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { AiConfig } from '../ai/config.js';
 import { createDicomWebApp } from '../dicomweb/app.js';
+import { AUDIT_ROOT } from '../governance/audit/audit-api.js';
 import type { DimseSettings } from '../dimse/settings.js';
 import { serveOnNode } from '../node-server.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
@@ -57,7 +58,7 @@ export async function startLocalArchive(startOptions: LocalArchiveOptions): Prom
   if (!startOptions.config.stagingDir) await clearStaging(stagingDir);
   if (removed) console.log(JSON.stringify({ level: 'info', message: 'removed files of interrupted stores', count: removed }));
   const dicomweb = createDicomWebApp(storage, options.config);
-  const ai = options.ai?.enabled ? await startLocalAi(storage, options.dataDir, options.ai, options.aiOptions) : undefined;
+  const ai = options.ai?.enabled ? await startLocalAi(storage, options.dataDir, options.ai, options.aiOptions, options.config.auditSourceId) : undefined;
   const aiRoot = ai ? new Hono().route('/ai', ai.app) : undefined;
   const viewer = options.viewer ? viewerApp(options.config) : undefined;
   const worklist = ai ? createWorklistApp({ aiRoot: '/ai', dicomWebRoot: options.config.publicUrl ?? options.config.basePath, ...(viewer ? { viewerUrl: '/viewer' } : {}) }) : undefined;
@@ -91,6 +92,7 @@ export async function startLocalArchive(startOptions: LocalArchiveOptions): Prom
       await ai?.close();
       await storage.index.close();
       await storage.workitems.close();
+      await storage.audit.close();
       await storage.blobs.close();
     },
   };
@@ -102,8 +104,9 @@ function viewerApp(config: DicomWebConfig): Hono {
   return createViewerApp(dist, { dicomWebRoot: config.publicUrl ?? config.basePath });
 }
 
-/** What the DICOMweb app answers beside the viewer: its root (or, at "/", its resources), and /health. */
+/** What the DICOMweb app answers beside the viewer: its root (or, at "/", its resources), the audit trail's API and /health. */
 function dicomWebPaths(basePath: string): (path: string) => boolean {
-  if (basePath && basePath !== '/') return (path) => path === '/health' || path === basePath || path.startsWith(`${basePath}/`);
-  return (path) => /^\/(studies|series|instances|workitems|health)(\/|$)/.test(path);
+  const audit = (path: string) => path === AUDIT_ROOT || path.startsWith(`${AUDIT_ROOT}/`);
+  if (basePath && basePath !== '/') return (path) => path === '/health' || path === basePath || path.startsWith(`${basePath}/`) || audit(path);
+  return (path) => /^\/(studies|series|instances|workitems|health)(\/|$)/.test(path) || audit(path);
 }

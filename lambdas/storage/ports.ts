@@ -199,11 +199,94 @@ export interface WorkQueue<T> {
   close(): Promise<void>;
 }
 
+/** A coded value of DICOM's audit messages (PS3.15 A.5.1): code, coding scheme, meaning. */
+export interface AuditCode {
+  code: string;
+  codingScheme: string;
+  meaning: string;
+}
+
+/** One party to an audited event: the requester, or the archive (PS3.15 A.5.1 ActiveParticipant). */
+export interface AuditParticipant {
+  UserID: string;
+  AlternativeUserID?: string;
+  UserName?: string;
+  UserIsRequestor: boolean;
+  RoleIDCode?: AuditCode;
+  /** 1 machine name, 2 IP address. */
+  NetworkAccessPointTypeCode?: 1 | 2;
+  NetworkAccessPointID?: string;
+}
+
+/** What an event touched: a patient, a study, a query (PS3.15 A.5.1 ParticipantObjectIdentification). */
+export interface AuditObject {
+  /** 1 person, 2 system object. */
+  ParticipantObjectTypeCode: 1 | 2;
+  /** 1 patient, 3 report (a study), 13 security resource (the audit log), 24 query. */
+  ParticipantObjectTypeCodeRole: number;
+  ParticipantObjectIDTypeCode: AuditCode;
+  ParticipantObjectID: string;
+  ParticipantObjectName?: string;
+  /** The query as the requester sent it (plain text, not base64: this is the JSON form). */
+  ParticipantObjectQuery?: string;
+  ParticipantObjectDescription?: string;
+}
+
+/** An audit record in the fields of DICOM's audit messages (PS3.15 A.5.1), as JSON. */
+export interface AuditRecord {
+  /** Unique, and ordered by time within one archive. */
+  id: string;
+  EventIdentification: {
+    EventID: AuditCode;
+    /** C create, R read, U update, D delete, E execute. */
+    EventActionCode: 'C' | 'R' | 'U' | 'D' | 'E';
+    EventDateTime: string;
+    /** 0 success, 4 minor failure, 8 serious failure, 12 major failure. */
+    EventOutcomeIndicator: 0 | 4 | 8 | 12;
+    EventOutcomeDescription?: string;
+    EventTypeCode?: AuditCode[];
+  };
+  ActiveParticipant: AuditParticipant[];
+  AuditSourceIdentification: { AuditSourceID: string; AuditEnterpriseSiteID?: string; AuditSourceTypeCode: string };
+  ParticipantObjectIdentification: AuditObject[];
+}
+
+/** Which records to read; every given criterion must hold. Newest first. */
+export interface AuditQuery {
+  patientID?: string;
+  studyInstanceUID?: string;
+  userID?: string;
+  /** ISO 8601 bounds of EventDateTime, inclusive. */
+  since?: string;
+  until?: string;
+}
+
+/** The audit trail: records are added, never changed or removed. */
+export interface AuditLog {
+  /** Resolves once the record is durable. */
+  append(record: AuditRecord): Promise<void>;
+  /** Matching records, newest first, read as consumed. */
+  search(query: AuditQuery): AsyncIterable<AuditRecord>;
+  close(): Promise<void>;
+}
+
+/** The keys a record is found by: its patients, studies and requesting users. */
+export function auditKeys(record: AuditRecord): { patients: string[]; studies: string[]; users: string[] } {
+  const ids = (role: number, type: string) =>
+    [...new Set(record.ParticipantObjectIdentification.filter((o) => o.ParticipantObjectTypeCodeRole === role && o.ParticipantObjectIDTypeCode.code === type).map((o) => o.ParticipantObjectID))];
+  return {
+    patients: ids(1, '2'),
+    studies: ids(3, '110180'),
+    users: [...new Set(record.ActiveParticipant.filter((p) => p.UserIsRequestor).map((p) => p.UserID))],
+  };
+}
+
 export interface ArchiveStorage {
   blobs: BlobStore;
   index: ArchiveIndex;
   events: EventPublisher;
   workitems: WorkitemStore;
+  audit: AuditLog;
 }
 
 /** Every match of a query, for callers that want them all (the query's `limit` bounds them). */

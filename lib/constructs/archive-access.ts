@@ -1,10 +1,11 @@
 // What every runtime of the archive (Lambda functions, the streaming runtime's task) may do with its
-// data: read and write originals and overflow metadata, use the archive key, read and write the index and
-// announce events — named exactly, in one place.
+// data: read and write originals and overflow metadata, use the archive key, read and write the index,
+// add to and search the audit trail (never change it) and announce events — named exactly, in one place.
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { AUDIT_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-audit-log.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 import type { ArchiveStorage } from './archive-storage.js';
 
@@ -24,7 +25,7 @@ export function readWriteAccess(storage: ArchiveStorage): ArchiveAccess {
     logKey: storage.key,
     statements: archiveAccessStatements(storage),
     acknowledgements: archiveAccessAcknowledgements(storage),
-    environment: { ARCHIVE_BUCKET: storage.archive.bucketName, INDEX_TABLE: storage.index.tableName, EVENTS_QUEUE_URL: storage.events.queueUrl },
+    environment: { ARCHIVE_BUCKET: storage.archive.bucketName, INDEX_TABLE: storage.index.tableName, EVENTS_QUEUE_URL: storage.events.queueUrl, AUDIT_TABLE: storage.audit.tableName, AUDIT_SOURCE_ID: storage.auditSourceId },
   };
 }
 
@@ -41,8 +42,17 @@ export function archiveAccessStatements(storage: ArchiveStorage): iam.PolicyStat
       actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
       resources: indexArns,
     }),
+    auditTrailStatement(storage.audit.tableArn),
     new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [storage.events.queueArn] }),
   ];
+}
+
+/** The audit trail is append-only to the archive: records are put (each under a new key) and searched, never updated or deleted. */
+export function auditTrailStatement(tableArn: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: ['dynamodb:PutItem', 'dynamodb:Query'],
+    resources: [tableArn, ...AUDIT_TABLE_SCHEMA.indexes.map((i) => `${tableArn}/index/${i.IndexName}`)],
+  });
 }
 
 /** How cdk-nag writes the archive bucket's ARN in a finding: a reference to it, or its name when imported. */

@@ -1,7 +1,7 @@
 // Where the archive keeps its data: originals in a KMS-encrypted, versioned S3 bucket that tiers to
 // Standard-IA and Glacier Instant Retrieval (retrieval stays instant, so clients never notice); the index
-// in DynamoDB with point-in-time recovery and deletion protection; archive events in SQS with a
-// dead-letter queue. In a recovery (`restore`), the bucket and the index are the replicas that the
+// in DynamoDB with point-in-time recovery and deletion protection; the audit trail in a table of its own,
+// protected the same way; archive events in SQS with a dead-letter queue. In a recovery (`restore`), the bucket and the index are the replicas that the
 // primary deployment kept in this region, and only the rest is new.
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,6 +11,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { accessLogBucket } from './access-log-bucket.js';
+import { AUDIT_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-audit-log.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 import { allowLogGroupsToUse } from './log-encryption.js';
 import { protectedTable } from './protected-table.js';
@@ -35,11 +36,16 @@ export class ArchiveStorage extends Construct {
   readonly archive: s3.IBucket;
   readonly accessLogs: s3.Bucket;
   readonly index: dynamodb.ITableV2;
+  /** The audit trail: the archive's functions may only put and query items in it (archive-access.ts). */
+  readonly audit: dynamodb.ITableV2;
+  /** The archive's name in its audit records (AUDIT_SOURCE_ID). */
+  readonly auditSourceId: string;
   readonly events: sqs.Queue;
   readonly eventsDeadLetters: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: ArchiveStorageProps) {
     super(scope, id);
+    this.auditSourceId = `${props.names.archiveName}@${Stack.of(this).region}`;
     this.key = new kms.Key(this, 'Key', {
       description: 'Encrypts the PACS archive: originals, events',
       enableKeyRotation: true,
@@ -55,9 +61,11 @@ export class ArchiveStorage extends Construct {
       this.archive = s3.Bucket.fromBucketAttributes(this, 'Archive', { bucketName: props.restore.bucketName, encryptionKey: props.restore.key });
       // The primary's global table has a replica here under the same name.
       this.index = dynamodb.TableV2.fromTableName(this, 'Index', props.names.indexTable);
+      this.audit = dynamodb.TableV2.fromTableName(this, 'Audit', props.names.auditTable);
     } else {
       this.archive = this.primaryArchive(props);
       this.index = this.primaryIndex(props);
+      this.audit = protectedTable(this, 'Audit', { tableName: props.names.auditTable, indexes: AUDIT_TABLE_SCHEMA.indexes, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
     }
     this.eventsDeadLetters = new sqs.Queue(this, 'EventsDeadLetters', {
       encryption: sqs.QueueEncryption.KMS,

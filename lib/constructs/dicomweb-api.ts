@@ -6,6 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { AUDIT_ROOT } from '../../lambdas/governance/audit/audit-api.js';
 import { readWriteAccess } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
 import type { ArchiveStorage } from './archive-storage.js';
@@ -34,7 +35,7 @@ export class DicomWebApi extends Construct {
     this.function = new ArchiveFunction(this, 'Handler', {
       access: readWriteAccess(storage),
       entry: 'lambdas/aws/handlers/dicomweb-api.ts',
-      description: 'DICOMweb API: STOW-RS, QIDO-RS, WADO-RS, delete',
+      description: 'DICOMweb API: STOW-RS, QIDO-RS, WADO-RS, delete; the audit trail',
       memorySize: 1769, // one full vCPU
       timeout: Duration.seconds(29), // API Gateway's integration timeout
       reservedConcurrency: props.reservedConcurrency,
@@ -54,6 +55,8 @@ export class DicomWebApi extends Construct {
     this.authorizer = new apigateway.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [auth.userPool] });
     this.validator = this.api.addRequestValidator('Parameters', { validateRequestParameters: true, validateRequestBody: true });
     this.addProxy(DICOMWEB_BASE_PATH, this.function, { GET: 'read', HEAD: 'read', POST: 'write', PUT: 'write', DELETE: 'delete' });
+    // The audit trail's read API, served by the same function, with a scope of its own.
+    this.addProxy(AUDIT_ROOT, this.function, { GET: 'audit', HEAD: 'audit' });
 
     Validations.of(this.api).acknowledge(
       { id: 'AwsSolutions-APIG4', reason: 'Only the CORS preflight (OPTIONS, a mock integration that returns headers) is unauthenticated; browsers send it without credentials.' },

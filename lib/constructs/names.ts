@@ -7,6 +7,8 @@ export interface ArchiveNames {
   stackPrefix: string;
   indexTable: string;
   aiStateTable: string;
+  /** The audit trail (append-only; a global table when there is a DR region). */
+  auditTable: string;
   replicaBucket(account: string, region: string): string;
   replicaKeyAlias: string;
 }
@@ -22,6 +24,7 @@ export function archiveNames(archiveName: string): ArchiveNames {
     stackPrefix: archiveName.replace(/(^|-)([a-z0-9])/g, (_m, _d: string, c: string) => c.toUpperCase()),
     indexTable: `${archiveName}-index`,
     aiStateTable: `${archiveName}-ai-state`,
+    auditTable: `${archiveName}-audit`,
     replicaBucket: (account, region) => `${archiveName}-replica-${account}-${region}`,
     replicaKeyAlias: `alias/${archiveName}-replica`,
   };

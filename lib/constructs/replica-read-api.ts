@@ -10,7 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
-import { objectPrefixAcknowledgements, type ArchiveAccess } from './archive-access.js';
+import { auditTrailStatement, objectPrefixAcknowledgements, type ArchiveAccess } from './archive-access.js';
 import { ArchiveFunction } from './archive-function.js';
 import { dicomWebRestApi } from './dicomweb-api.js';
 import type { ArchiveNames } from './names.js';
@@ -23,10 +23,14 @@ export interface ReplicaReadApiProps {
   reservedConcurrency: number;
 }
 
-/** Read the replica's originals and metadata; read and query the index table's replica (with the copied token keys). */
+/**
+ * Read the replica's originals and metadata; read and query the index table's replica (with the copied
+ * token keys); add to and search the audit table's replica (reads made here are recorded here).
+ */
 function replicaReadAccess(scope: Construct, replica: ArchiveReplica, names: ArchiveNames): ArchiveAccess {
   const { partition, region, account } = Stack.of(scope);
   const table = `arn:${partition}:dynamodb:${region}:${account}:table/${names.indexTable}`;
+  const audit = `arn:${partition}:dynamodb:${region}:${account}:table/${names.auditTable}`;
   return {
     logKey: replica.key,
     statements: [
@@ -39,9 +43,10 @@ function replicaReadAccess(scope: Construct, replica: ArchiveReplica, names: Arc
         actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
         resources: [table, ...INDEX_TABLE_SCHEMA.indexes.map((i) => `${table}/index/${i.IndexName}`)],
       }),
+      auditTrailStatement(audit),
     ],
     acknowledgements: objectPrefixAcknowledgements(replica.bucket),
-    environment: { ARCHIVE_BUCKET: replica.bucket.bucketName, INDEX_TABLE: names.indexTable },
+    environment: { ARCHIVE_BUCKET: replica.bucket.bucketName, INDEX_TABLE: names.indexTable, AUDIT_TABLE: names.auditTable, AUDIT_SOURCE_ID: `${names.archiveName}@${region}` },
   };
 }
 
@@ -68,6 +73,11 @@ export class ReplicaReadApi extends Construct {
     // than API Gateway's "Missing Authentication Token".
     for (const verb of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE']) {
       proxy.addMethod(verb, integration, { authorizationType: apigateway.AuthorizationType.NONE, requestValidator: validator, requestParameters: { 'method.request.path.proxy': true } });
+    }
+    // The audit trail's read API (the function checks for the scope dicomweb/audit).
+    const audit = this.api.root.addResource('audit').addResource('{proxy+}');
+    for (const verb of ['GET', 'HEAD']) {
+      audit.addMethod(verb, integration, { authorizationType: apigateway.AuthorizationType.NONE, requestValidator: validator, requestParameters: { 'method.request.path.proxy': true } });
     }
     Validations.of(this.api).acknowledge(
       { id: 'AwsSolutions-APIG4', reason: 'Every method checks a Cognito access token in the function, against the copy of the user pool\'s keys in the index table\'s replica: an API Gateway Cognito authorizer would need the primary region\'s user pool, which this API must outlive.' },

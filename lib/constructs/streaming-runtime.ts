@@ -170,6 +170,8 @@ export class StreamingRuntime extends Construct {
         ARCHIVE_BUCKET: storage.archive.bucketName,
         INDEX_TABLE: storage.index.tableName,
         EVENTS_QUEUE_URL: storage.events.queueUrl,
+        AUDIT_TABLE: storage.audit.tableName,
+        AUDIT_SOURCE_ID: storage.auditSourceId,
         USER_POOL_ID: props.auth.userPool.userPoolId,
         DICOMWEB_BASE_PATH: props.basePath,
         MAX_REQUEST_BYTES: String(props.maxRequestBytes),

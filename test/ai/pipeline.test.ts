@@ -3,6 +3,7 @@
 // SEG (dciodvfy-clean, found by QIDO, retrieved by WADO), triage orders the worklist, failures are
 // retried and dead-lettered, redeliveries change nothing, and the registry, feedback and metrics APIs
 // answer with the data they hold.
+import type { AuditRecord } from '../../lambdas/storage/ports.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Analyser } from '../../lambdas/ai/analysers/analyser.js';
 import { BUILT_IN_ANALYSER_IDS, builtInAnalysers } from '../../lambdas/ai/analysers/built-in.js';
@@ -228,6 +229,16 @@ describe('governance APIs', () => {
     expect((await post({ verdict: 'accept', reader: 'x' }, 'bm8tc3VjaA')).status).toBe(404);
     const notJson = await ai(`/results/${result.id}/feedback`, { method: 'POST', body: '{' });
     expect(notJson.status).toBe(400);
+    // Each attempt is in the audit trail under the study: the accepted one (0), the refused ones (4).
+    const trail = (await (await fetch(`${archive.url.replace(/\/dicomweb$/, '')}/audit/events?study=${first.studyInstanceUID}`)).json()) as { records: AuditRecord[] };
+    const feedback = trail.records.filter((r) => r.ParticipantObjectIdentification.some((o) => o.ParticipantObjectDescription === 'feedback on an AI result'));
+    expect(feedback.map((r) => `${r.EventIdentification.EventID.code} ${r.EventIdentification.EventActionCode} ${r.EventIdentification.EventOutcomeIndicator}`)).toEqual([
+      '110103 U 4',
+      '110103 U 4',
+      '110103 U 4',
+      '110103 U 4',
+      '110103 U 0',
+    ]);
   });
 
   it('keeps a registry with a change log; a disabled analyser gets no new work', async () => {

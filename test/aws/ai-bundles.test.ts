@@ -22,7 +22,7 @@ import { startApiGateway, type ApiGatewayStandIn } from '../helpers/api-gateway.
 import { stow, testConfig } from '../helpers/archive.js';
 import { emulatorClients, emulatorEnvironment } from '../helpers/aws-emulators.js';
 import { chunksHolding, loadedAtStart } from '../helpers/bundle-imports.js';
-import { createIndexTable } from '../helpers/index-table.js';
+import { createAuditTable, createIndexTable } from '../helpers/index-table.js';
 import { lambdaContext, receive, sqsEvent } from '../helpers/sqs-events.js';
 import { syntheticCt } from '../helpers/synthetic-ct.js';
 
@@ -61,12 +61,13 @@ describe('the bundled AI functions over the emulators', () => {
     urls = { events: await queue(`${bucket}-events`), readiness: await queue(`${bucket}-readiness`), imageNoise: queues['image-noise'].url };
     const stateTable = await createAiStateTable(clients.dynamodb);
     state = new DynamoDbAiState(clients.dynamodb, stateTable);
-    const storageSettings = { bucket, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: urls.events };
+    const storageSettings = { bucket, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: urls.events, auditTable: await createAuditTable(clients.dynamodb) };
     // What the CDK app sets on the functions, and the SDK's own variables for endpoints and checksums.
     Object.assign(process.env, {
       ARCHIVE_BUCKET: storageSettings.bucket,
       INDEX_TABLE: storageSettings.table,
       EVENTS_QUEUE_URL: urls.events,
+      AUDIT_TABLE: storageSettings.auditTable,
       AI_STATE_TABLE: stateTable,
       AI_QUEUES: JSON.stringify(queues),
       AI_READINESS_QUEUE_URL: urls.readiness,

@@ -9,7 +9,7 @@ import type { ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { Analyser } from '../../lambdas/ai/analysers/analyser.js';
 import { handleArchiveEvents } from '../../lambdas/aws/handlers/ai-events.js';
-import { createAiApiHandler } from '../../lambdas/aws/handlers/ai-api.js';
+import { aiApiAudit, createAiApiHandler } from '../../lambdas/aws/handlers/ai-api.js';
 import { LOST_JOB_AFTER_MS, handleReadiness } from '../../lambdas/aws/handlers/ai-readiness.js';
 import { handleAnalysisJobs } from '../../lambdas/aws/handlers/ai-worker.js';
 import { createAwsAi, type AwsAi } from '../../lambdas/aws/ai/runtime.js';
@@ -21,7 +21,7 @@ import { BOUNDARY, multipartBody, testAiConfig, testConfig } from '../helpers/ar
 import { createAiStateTable } from '../helpers/ai-state-table.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
 import { allMatches } from '../../lambdas/storage/ports.js';
-import { createIndexTable } from '../helpers/index-table.js';
+import { createAuditTable, createIndexTable } from '../helpers/index-table.js';
 import { lambdaContext, receive, sqsEvent } from '../helpers/sqs-events.js';
 import { syntheticCt } from '../helpers/synthetic-ct.js';
 
@@ -45,7 +45,7 @@ describe('the AI pipeline\'s Lambda handlers on the AWS emulators', () => {
     const queue = async (queueName: string, fifo = false) =>
       (await clients.sqs.send(new CreateQueueCommand({ QueueName: queueName, Attributes: fifo ? { FifoQueue: 'true', VisibilityTimeout: '60' } : { VisibilityTimeout: '60' } }))).QueueUrl!;
     eventsUrl = await queue(`${name}-events`);
-    storageSettings = { bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: eventsUrl };
+    storageSettings = { bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: eventsUrl, auditTable: await createAuditTable(clients.dynamodb) };
     const ids = ['missing-priors', 'protocol-check', 'threshold-segmentation', 'image-noise', 'triage'];
     const queues: AwsAiSettings['queues'] = {};
     for (const id of ids) queues[id] = { url: await queue(`${name}-${id}.fifo`, true), deadLetterUrl: await queue(`${name}-${id}-dead.fifo`, true) };
@@ -217,16 +217,26 @@ describe('the AI pipeline\'s Lambda handlers on the AWS emulators', () => {
     expect((await ai.state.resultsOf(ct.studyInstanceUID)).map((r) => r.analyserId).sort()).toEqual(['image-noise', 'missing-priors', 'protocol-check', 'threshold-segmentation', 'triage']);
   }, 90_000);
 
-  it('serves the worklist and dead letters through the AI API handler', async () => {
-    const api = createAiApiHandler(settings, clients);
+  it('serves the worklist and dead letters through the AI API handler, each request in the audit trail', async () => {
+    const audit = aiApiAudit(storageSettings, clients.dynamodb, 'ai-test');
+    const api = createAiApiHandler(settings, clients, undefined, audit);
+    const claims = { sub: 'reader-9', client_id: 'viewer' };
     const get = async (path: string) =>
-      api({ resource: '/ai/{proxy+}', path, httpMethod: 'GET', headers: { Host: 'h' }, multiValueHeaders: {}, body: null, isBase64Encoded: false, requestContext: { path: `/prod${path}`, stage: 'prod', httpMethod: 'GET', identity: {} } } as never, lambdaContext);
+      api({ resource: '/ai/{proxy+}', path, httpMethod: 'GET', headers: { Host: 'h' }, multiValueHeaders: {}, body: null, isBase64Encoded: false, requestContext: { path: `/prod${path}`, stage: 'prod', httpMethod: 'GET', identity: { sourceIp: '10.1.2.3' }, authorizer: { claims } } } as never, lambdaContext);
     const worklist = await get('/ai/worklist');
     expect(worklist.statusCode).toBe(200);
     expect((JSON.parse(worklist.body) as Array<{ state: string }>).length).toBeGreaterThanOrEqual(2);
     const dead = JSON.parse((await get('/ai/dead-letters')).body) as Array<{ analyserId: string }>;
     expect(dead.map((d) => d.analyserId)).toContain('protocol-check');
     expect((await get('/ai/worklist?state=bogus')).statusCode).toBe(400);
+    const records = [];
+    for await (const r of audit.log.search({ userID: 'reader-9' })) records.push(r);
+    expect(records.map((r) => `${r.EventIdentification.EventID.code} ${r.EventIdentification.EventOutcomeIndicator} ${r.ParticipantObjectIdentification.at(-1)?.ParticipantObjectID}`)).toEqual([
+      '110112 4 ai/worklist',
+      '110112 0 ai/dead-letters',
+      '110112 0 ai/worklist',
+    ]);
+    expect(records[0].ActiveParticipant[0]).toMatchObject({ UserID: 'reader-9', AlternativeUserID: 'viewer', NetworkAccessPointID: '10.1.2.3' });
   });
 
   it('leaves no message behind in the job queues', async () => {

@@ -14,7 +14,7 @@ import { startApiGateway, type ApiGatewayStandIn } from '../helpers/api-gateway.
 import { stow } from '../helpers/archive.js';
 import { emulatorClients, emulatorEnvironment } from '../helpers/aws-emulators.js';
 import { chunksHolding, loadedAtStart } from '../helpers/bundle-imports.js';
-import { createIndexTable } from '../helpers/index-table.js';
+import { createAuditTable, createIndexTable } from '../helpers/index-table.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
 
 type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -41,6 +41,7 @@ describe('the bundled API function over the emulators', () => {
       // fauxqs names queues sqs.<region>.<its host>, no valid host with an IP address: the SDK warns (in
       // the test output) and sends to the endpoint below, where fauxqs finds the queue by that URL.
       EVENTS_QUEUE_URL: queueUrl,
+      AUDIT_TABLE: await createAuditTable(clients.dynamodb),
       ...emulatorEnvironment(endpoints),
     });
     const { handler } = (await import(join(dir, 'index.mjs'))) as { handler: Handler };

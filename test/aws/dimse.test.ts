@@ -16,7 +16,7 @@ import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { testConfig } from '../helpers/archive.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
 import { dcmtk, findscu, freePort, startStorescp } from '../helpers/dcmtk.js';
-import { createIndexTable } from '../helpers/index-table.js';
+import { createAuditTable, createIndexTable } from '../helpers/index-table.js';
 import { SAMPLES_DIR, sampleBytes } from '../helpers/samples.js';
 
 const CT = { file: 'highdicom/ct_image.dcm', study: '1.3.6.1.4.1.5962.1.2.1.20040119072730.12322' };
@@ -34,7 +34,7 @@ beforeAll(async () => {
   const events = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
   const fifo = (suffix: string) => clients.sqs.send(new CreateQueueCommand({ QueueName: `${name}-${suffix}.fifo`, Attributes: { FifoQueue: 'true', VisibilityTimeout: '60' } }));
   const [forward, deadLetters] = await Promise.all([fifo('forward'), fifo('forward-dlq')]);
-  storage = createAwsStorage({ bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: events.QueueUrl! }, clients);
+  storage = createAwsStorage({ bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: events.QueueUrl!, auditTable: await createAuditTable(clients.dynamodb) }, clients);
   received = mkdtempSync(join(tmpdir(), 'aws-forwarded-'));
   storescp = await startStorescp(received);
   port = await freePort();

@@ -13,7 +13,7 @@ import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { getMultipart, stow, testConfig } from '../helpers/archive.js';
 import { injectFaults, type FaultCounter } from '../helpers/fault-injection.js';
-import { createIndexTable } from '../helpers/index-table.js';
+import { createAuditTable, createIndexTable } from '../helpers/index-table.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
 import { serveApp, type ServedApp } from '../helpers/serve.js';
@@ -41,7 +41,7 @@ describe('faults from S3, DynamoDB and SQS', () => {
     injectFaults(clients.s3, { rate: 0.3, seed: 1 }, counter);
     injectFaults(clients.dynamodb, { rate: 0.3, seed: 2 }, counter);
     injectFaults(clients.sqs, { rate: 0.3, seed: 3 }, counter);
-    storage = createAwsStorage({ bucket: name, table, eventsQueueUrl: queueUrl }, clients);
+    storage = createAwsStorage({ bucket: name, table, eventsQueueUrl: queueUrl, auditTable: await createAuditTable(clients.dynamodb) }, clients);
     const app = createDicomWebApp(storage, testConfig());
     server = await serveApp(app);
     url = `${server.origin}/dicomweb`;

@@ -23,7 +23,7 @@ import { accessTokenSigner } from '../helpers/access-tokens.js';
 import { BOUNDARY, multipartBody, testConfig } from '../helpers/archive.js';
 import { startApiGateway, type ApiGatewayStandIn } from '../helpers/api-gateway.js';
 import { emulatorClientConfigs, emulatorClients } from '../helpers/aws-emulators.js';
-import { createIndexTable } from '../helpers/index-table.js';
+import { createAuditTable, createIndexTable } from '../helpers/index-table.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
 
 const USER_POOL_ID = 'eu-west-1_Replica1';
@@ -64,7 +64,8 @@ describe('the disaster-recovery read API', () => {
     await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
     const queue = (await clients.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
     const table = await createIndexTable(clients.dynamodb);
-    primary = createAwsStorage({ bucket: name, table, eventsQueueUrl: queue }, clients);
+    const auditTable = await createAuditTable(clients.dynamodb);
+    primary = createAwsStorage({ bucket: name, table, eventsQueueUrl: queue, auditTable }, clients);
     const image = syntheticInstance(
       { StudyInstanceUID: study, SeriesInstanceUID: series, SOPInstanceUID: sop, PatientID: 'DR-1', Rows: 16, Columns: 16, BitsAllocated: 16, BitsStored: 12, HighBit: 11, PixelRepresentation: 0, SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2' },
       new Uint16Array(256).map((_, i) => i),
@@ -73,7 +74,7 @@ describe('the disaster-recovery read API', () => {
 
     primaryKeys = indexTableTokenKeys(clients.dynamodb, table);
     jwks = await jwksEndpoint();
-    const replica = replicaStorage({ bucket: name, table }, emulatorClientConfigs(endpoints()));
+    const replica = replicaStorage({ bucket: name, table, auditTable }, emulatorClientConfigs(endpoints()));
     const log: StructuredLog = (level, message, fields = {}) => audit.push({ level, message, fields });
     gateway = await startApiGateway(apiGatewayHandlerFor(createReplicaApp(replica.storage, testConfig(), storedKeysVerifier(replica.tokenKeys), log)), undefined);
     token = signer(poolKeys.privateKey, 'pool-key-1');

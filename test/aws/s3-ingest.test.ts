@@ -11,7 +11,7 @@ import { readInstance } from '../../lambdas/dicom/instance.js';
 import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { injectFaults, type FaultCounter } from '../helpers/fault-injection.js';
-import { createIndexTable } from '../helpers/index-table.js';
+import { createAuditTable, createIndexTable } from '../helpers/index-table.js';
 import { sampleBytes } from '../helpers/samples.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
 
@@ -49,7 +49,7 @@ describe('bulk import from S3', () => {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const queue = await sqs.send(new CreateQueueCommand({ QueueName: bucket }));
     injectFaults(dynamodb, { rate: 1, seed: 5 }, counter);
-    storage = createAwsStorage({ bucket, table: await createIndexTable(dynamodb), eventsQueueUrl: queue.QueueUrl! }, { s3, sqs, dynamodb });
+    storage = createAwsStorage({ bucket, table: await createIndexTable(dynamodb), eventsQueueUrl: queue.QueueUrl!, auditTable: await createAuditTable(clients.dynamodb) }, { s3, sqs, dynamodb });
   });
   afterAll(() => s3?.destroy());
 

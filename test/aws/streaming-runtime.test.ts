@@ -26,7 +26,7 @@ import { writeWsi } from '../bench/make-wsi.js';
 import { accessTokenSigner } from '../helpers/access-tokens.js';
 import { BOUNDARY, multipartBody, testConfig } from '../helpers/archive.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
-import { createIndexTable } from '../helpers/index-table.js';
+import { createAuditTable, createIndexTable } from '../helpers/index-table.js';
 import { repoRoot } from '../helpers/samples.js';
 import { syntheticInstance, uid } from '../helpers/synthetic.js';
 import { serveApp, type ServedApp } from '../helpers/serve.js';
@@ -56,7 +56,7 @@ describe('the streaming runtime', () => {
     bucket = name;
     await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
     const queue = (await clients.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
-    storage = createAwsStorage({ bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: queue }, clients);
+    storage = createAwsStorage({ bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: queue, auditTable: await createAuditTable(clients.dynamodb) }, clients);
     const pool = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const jwk = { ...pool.publicKey.export({ format: 'jwk' }), kid: 'pool-key', alg: 'RS256', use: 'sig' };

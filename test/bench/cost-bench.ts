@@ -12,7 +12,7 @@ import { createDicomWebApp } from '../../lambdas/dicomweb/app.js';
 import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import { testConfig, multipartBody, BOUNDARY } from '../helpers/archive.js';
 import { startDynamoDbLocal } from '../helpers/dynamodb-local.js';
-import { createIndexTable } from '../helpers/index-table.js';
+import { createAuditTable, createIndexTable } from '../helpers/index-table.js';
 import { syntheticInstance } from '../helpers/synthetic.js';
 import { emulatorClients } from '../helpers/aws-emulators.js';
 
@@ -56,7 +56,7 @@ try {
   count('S3')(s3);
   count('SQS')(sqs);
   count('DynamoDB')(dynamo.client);
-  const storage = createAwsStorage({ bucket: 'cost', table, eventsQueueUrl: queueUrl }, { s3, sqs, dynamodb: dynamo.client });
+  const storage = createAwsStorage({ bucket: 'cost', table, eventsQueueUrl: queueUrl, auditTable: await createAuditTable(dynamo.client) }, { s3, sqs, dynamodb: dynamo.client });
   const app = createDicomWebApp(storage, testConfig());
   const call = async (path: string, init?: RequestInit) => {
     const res = await app.request(`http://localhost/dicomweb${path}`, init);

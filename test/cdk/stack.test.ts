@@ -22,6 +22,7 @@ import { sampleBytes } from '../helpers/samples.js';
 import { DEFAULT_CONFIG, configFromContext } from '../../lib/config.js';
 import { BUILT_IN_ANALYSER_IDS, MODEL_ANALYSER_IDS, PIXEL_ANALYSER_IDS, type BuiltInAnalyserId } from '../../lambdas/ai/analysers/built-in-ids.js';
 import { AI_STATE_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-ai-state.js';
+import { AUDIT_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-audit-log.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 
 const env = { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' };
@@ -87,6 +88,25 @@ describe('the deployed stack (default settings, with bundling)', () => {
     template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain' });
   });
 
+  it('keeps the audit trail in a protected table of its own that the archive may only add to and search', () => {
+    const table = resourcesOf(template, 'AWS::DynamoDB::GlobalTable').find((t) => t.Properties.TableName === 'serverless-pacs-audit')!;
+    const p = table.Properties as { Replicas: Array<Record<string, unknown>>; GlobalSecondaryIndexes: Array<{ IndexName: string }> };
+    for (const replica of p.Replicas) {
+      expect(replica.DeletionProtectionEnabled).toBe(true);
+      expect(replica.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    }
+    expect(p.GlobalSecondaryIndexes.map((i) => i.IndexName).sort()).toEqual(AUDIT_TABLE_SCHEMA.indexes.map((i) => i.IndexName).sort());
+    // Every statement that names the audit table grants PutItem and Query, nothing else.
+    const auditRef = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable')).find((id) => id.startsWith('StorageAudit'))!;
+    const statements = [...resourcesOf(template, 'AWS::IAM::Policy'), ...resourcesOf(template, 'AWS::IAM::ManagedPolicy')].flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement);
+    const onAudit = statements.filter((st) => JSON.stringify(st.Resource).includes(auditRef));
+    expect(onAudit.length).toBeGreaterThanOrEqual(3); // the API function, the streaming task, the AI and maintenance functions
+    for (const st of onAudit) expect([st.Action].flat().sort()).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+    for (const fn of resourcesOf(template, 'AWS::Lambda::Function').filter((f) => String(f.Properties.Description).startsWith('DICOMweb API'))) {
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.AUDIT_TABLE).toEqual({ Ref: auditRef });
+    }
+  });
+
   it('imports files dropped under ingest/ through S3 notifications, an encrypted queue and a dead-letter queue', () => {
     template.hasResourceProperties('Custom::S3BucketNotifications', {
       NotificationConfiguration: { QueueConfigurations: [Match.objectLike({ Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'ingest/' }] } } })] },
@@ -130,6 +150,8 @@ describe('the deployed stack (default settings, with bundling)', () => {
       'GET /ai': ['dicomweb/read'],
       'POST /ai': ['dicomweb/feedback'],
       'PATCH /ai': ['dicomweb/govern'],
+      'GET /audit': ['dicomweb/audit'],
+      'HEAD /audit': ['dicomweb/audit'],
     });
     template.hasResourceProperties('AWS::Cognito::UserPool', { MfaConfiguration: 'ON' });
   });
@@ -222,7 +244,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
       expect(b.ViewerProtocolPolicy).toBe('https-only');
       expect((b.FunctionAssociations as Array<{ EventType: string }>).map((f) => f.EventType)).toEqual(['viewer-request']);
     }
-    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/dicomweb/studies/*/frames/*', '/dicomweb/*', '/ai/*']);
+    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/dicomweb/studies/*/frames/*', '/dicomweb/*', '/ai/*', '/audit/*']);
     expect(config.DefaultCacheBehavior.ViewerProtocolPolicy).toBe('redirect-to-https');
     // Per token, and no longer than a token lives (the archive says `private`, so only the minimum TTL caches).
     template.hasResourceProperties('AWS::CloudFront::CachePolicy', {
@@ -299,7 +321,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
   });
 
-  it('packs the streaming runtime with its codecs into one archive that stock Node runs: health check, and 401 without a token', async () => {
+  it('packs the streaming runtime with its codecs into one archive that stock Node runs: health check, and no answer it cannot audit', async () => {
     const [task] = resourcesOf(template, 'AWS::ECS::TaskDefinition');
     const fetcher = (task.Properties.ContainerDefinitions as Array<{ Command?: unknown[] }>).find((c) => c.Command?.[0] === 's3')!;
     const url = JSON.stringify(fetcher.Command![2]);
@@ -332,7 +354,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
     expect(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', decoderProbe], { encoding: 'utf8' }))).toEqual([pm.rows, pm.columns, pm.rows * pm.columns * pm.samplesPerPixel * (pm.bitsAllocated / 8)]);
     const port = 18_000 + (process.pid % 1000);
     const child = spawn(process.execPath, [join(srv, 'index.mjs')], {
-      env: { ...process.env, PORT: String(port), USER_POOL_ID: 'eu-west-1_Bundle', ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' },
+      env: { ...process.env, PORT: String(port), USER_POOL_ID: 'eu-west-1_Bundle', ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AUDIT_TABLE: 'a', AWS_REGION: 'eu-west-1' },
       stdio: 'ignore',
     });
     try {
@@ -342,7 +364,11 @@ describe('the deployed stack (default settings, with bundling)', () => {
         if (!health) await new Promise((r) => setTimeout(r, 100));
       }
       expect(health?.status).toBe(200);
-      expect((await fetch(`http://127.0.0.1:${port}/dicomweb/studies`)).status).toBe(401);
+      // The request is refused (401) and its audit record written before the answer; with no AWS here to
+      // write it to, the answer is 503 instead (nothing answered unrecorded).
+      const refused = await fetch(`http://127.0.0.1:${port}/dicomweb/studies`);
+      expect(refused.status).toBe(503);
+      expect(await refused.text()).toMatch(/could not be recorded in the audit trail/);
     } finally {
       child.kill();
     }
@@ -356,7 +382,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
   });
 
-  it('bundles an API function under 1 MB that loads and answers', async () => {
+  it('bundles an API function under 1 MB that loads and answers nothing it cannot audit', async () => {
     // The API function's code asset is the directory named after its S3 key.
     const api = resourcesOf(template, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('DICOMweb API'))!;
     const dir = join(outdir, `asset.${(api.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
@@ -365,14 +391,15 @@ describe('the deployed stack (default settings, with bundling)', () => {
     const chunks = readdirSync(dir).filter((f) => f.endsWith('.mjs'));
     expect(chunks.length).toBeGreaterThan(1);
     expect(chunks.reduce((n, f) => n + statSync(join(dir, f)).size, 0)).toBeLessThan(1024 * 1024);
-    Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AWS_REGION: 'eu-west-1' });
+    Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', EVENTS_QUEUE_URL: 'http://127.0.0.1:9/q', AUDIT_TABLE: 'a', AWS_REGION: 'eu-west-1' });
     const { handler } = (await import(file)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };
     const res = await handler(
       { resource: '/{proxy+}', path: '/dicomweb/studies/x/series', httpMethod: 'GET', headers: { Host: 'h' }, multiValueHeaders: {}, body: null, isBase64Encoded: false, requestContext: { path: '/prod/dicomweb/studies/x/series', stage: 'prod', httpMethod: 'GET', identity: {} } },
       {},
     );
-    expect(res.statusCode).toBe(400);
-    expect(res.body).toMatch(/not a valid UID/);
+    // Refused (400), and — with no DynamoDB here to take its audit record — answered 503 rather than unrecorded.
+    expect(res.statusCode).toBe(503);
+    expect(res.body).toMatch(/could not be recorded in the audit trail/);
   });
 });
 
@@ -422,15 +449,19 @@ describe('settings', () => {
     const replica = Template.fromStack(app.node.findChild('ServerlessPacsReplica') as Stack);
     const reader = resourcesOf(replica, 'AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('DICOMweb read API'))!;
     expect((reader.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({ INDEX_TABLE: 'serverless-pacs-index', DICOMWEB_BASE_PATH: '/dicomweb' });
-    // Read-only: nothing in its policy writes, deletes or announces.
+    // Read-only: nothing in its policy writes, deletes or announces — but for the audit records of the reads it serves.
     const [readerPolicy] = resourcesOf(replica, 'AWS::IAM::ManagedPolicy').filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('dynamodb:Query'));
-    const actions = (readerPolicy.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[] }> }).Statement.flatMap((st) => [st.Action].flat());
+    const readerStatements = (readerPolicy.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement;
+    const actions = readerStatements.filter((st) => !JSON.stringify(st.Resource).includes('table/serverless-pacs-audit')).flatMap((st) => [st.Action].flat());
     expect(actions.filter((a) => !/^(s3:GetObject|kms:Decrypt|dynamodb:(GetItem|BatchGetItem|Query)|logs:(CreateLogStream|PutLogEvents)|xray:Put\w+)$/.test(a))).toEqual([]);
+    const onAudit = readerStatements.filter((st) => JSON.stringify(st.Resource).includes('table/serverless-pacs-audit'));
+    expect(onAudit.flatMap((st) => [st.Action].flat()).sort()).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
     const methods = resourcesOf(replica, 'AWS::ApiGateway::Method').filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
-    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST', 'PUT']);
+    // DICOMweb's five methods, and the audit trail's read (GET, HEAD).
+    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'GET', 'HEAD', 'HEAD', 'POST', 'PUT']);
   });
 
-  it('bundles the DR read API under 1 MB, S3 loaded only on first use; it loads and refuses a request without a token', async () => {
+  it('bundles the DR read API under 1 MB, S3 loaded only on first use; it loads and answers nothing it cannot audit', async () => {
     const dir = join(work, 'replica-bundle');
     bundleHandler('lambdas/aws/handlers/dicomweb-replica.ts', dir);
     const chunks = readdirSync(dir).filter((f) => f.endsWith('.mjs'));
@@ -439,14 +470,15 @@ describe('settings', () => {
     const s3 = chunksHolding(dir, 'ListObjectsV2');
     expect(s3.length).toBeGreaterThan(0);
     expect(loadedAtStart(dir).filter((f) => s3.includes(f))).toEqual([]);
-    Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', AWS_REGION: 'eu-central-1' });
+    Object.assign(process.env, { ARCHIVE_BUCKET: 'b', INDEX_TABLE: 't', AUDIT_TABLE: 'a', AWS_REGION: 'eu-central-1' });
     const { handler } = (await import(join(dir, 'index.mjs'))) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };
     const res = await handler(
       { resource: '/{proxy+}', path: '/dicomweb/studies', httpMethod: 'GET', headers: { Host: 'h' }, multiValueHeaders: {}, body: null, isBase64Encoded: false, requestContext: { path: '/prod/dicomweb/studies', stage: 'prod', httpMethod: 'GET', identity: {} } },
       {},
     );
-    expect(res.statusCode).toBe(401);
-    expect(res.body).toMatch(/access token is required/);
+    // Refused (401), and — with no DynamoDB here to take its audit record — answered 503 rather than unrecorded.
+    expect(res.statusCode).toBe(503);
+    expect(res.body).toMatch(/could not be recorded in the audit trail/);
   });
 
   it('puts a WAF web ACL made in us-east-1 in front of CloudFront; binary DICOM bodies are only counted, never blocked', () => {
@@ -495,6 +527,7 @@ describe('settings', () => {
     const variables = (api.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(variables.ARCHIVE_BUCKET).toBe('serverless-pacs-replica-123456789012-eu-central-1');
     expect(variables.INDEX_TABLE).toBe('serverless-pacs-index');
+    expect(variables.AUDIT_TABLE).toBe('serverless-pacs-audit');
     // Bulk import is left out (its notifications would belong to the replica's stack).
     expect(resourcesOf(template, 'AWS::Lambda::Function').some((f) => String(f.Properties.Description).startsWith('Bulk import'))).toBe(false);
     expect(() => configFromContext(new App({ context: { restoreFromReplica: 'true' } }).node)).toThrow(/needs drRegion/);
@@ -506,7 +539,7 @@ describe('settings', () => {
     expect(stack.stackName).toBe('PacsStaging');
     expect(app.node.tryFindChild('PacsStagingEdge')).toBeDefined();
     const tables = resourcesOf(Template.fromStack(stack), 'AWS::DynamoDB::GlobalTable').map((t) => t.Properties.TableName).sort();
-    expect(tables).toEqual(['pacs-staging-ai-state', 'pacs-staging-index']);
+    expect(tables).toEqual(['pacs-staging-ai-state', 'pacs-staging-audit', 'pacs-staging-index']);
     const replica = Template.fromStack(app.node.findChild('PacsStagingReplica') as Stack);
     replica.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'pacs-staging-replica-123456789012-eu-central-1' });
     replica.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/pacs-staging-replica' });

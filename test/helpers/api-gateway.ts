@@ -23,6 +23,18 @@ export interface ApiGatewayStandIn {
   close(): Promise<void>;
 }
 
+/**
+ * What the Cognito authorizer hands the function: the access token's claims. The stand-in checks no
+ * signature (the token checks are tested where the archive makes them: bearer-scopes, the streaming
+ * runtime); it passes on the claims of the token a request carries, as the authorizer does once it has.
+ */
+function authorizerOf(headers: Record<string, string>): APIGatewayProxyEvent['requestContext']['authorizer'] {
+  const header = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+  const payload = /^Bearer\s+[^.]+\.([^.]+)\./i.exec(header ?? '')?.[1];
+  if (!payload) return null;
+  return { claims: JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, string> };
+}
+
 function eventOf(req: http.IncomingMessage, body: Buffer, stage: string): APIGatewayProxyEvent {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const headers: Record<string, string> = {};
@@ -54,7 +66,7 @@ function eventOf(req: http.IncomingMessage, body: Buffer, stage: string): APIGat
     requestContext: {
       accountId: '123456789012',
       apiId: 'local',
-      authorizer: null,
+      authorizer: authorizerOf(headers),
       protocol: 'HTTP/1.1',
       httpMethod: req.method ?? 'GET',
       identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' } as APIGatewayProxyEvent['requestContext']['identity'],

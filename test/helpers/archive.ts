@@ -20,6 +20,7 @@ export const testConfig = (overrides: Partial<DicomWebConfig> = {}): DicomWebCon
   maxQueryResponseBytes: 32 * 1024 * 1024,
   storeConcurrency: 8,
   cacheScope: 'public',
+  auditSourceId: 'test-archive',
   ...overrides,
 });
 

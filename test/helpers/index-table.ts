@@ -1,5 +1,6 @@
-// Creates the archive's index table in DynamoDB Local with the schema the CDK app deploys.
+// Creates the archive's index and audit tables in DynamoDB Local with the schemas the CDK app deploys.
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AUDIT_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-audit-log.js';
 import { INDEX_TABLE_SCHEMA } from '../../lambdas/storage/aws/dynamodb-index.js';
 
 let tables = 0;
@@ -12,6 +13,21 @@ export async function createIndexTable(client: DynamoDBClient): Promise<string> 
       KeySchema: INDEX_TABLE_SCHEMA.keySchema,
       AttributeDefinitions: INDEX_TABLE_SCHEMA.attributes,
       GlobalSecondaryIndexes: INDEX_TABLE_SCHEMA.indexes,
+    }),
+  );
+  return name;
+}
+
+/** The audit trail's table, as the CDK app deploys it. */
+export async function createAuditTable(client: DynamoDBClient): Promise<string> {
+  const name = `archive-audit-${process.pid}-${++tables}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: AUDIT_TABLE_SCHEMA.keySchema,
+      AttributeDefinitions: AUDIT_TABLE_SCHEMA.attributes,
+      GlobalSecondaryIndexes: AUDIT_TABLE_SCHEMA.indexes,
     }),
   );
   return name;

@@ -11,7 +11,7 @@ import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { startApiGateway } from './api-gateway.js';
 import { serveApp } from './serve.js';
-import { createIndexTable } from './index-table.js';
+import { createAuditTable, createIndexTable } from './index-table.js';
 import { emulatorClientConfigs, emulatorClients } from './aws-emulators.js';
 
 let archives = 0;
@@ -25,7 +25,7 @@ export async function startLambdaArchive(
   await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
   const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
   const table = await createIndexTable(clients.dynamodb);
-  const settings = { bucket: name, table, eventsQueueUrl: queue.QueueUrl! };
+  const settings = { bucket: name, table, eventsQueueUrl: queue.QueueUrl!, auditTable: await createAuditTable(clients.dynamodb) };
   const storage = createAwsStorage(settings, clients);
   // The Lambda function's own storage, as its handler builds it: S3 loaded on the first request that needs it.
   const lambdaStorage = apiStorage(settings, emulatorClientConfigs(endpoints));

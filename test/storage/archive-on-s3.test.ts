@@ -11,6 +11,7 @@ import { createDicomWebApp } from '../../lambdas/dicomweb/app.js';
 import { S3BlobStore } from '../../lambdas/storage/aws/s3-blob-store.js';
 import { SqsEventPublisher } from '../../lambdas/storage/aws/sqs-events.js';
 import { SqliteIndex } from '../../lambdas/storage/local/sqlite-index.js';
+import { SqliteAuditLog } from '../../lambdas/storage/local/sqlite-audit-log.js';
 import { SqliteWorkitemStore } from '../../lambdas/storage/local/sqlite-workitems.js';
 import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
 import { getMultipart, stow, testConfig } from '../helpers/archive.js';
@@ -38,6 +39,7 @@ describe('DICOMweb over S3 and SQS', () => {
       index: new SqliteIndex(join(dir, 'index.sqlite')),
       events: new SqsEventPublisher(aws.sqs, queueUrl),
       workitems: new SqliteWorkitemStore(join(dir, 'workitems.sqlite')),
+      audit: new SqliteAuditLog(join(dir, 'audit.sqlite')),
     };
     const app = createDicomWebApp(storage, testConfig());
     server = await serveApp(app);

@@ -9,6 +9,8 @@ import { consoleLog, type StructuredLog } from '../../logging.js';
 import { z } from 'zod';
 import { uidProblem } from '../../dicom/uid.js';
 import { analyserMetrics } from '../monitoring/metrics.js';
+import { describeAiRequest } from '../../governance/audit/audited-action.js';
+import { httpAudit, type AuditSetup } from '../../governance/audit/http-audit.js';
 import { keyOfResultId, resultId, type AiStateStore, type AnalysisJob, type AnalysisResult, type WorkQueue } from '../ports.js';
 
 class ApiProblem extends Error {
@@ -69,9 +71,11 @@ function intParam(c: Context, name: string, fallback: number, max: number): numb
 const withId = (r: AnalysisResult) => ({ id: resultId(r.key), ...r });
 
 /** `analyserIds`: the installed analysers, whose metrics and dead letters are reported. */
-export function createAiApp(state: AiStateStore, queue: WorkQueue<AnalysisJob>, analyserIds: readonly string[], log: StructuredLog = consoleLog('ai-api')): Hono {
+export function createAiApp(state: AiStateStore, queue: WorkQueue<AnalysisJob>, analyserIds: readonly string[], log: StructuredLog = consoleLog('ai-api'), audit?: AuditSetup): Hono {
   const app = new Hono();
   app.use('*', viewerCors(['GET', 'POST', 'PATCH']));
+  // Reading the worklist and results, and feedback, are accesses to patients' studies: each is recorded (governance/audit).
+  if (audit) app.use('*', httpAudit({ ...audit, errors: log, describe: (c) => describeAiRequest(c.req.method, c.req.path.replace(/^.*?\/ai(?=\/)/, ''), new URL(c.req.url).search) }));
   app.onError((err, c) => {
     if (err instanceof ApiProblem) return c.json({ status: err.status, error: err.message }, err.status);
     log('error', 'unhandled error', { path: c.req.path, error: String(err) });

@@ -17,6 +17,13 @@ export interface AccessTokenClaims {
   username?: string;
 }
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The claims of the request's access token, once verified (kept also when it lacks the scope: the audit trail names who was refused). */
+    verifiedToken: AccessTokenClaims;
+  }
+}
+
 /** Verifies signature, issuer, expiry and token use (aws-jwt-verify's CognitoJwtVerifier fits). */
 export interface AccessTokenVerifier {
   verify(token: string): Promise<AccessTokenClaims>;
@@ -38,6 +45,9 @@ export const DICOMWEB_METHOD_SCOPES: Readonly<Record<string, string>> = {
   PUT: 'dicomweb/write',
   DELETE: 'dicomweb/delete',
 };
+
+/** The audit trail's API: read only, with a scope of its own. */
+export const AUDIT_SCOPES: Readonly<Record<string, string>> = { GET: 'dicomweb/audit', HEAD: 'dicomweb/audit' };
 
 export function requireScopes(verifier: AccessTokenVerifier, scopes: Readonly<Record<string, string>>, log: StructuredLog): MiddlewareHandler {
   return async (c, next) => {
@@ -68,6 +78,7 @@ export function requireScopes(verifier: AccessTokenVerifier, scopes: Readonly<Re
       }
       return deny(401, `the access token is not valid: ${reason}`);
     }
+    c.set('verifiedToken', claims);
     if (!(claims.scope ?? '').split(' ').includes(needed)) return deny(403, `the access token lacks the scope ${needed} that ${method} needs`, claims);
     await next();
   };

@@ -9,7 +9,14 @@ import { handle } from 'hono/aws-lambda';
 import { createAiApp } from '../../ai/http/ai-app.js';
 import type { AnalysisJob } from '../../ai/ports.js';
 import { aiConfigFromEnv } from '../../ai/config.js';
-import { REQUEST_PATH_RETRIES } from '../../storage/aws/compose.js';
+import { configFromEnv } from '../../dicomweb/config.js';
+import type { AuditSetup } from '../../governance/audit/http-audit.js';
+import { StudyPatients } from '../../governance/audit/study-patients.js';
+import { awsStorageSettingsFromEnv, REQUEST_PATH_RETRIES, type AwsStorageSettings } from '../../storage/aws/compose.js';
+import { DynamoDbAuditLog } from '../../storage/aws/dynamodb-audit-log.js';
+import { DynamoDbIndex } from '../../storage/aws/dynamodb-index.js';
+import { s3OnFirstUse } from '../../storage/aws/s3-on-first-use.js';
+import { apiGatewayRequester } from '../auth/audit-requester.js';
 import { DynamoDbAiState } from '../../storage/aws/dynamodb-ai-state.js';
 import { SqsWorkQueue } from '../../storage/aws/sqs-work-queue.js';
 import { awsAiSettingsFromEnv, type AwsAiSettings } from '../ai/settings.js';
@@ -22,18 +29,28 @@ export type AiApiHandler = (event: APIGatewayProxyEvent, context: Context) => Pr
 export const AI_BASE_PATH = '/ai';
 
 /** It needs no S3 client, and does not load one: a cold start does not parse the S3 client's schemas. */
-export function createAiApiHandler(settings: AwsAiSettings, clients: Pick<AwsClients, 'dynamodb' | 'sqs'>, log?: StructuredLog): AiApiHandler {
+export function createAiApiHandler(settings: AwsAiSettings, clients: Pick<AwsClients, 'dynamodb' | 'sqs'>, log: StructuredLog | undefined, audit: AuditSetup): AiApiHandler {
   const config = aiConfigFromEnv();
   const state = new DynamoDbAiState(clients.dynamodb, settings.stateTable);
   const queue = new SqsWorkQueue<AnalysisJob>(clients.sqs, settings.queues, { maxAttempts: config.maxAttempts, backoffBaseMs: config.retryBackoffMs });
-  const app = new Hono().route(AI_BASE_PATH, createAiApp(state, queue, Object.keys(settings.queues), log));
+  const app = new Hono().route(AI_BASE_PATH, createAiApp(state, queue, Object.keys(settings.queues), log, audit));
   return handle(app) as unknown as AiApiHandler;
+}
+
+/** The audit trail of the API's requests: the archive's audit table, patients looked up in its index (S3 loaded only if ever needed). */
+export function aiApiAudit(storageSettings: AwsStorageSettings, dynamodb: DynamoDBClient, sourceID: string): AuditSetup {
+  const index = new DynamoDbIndex(dynamodb, storageSettings.table, s3OnFirstUse(storageSettings.bucket));
+  return { log: new DynamoDbAuditLog(dynamodb, storageSettings.auditTable), sourceID, requester: apiGatewayRequester, patients: new StudyPatients(index) };
 }
 
 const { logger } = observability('ai-api');
 let cached: AiApiHandler | undefined;
 export const handler: AiApiHandler = (event, context) => {
   logger.addContext(context);
-  cached ??= createAiApiHandler(awsAiSettingsFromEnv(), { dynamodb: new DynamoDBClient(REQUEST_PATH_RETRIES), sqs: new SQSClient(REQUEST_PATH_RETRIES) }, powertoolsLog(logger));
+  if (!cached) {
+    const dynamodb = new DynamoDBClient(REQUEST_PATH_RETRIES);
+    const audit = aiApiAudit(awsStorageSettingsFromEnv(), dynamodb, configFromEnv().auditSourceId);
+    cached = createAiApiHandler(awsAiSettingsFromEnv(), { dynamodb, sqs: new SQSClient(REQUEST_PATH_RETRIES) }, powertoolsLog(logger), audit);
+  }
   return cached(event, context);
 };

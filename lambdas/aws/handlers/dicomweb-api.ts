@@ -13,6 +13,7 @@ import type { StructuredLog } from '../../logging.js';
 import { awsStorageSettingsFromEnv, composeAwsStorage, REQUEST_PATH_RETRIES, type AwsStorageSettings } from '../../storage/aws/compose.js';
 import { s3OnFirstUse } from '../../storage/aws/s3-on-first-use.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
+import { apiGatewayRequester } from '../auth/audit-requester.js';
 import { observability, powertoolsLog } from '../observability.js';
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -21,7 +22,7 @@ export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Prom
 const isBinary = (contentType: string) => !/^application\/(dicom\+)?json\b/i.test(contentType) && !/^text\//i.test(contentType);
 
 export function createApiHandler(storage: ArchiveStorage, config: DicomWebConfig, log?: StructuredLog): ApiHandler {
-  return apiGatewayHandlerFor(createDicomWebApp(storage, config, log));
+  return apiGatewayHandlerFor(createDicomWebApp(storage, config, log, { requester: apiGatewayRequester }));
 }
 
 /** A Hono application behind API Gateway (REST API, binary media types), with the public URL prefix it must use. */

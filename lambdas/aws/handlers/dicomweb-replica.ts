@@ -6,6 +6,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { configFromEnv } from '../../dicomweb/config.js';
+import { DynamoDbAuditLog } from '../../storage/aws/dynamodb-audit-log.js';
 import { DynamoDbIndex } from '../../storage/aws/dynamodb-index.js';
 import { DynamoDbWorkitemStore } from '../../storage/aws/dynamodb-workitems.js';
 import { REQUEST_PATH_RETRIES } from '../../storage/aws/compose.js';
@@ -17,13 +18,20 @@ import { s3OnFirstUse } from '../../storage/aws/s3-on-first-use.js';
 import { apiGatewayHandlerFor, type ApiHandler } from './dicomweb-api.js';
 
 export function replicaStorage(
-  settings: { bucket: string; table: string },
+  settings: { bucket: string; table: string; auditTable: string },
   clientConfig: { s3?: S3ClientConfig; dynamodb?: DynamoDBClientConfig } = {},
 ): { storage: ArchiveStorage; tokenKeys: TokenKeysStore } {
   const blobs = s3OnFirstUse(settings.bucket, clientConfig.s3);
   const dynamodb = new DynamoDBClient({ ...REQUEST_PATH_RETRIES, ...clientConfig.dynamodb });
   return {
-    storage: { blobs, index: new DynamoDbIndex(dynamodb, settings.table, blobs), events: noEvents, workitems: new DynamoDbWorkitemStore(dynamodb, settings.table) },
+    storage: {
+      blobs,
+      index: new DynamoDbIndex(dynamodb, settings.table, blobs),
+      events: noEvents,
+      workitems: new DynamoDbWorkitemStore(dynamodb, settings.table),
+      // The audit table is a global table: this region's replica takes the records of reads made here.
+      audit: new DynamoDbAuditLog(dynamodb, settings.auditTable),
+    },
     tokenKeys: indexTableTokenKeys(dynamodb, settings.table),
   };
 }
@@ -38,7 +46,7 @@ export const handler: ApiHandler = async (event, context) => {
       if (!v) throw new Error(`${name} is not set; the CDK app sets it on the function`);
       return v;
     };
-    const { storage, tokenKeys } = replicaStorage({ bucket: need('ARCHIVE_BUCKET'), table: need('INDEX_TABLE') });
+    const { storage, tokenKeys } = replicaStorage({ bucket: need('ARCHIVE_BUCKET'), table: need('INDEX_TABLE'), auditTable: need('AUDIT_TABLE') });
     cached = apiGatewayHandlerFor(createReplicaApp(storage, configFromEnv(), storedKeysVerifier(tokenKeys), powertoolsLog(logger)));
     metrics.captureColdStartMetric();
   }

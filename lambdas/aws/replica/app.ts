@@ -5,13 +5,14 @@
 // returns while its index entry (the global table replicates both ways) would not. Tokens are checked
 // against the copy of the user pool's keys that the index table's replica holds (auth/token-keys.ts),
 // since the pool itself lives in the primary region.
-import { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import { createDicomWebApp } from '../../dicomweb/app.js';
 import type { DicomWebConfig } from '../../dicomweb/config.js';
 import { problemBody } from '../../dicomweb/http/problem.js';
 import type { StructuredLog } from '../../logging.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
-import { DICOMWEB_METHOD_SCOPES, requireScopes, type AccessTokenVerifier } from '../auth/bearer-scopes.js';
+import { verifiedTokenRequester } from '../auth/audit-requester.js';
+import { AUDIT_SCOPES, DICOMWEB_METHOD_SCOPES, requireScopes, type AccessTokenVerifier } from '../auth/bearer-scopes.js';
 
 /** The read methods' scopes, as everywhere else; nothing here needs write or delete. */
 const READ_SCOPES: Readonly<Record<string, string>> = { GET: DICOMWEB_METHOD_SCOPES.GET, HEAD: DICOMWEB_METHOD_SCOPES.HEAD };
@@ -20,8 +21,7 @@ const READ_SCOPES: Readonly<Record<string, string>> = { GET: DICOMWEB_METHOD_SCO
 const RETRY_WRITES_AFTER_SECONDS = 300;
 
 export function createReplicaApp(storage: ArchiveStorage, config: DicomWebConfig, verifier: AccessTokenVerifier, log: StructuredLog): Hono {
-  const app = new Hono();
-  app.use(`${config.basePath}/*`, async (c, next) => {
+  const readOnly: MiddlewareHandler = async (c, next) => {
     if (['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) return next();
     log('warn', 'write refused by the read-only replica', { method: c.req.method, path: c.req.path });
     return c.body(
@@ -29,10 +29,9 @@ export function createReplicaApp(storage: ArchiveStorage, config: DicomWebConfig
       503,
       { 'Content-Type': 'application/json', 'Retry-After': String(RETRY_WRITES_AFTER_SECONDS) },
     );
-  });
-  app.use(`${config.basePath}/*`, requireScopes(verifier, READ_SCOPES, log));
-  app.route('/', createDicomWebApp(storage, config, log));
-  return app;
+  };
+  const guards = { dicomweb: [readOnly, requireScopes(verifier, READ_SCOPES, log)], audit: [requireScopes(verifier, AUDIT_SCOPES, log)] };
+  return createDicomWebApp(storage, config, log, { requester: verifiedTokenRequester, guards });
 }
 
 /** Archive events belong to the primary region; the replica never stores, so it never announces. */

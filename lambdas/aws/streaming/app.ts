@@ -7,14 +7,15 @@ import { createDicomWebApp } from '../../dicomweb/app.js';
 import type { DicomWebConfig } from '../../dicomweb/config.js';
 import type { StructuredLog } from '../../logging.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
-import { DICOMWEB_METHOD_SCOPES, requireScopes, type AccessTokenVerifier } from '../auth/bearer-scopes.js';
+import { verifiedTokenRequester } from '../auth/audit-requester.js';
+import { AUDIT_SCOPES, DICOMWEB_METHOD_SCOPES, requireScopes, type AccessTokenVerifier } from '../auth/bearer-scopes.js';
 
 export const HEALTH_CHECK_PATH = '/healthz';
 
 export function createStreamingApp(storage: ArchiveStorage, config: DicomWebConfig, verifier: AccessTokenVerifier, log: StructuredLog): Hono {
   const app = new Hono();
   app.get(HEALTH_CHECK_PATH, (c) => c.text('ok'));
-  app.use(`${config.basePath}/*`, requireScopes(verifier, DICOMWEB_METHOD_SCOPES, log));
-  app.route('/', createDicomWebApp(storage, config, log));
+  const guards = { dicomweb: [requireScopes(verifier, DICOMWEB_METHOD_SCOPES, log)], audit: [requireScopes(verifier, AUDIT_SCOPES, log)] };
+  app.route('/', createDicomWebApp(storage, config, log, { requester: verifiedTokenRequester, guards }));
   return app;
 }

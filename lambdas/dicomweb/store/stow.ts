@@ -6,6 +6,8 @@ import pLimit from 'p-limit';
 import { tagToHex } from '../../dicom/dictionary.js';
 import type { DicomJson } from '../../dicom/json-model.js';
 import { Tag } from '../../dicom/tags.js';
+import { noteAuditedStudy } from '../../governance/audit/http-audit.js';
+import { auditedStudyOf } from '../../governance/audit/study-patients.js';
 import type { ArchiveStorage } from '../../storage/ports.js';
 import type { DicomWebConfig } from '../config.js';
 import { MultipartFormatError, MultipartLimitError, readMultipart } from '../http/multipart-reader.js';
@@ -136,6 +138,7 @@ function stowResponse(c: Context, config: DicomWebConfig, outcomes: StoreOutcome
     }
     const { instance } = o;
     studies.add(instance.studyInstanceUID);
+    noteAuditedStudy(c, auditedStudyOf(instance.studyInstanceUID, instance.studyAttributes));
     const item: DicomJson = {
       [tagToHex(Tag.ReferencedSOPClassUID)]: ui(instance.sopClassUID),
       [tagToHex(Tag.ReferencedSOPInstanceUID)]: ui(instance.sopInstanceUID),

@@ -2,11 +2,12 @@
 // fsync off the event loop before any commit is reported, so a reported store survives a crash.
 // Columns hold what queries narrow on; the DICOM JSON of each level is kept whole so that every
 // match is decided by the one matcher in dicom/matching.ts.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { firstString, type DicomJson, type PersonNameJson } from '../../dicom/json-model.js';
 import { compileFilter } from '../../dicom/matching.js';
 import { Tag, tagToHex } from '../../dicom/tags.js';
-import { GroupFsync } from './group-fsync.js';
+import { openGroupSyncedDatabase } from './durable-database.js';
+import type { GroupFsync } from './group-fsync.js';
 import { QUERY_KEY_PAGE, QUERY_SHAPES, QUERY_CHUNK_ROWS, assemble, narrow, type Row } from './sqlite-query.js';
 import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, MetadataRow, QueryLevel, QueryMatch, ReferenceScope, StoredInstance } from '../ports.js';
 import { RecentlyUsed } from '../recently-used.js';
@@ -90,13 +91,8 @@ export class SqliteIndex implements ArchiveIndex {
   private readonly walSync: GroupFsync;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL: SQLite itself does not fsync at commit (which would block the event loop); walSync does, before we answer.
-    this.db.pragma('synchronous = NORMAL');
-    this.walSync = new GroupFsync(`${file}-wal`);
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    // SQLite itself does not fsync at commit; walSync does, before we answer.
+    ({ db: this.db, walSync: this.walSync } = openGroupSyncedDatabase(file, SCHEMA));
     this.fillAccessPaths();
   }
 

@@ -1,0 +1,34 @@
+// Who made a request, as the audit trail records it. Each runtime knows it its own way (a socket's peer
+// locally, API Gateway's authorizer claims, a token the runtime verified itself): adapters give the
+// function; the application only calls it once the request has been answered.
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context } from 'hono';
+
+export interface Requester {
+  /** The token's subject, or for an unauthenticated local caller its address. */
+  userID: string;
+  /** The OAuth client the token was issued to. */
+  alternativeUserID?: string;
+  /** The user name, or what the client calls itself (User-Agent) when there is none. */
+  userName?: string;
+  /** The network address the request came from. */
+  address?: string;
+}
+
+export type IdentifyRequester = (c: Context) => Requester;
+
+/** The first address in X-Forwarded-For, when a proxy in front (CloudFront, a load balancer) set it. */
+export const forwardedFor = (c: Context): string | undefined => c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || undefined;
+
+const cap = (s: string | undefined, n = 200) => (s === undefined ? undefined : s.slice(0, n));
+
+/** A caller of the local server (no sign-in): known by its address and what its client calls itself. */
+export const localCaller: IdentifyRequester = (c) => {
+  let address: string | undefined;
+  try {
+    address = getConnInfo(c).remote.address;
+  } catch {
+    address = undefined; // not behind the Node server (an in-process request)
+  }
+  return { userID: `local:${address ?? 'in-process'}`, userName: cap(c.req.header('user-agent')), ...(address ? { address } : {}) };
+};
