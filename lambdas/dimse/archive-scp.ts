@@ -5,7 +5,10 @@ import dcmjsDimse from 'dcmjs-dimse';
 import type { Socket } from 'node:net';
 import { jsonToDataSet } from '../dicom/json-part10.js';
 import type { DicomJson } from '../dicom/json-model.js';
+import { Tag, tagToHex } from '../dicom/tags.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
+import { DimseAuditTrail, dimseOutcome, type DimsePeer } from '../governance/audit/dimse-audit.js';
+import { StudyPatients, type AuditedStudy } from '../governance/audit/study-patients.js';
 import type { StructuredLog } from '../logging.js';
 import type { ArchiveStorage } from '../storage/ports.js';
 import { DatasetCollector, EncodedDataset, ReceivedDataset } from './encoded-dataset.js';
@@ -54,11 +57,22 @@ const GET_MODELS: Readonly<Record<string, QueryModel>> = { [SopClass.PatientRoot
 const MOVE_MODELS: Readonly<Record<string, QueryModel>> = { [SopClass.PatientRootMove]: 'patient', [SopClass.StudyRootMove]: 'study' };
 const FAILED_SOP_INSTANCE_UID_LIST = '00080058';
 
+/** What a C-GET or C-MOVE sends, for its audit records: the studies, and a C-MOVE's destination. */
+interface Transfer {
+  studies: string[];
+  destination?: DimsePeer;
+}
+
+/** A retrieve whose start could not be recorded is not carried out (nothing is sent). */
+const NOT_RECORDED: RetrieveOutcome = { status: DimseStatus.SubOperationsOutOfResources, comment: 'the retrieve could not be recorded in the audit trail' };
+
 export class ArchiveScp extends Scp {
   /** C-FINDs, C-GETs and C-MOVEs under way, by message ID, so that a C-CANCEL can stop them. */
   private readonly cancelled = new Map<number, boolean>();
   /** Set once the requester asked to release: nothing more is sent on the association. */
   private released = false;
+  /** Every C-STORE, C-FIND, C-GET and C-MOVE is recorded (governance/audit). */
+  private readonly audit: DimseAuditTrail;
 
   constructor(
     private readonly connection: Socket,
@@ -67,6 +81,10 @@ export class ArchiveScp extends Scp {
     private readonly overLimit: boolean,
   ) {
     super(connection, { associationTimeout: context.settings.associationTimeoutMs, pduTimeout: context.settings.idleTimeoutMs, connectTimeout: context.settings.idleTimeoutMs });
+    this.audit = new DimseAuditTrail(
+      { log: context.storage.audit, sourceID: context.config.auditSourceId, patients: new StudyPatients(context.storage.index), errors: context.log },
+      () => ({ aeTitle: this.peer, ...(connection.remoteAddress ? { address: connection.remoteAddress } : {}) }),
+    );
     // Nagle's algorithm delays each small response behind the peer's delayed ACK (about 20 times slower C-STOREs).
     connection.setNoDelay(true);
     // dcmjs-dimse starts its association timer on 'connect', which an accepted socket never emits.
@@ -180,9 +198,13 @@ export class ArchiveScp extends Scp {
       overflowed: dataset.overflowed,
       callingAeTitle: this.peer,
     })
-      .catch((e: unknown): DimseOutcome => {
+      .catch((e: unknown): DimseOutcome & { study?: AuditedStudy } => {
         this.context.log('error', 'C-STORE failed', { calling: this.peer, sopInstanceUID: request.getAffectedSopInstanceUid(), error: String(e), stack: (e as Error).stack });
         return { status: DimseStatus.ProcessingFailure, comment: 'the archive could not store the instance' };
+      })
+      .then(async (outcome): Promise<DimseOutcome> => {
+        const recorded = await this.audit.stored(dimseOutcome(outcome.status, outcome.comment), outcome.study);
+        return recorded ? outcome : { status: DimseStatus.OutOfResources, comment: 'not recorded in the audit trail; send it again' };
       })
       .then(answer)
       .catch((e: unknown) => this.fail('C-STORE answer', e));
@@ -198,41 +220,55 @@ export class ArchiveScp extends Scp {
       respond(response, outcome);
       callback([response]);
     };
-    this.find(request)
+    const audited = { recorded: false };
+    this.find(request, audited)
       .catch((e: unknown): DimseOutcome => this.refusal('C-FIND', e))
+      .then(async (outcome): Promise<DimseOutcome> => {
+        // Recorded before the first match left; a search without matches, or refused, is recorded now.
+        if (audited.recorded || (await this.audit.searched(request.getAffectedSopClassUid(), this.identifierOf(request), dimseOutcome(outcome.status, outcome.comment)))) return outcome;
+        return outcome.status === DimseStatus.Success ? { status: DimseStatus.OutOfResources, comment: 'the search could not be recorded in the audit trail' } : outcome;
+      })
       .then(final)
       .catch((e: unknown) => this.fail('C-FIND answer', e));
   }
 
   override cGetRequest(request: CGetRequest, callback: (responses: InstanceType<typeof CGetResponse>[]) => void): void {
-    this.runRetrieve('C-GET', request, () => this.get(request), (response) => callback([response as InstanceType<typeof CGetResponse>]));
+    this.runRetrieve('C-GET', request, (transfer) => this.get(request, transfer), (response) => callback([response as InstanceType<typeof CGetResponse>]));
   }
 
   override cMoveRequest(request: CMoveRequest, callback: (responses: InstanceType<typeof CMoveResponse>[]) => void): void {
-    this.runRetrieve('C-MOVE', request, () => this.move(request), (response) => callback([response as InstanceType<typeof CMoveResponse>]));
+    this.runRetrieve('C-MOVE', request, (transfer) => this.move(request, transfer), (response) => callback([response as InstanceType<typeof CMoveResponse>]));
   }
 
-  private runRetrieve(service: string, request: RetrieveRequest, work: () => Promise<RetrieveOutcome>, final: (response: RetrieveResponse) => void): void {
+  private runRetrieve(service: 'C-GET' | 'C-MOVE', request: RetrieveRequest, work: (transfer: Transfer) => Promise<RetrieveOutcome>, final: (response: RetrieveResponse) => void): void {
     const messageId = request.getMessageId();
     this.cancelled.set(messageId, false);
-    work()
+    const transfer: Transfer = { studies: [] };
+    work(transfer)
       .catch((e: unknown): RetrieveOutcome => this.refusal(service, e))
-      .then((outcome) => {
+      .then(async (outcome) => {
         this.cancelled.delete(messageId);
+        // Refused before its instances were looked up: the studies its identifier names.
+        if (!transfer.studies.length) transfer.studies = identifierStudies(this.identifierOf(request));
+        const counts = outcome.counts ? ` (${outcome.counts.completed} sent, ${outcome.counts.failed} failed, ${outcome.counts.warning} with warnings)` : '';
+        // Data already sent cannot be called back: a record that fails here is in the error log, the begin record in the trail.
+        await this.audit.transferred(service, transfer.studies, dimseOutcome(outcome.status, `${outcome.comment ?? ''}${counts}`.trim()), transfer.destination);
         final(this.retrieveResponse(request, outcome, true));
       })
       .catch((e: unknown) => this.fail(`${service} answer`, e));
   }
 
   /** C-MOVE: the instances sent over a new association to a known destination, with the progress reported here. */
-  private async move(request: CMoveRequest): Promise<RetrieveOutcome> {
+  private async move(request: CMoveRequest, transfer: Transfer): Promise<RetrieveOutcome> {
     const model = MOVE_MODELS[request.getAffectedSopClassUid()];
     if (!model) return { status: DimseStatus.SOPClassNotSupported, comment: 'C-MOVE is served for the Patient Root and Study Root models' };
     const destinationTitle = String(request.getCommandDataset().getElement('MoveDestination') ?? '').trim();
     const destination = this.context.settings.peers.find((p) => p.aeTitle === destinationTitle && p.destination);
     if (!destination) return { status: DimseStatus.MoveDestinationUnknown, comment: `move destination "${destinationTitle}" is not a destination in DIMSE_PEERS` };
+    transfer.destination = { aeTitle: destination.aeTitle, address: destination.host };
     const instances = await instancesToRetrieve(this.context.storage, this.context.config, { model, identifier: this.identifierOf(request), aeTitle: this.context.settings.aeTitle });
     if (instances.length === 0) return { status: DimseStatus.Success, counts: { remaining: 0, completed: 0, failed: 0, warning: 0, failedSopInstanceUIDs: [] } };
+    if (!(await this.beginTransfer('C-MOVE', instances, transfer))) return NOT_RECORDED;
     return moveTo(destination, instances, {
       storage: this.context.storage,
       config: this.context.config,
@@ -245,10 +281,11 @@ export class ArchiveScp extends Scp {
   }
 
   /** C-GET: each instance sent back on this association with C-STORE, in a syntax the requester accepted for it. */
-  private async get(request: CGetRequest): Promise<RetrieveOutcome> {
+  private async get(request: CGetRequest, transfer: Transfer): Promise<RetrieveOutcome> {
     const model = GET_MODELS[request.getAffectedSopClassUid()];
     if (!model) return { status: DimseStatus.SOPClassNotSupported, comment: 'C-GET is served for the Patient Root and Study Root models' };
     const instances = await instancesToRetrieve(this.context.storage, this.context.config, { model, identifier: this.identifierOf(request), aeTitle: this.context.settings.aeTitle });
+    if (instances.length && !(await this.beginTransfer('C-GET', instances, transfer))) return NOT_RECORDED;
     const counts = await performSubOperations(
       instances,
       {
@@ -260,6 +297,12 @@ export class ArchiveScp extends Scp {
       this.cancellation(request),
     );
     return { status: retrieveStatus(counts), counts };
+  }
+
+  /** Records the transfer's start (its studies kept for its end record); false if the record could not be written. */
+  private beginTransfer(service: 'C-GET' | 'C-MOVE', instances: readonly { studyInstanceUID: string }[], transfer: Transfer): Promise<boolean> {
+    transfer.studies = [...new Set(instances.map((i) => i.studyInstanceUID))];
+    return this.audit.transferBegins(service, transfer.studies, transfer.destination);
   }
 
   /** A pending C-GET or C-MOVE response with the counts so far, after each sub-operation. */
@@ -318,7 +361,7 @@ export class ArchiveScp extends Scp {
   }
 
   /** Sends a pending response per match; ends with Cancel if the requester cancelled, else Success. */
-  private async find(request: CFindRequest): Promise<DimseOutcome> {
+  private async find(request: CFindRequest, audited: { recorded: boolean }): Promise<DimseOutcome> {
     const model = FIND_MODELS[request.getAffectedSopClassUid()];
     if (!model) return { status: DimseStatus.SOPClassNotSupported, comment: `C-FIND is served for the Patient Root and Study Root models` };
     const syntax = request.getDataset()?.getTransferSyntaxUid() ?? '1.2.840.10008.1.2';
@@ -328,6 +371,10 @@ export class ArchiveScp extends Scp {
     for await (const answer of findAnswers(this.context.storage, this.context.config, { model, identifier, aeTitle: this.context.settings.aeTitle, ...(characterSet ? { characterSet } : {}) })) {
       if (this.cancelled.get(request.getMessageId())) return { status: DimseStatus.Cancel };
       if (socket.destroyed) return { status: DimseStatus.Cancel };
+      if (!audited.recorded) {
+        if (!(await this.audit.searched(request.getAffectedSopClassUid(), identifier, dimseOutcome(DimseStatus.Success)))) return { status: DimseStatus.OutOfResources, comment: 'the search could not be recorded in the audit trail' };
+        audited.recorded = true;
+      }
       const pending = CFindResponse.fromRequest(request);
       pending.setAffectedSopClassUid(request.getAffectedSopClassUid());
       pending.setStatus(DimseStatus.Pending);
@@ -349,6 +396,11 @@ export class ArchiveScp extends Scp {
   override abort(): void {
     this.connection.destroy();
   }
+}
+
+function identifierStudies(identifier: DicomJson): string[] {
+  const value = identifier[tagToHex(Tag.StudyInstanceUID)]?.Value?.[0];
+  return typeof value === 'string' && value ? value.split('\\').filter(Boolean).slice(0, 100) : [];
 }
 
 function respond(response: Response, outcome: DimseOutcome): void {

@@ -4,6 +4,7 @@
 import { ByteSink, fileMeta, part10 } from '../dicom/reencode.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
 import { storeInstance } from '../dicomweb/store/store-instance.js';
+import { auditedStudyOf, type AuditedStudy } from '../governance/audit/study-patients.js';
 import type { ArchiveStorage } from '../storage/ports.js';
 import { DimseStatus, type DimseOutcome } from './status.js';
 
@@ -27,7 +28,8 @@ function asPart10(instance: ReceivedInstance): Uint8Array {
   return part10(fileMeta(instance.sopClassUID, instance.sopInstanceUID, instance.transferSyntaxUID), body);
 }
 
-export async function storeReceived(storage: ArchiveStorage, config: DicomWebConfig, instance: ReceivedInstance): Promise<DimseOutcome> {
+/** The C-STORE status, and the study (with its patient) the instance is in once stored, for the audit trail. */
+export async function storeReceived(storage: ArchiveStorage, config: DicomWebConfig, instance: ReceivedInstance): Promise<DimseOutcome & { study?: AuditedStudy }> {
   if (instance.overflowed) {
     return { status: DimseStatus.OutOfResources, comment: `instance of ${instance.received} bytes exceeds the ${config.maxInstanceBytes}-byte limit (MAX_INSTANCE_BYTES)` };
   }
@@ -38,7 +40,8 @@ export async function storeReceived(storage: ArchiveStorage, config: DicomWebCon
     receivedFrom: instance.callingAeTitle,
   });
   if (outcome.status === 'failed') return { status: outcome.failureReason, comment: outcome.message };
+  const study = auditedStudyOf(outcome.instance.studyInstanceUID, outcome.instance.studyAttributes);
   // The STOW-RS Warning Reason is the C-STORE warning status (B000 coercion, B007 SOP Class mismatch).
-  if (outcome.warnings.length) return { status: outcome.warningReason, comment: outcome.warnings.join('; ') };
-  return { status: DimseStatus.Success };
+  if (outcome.warnings.length) return { status: outcome.warningReason, comment: outcome.warnings.join('; '), study };
+  return { status: DimseStatus.Success, study };
 }

@@ -42,7 +42,7 @@ const record = (at: string, user: string, studies: Array<[string, string]>, even
   auditRecord({
     action: { event, action: 'R', studies: studies.map(([s]) => s) },
     at: new Date(at),
-    status: 200,
+    outcome: { indicator: 0, description: 'HTTP 200' },
     requester: { userID: user, address: '10.0.0.1' },
     sourceID: 'contract',
     studies: studies.map(([studyInstanceUID, patientID]) => ({ studyInstanceUID, patientID, patientName: `Name^${patientID}` })),

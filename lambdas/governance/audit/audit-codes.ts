@@ -6,6 +6,7 @@ const dcm = (code: string, meaning: string): AuditCode => ({ code, codingScheme:
 
 export const AuditEvent = {
   AuditLogUsed: dcm('110101', 'Audit Log Used'),
+  BeginTransferring: dcm('110102', 'Begin Transferring DICOM Instances'),
   InstancesAccessed: dcm('110103', 'DICOM Instances Accessed'),
   InstancesTransferred: dcm('110104', 'DICOM Instances Transferred'),
   StudyDeleted: dcm('110105', 'DICOM Study Deleted'),

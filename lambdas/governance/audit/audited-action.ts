@@ -11,6 +11,8 @@ export interface AuditedAction {
   action: 'C' | 'R' | 'U' | 'D' | 'E';
   /** The requester's part in a transfer: Source when it sends instances, Destination when it receives them. */
   requesterRole?: AuditCode;
+  /** The archive's part, when it is not the other side of the requester's (a C-MOVE: the archive sends to a third party). */
+  archiveRole?: AuditCode;
   /** Study Instance UIDs the URL names. */
   studies: string[];
   /** What under the study (series, instance, frames, rendered), in words. */

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { problemBody } from '../../dicomweb/http/problem.js';
 import type { StructuredLog } from '../../logging.js';
-import type { AuditLog, AuditObject, AuditRecord } from '../../storage/ports.js';
+import type { AuditLog, AuditObject, AuditParticipant, AuditRecord } from '../../storage/ports.js';
 import { AuditObjectType, AuditRole } from './audit-codes.js';
 import type { AuditedAction } from './audited-action.js';
 import type { IdentifyRequester, Requester } from './requester.js';
@@ -54,7 +54,9 @@ export function httpAudit(options: HttpAuditOptions): MiddlewareHandler {
     const at = new Date();
     await next();
     for (const study of studies.values()) if (study.patientID) options.patients.remember(study);
-    const record = auditRecord({ action, at, status: c.res.status, outcome: await outcomeText(c.res), requester: options.requester(c), sourceID: options.sourceID, studies: [...studies.values()] });
+    const reason = await outcomeText(c.res);
+    const outcome = { indicator: outcomeOf(c.res.status), description: `HTTP ${c.res.status}${reason ? `: ${reason}` : ''}` };
+    const record = auditRecord({ action, at, outcome, requester: options.requester(c), sourceID: options.sourceID, studies: [...studies.values()], patients: searchedPatients(action) });
     try {
       await options.log.append(record);
     } catch (error) {
@@ -67,6 +69,14 @@ export function httpAudit(options: HttpAuditOptions): MiddlewareHandler {
       });
     }
   };
+}
+
+/** A search by Patient ID (QIDO-RS) is an access to that patient's records. */
+function searchedPatients(action: AuditedAction): Array<{ patientID: string }> {
+  if (!action.query) return [];
+  const params = new URLSearchParams(action.query.text);
+  const patientID = params.get('PatientID') ?? params.get('00100020');
+  return patientID ? [{ patientID }] : [];
 }
 
 /** The reason a refused request gives (the archive's problem JSON), for EventOutcomeDescription. */
@@ -83,14 +93,22 @@ async function outcomeText(res: Response): Promise<string | undefined> {
 /** PS3.15 A.5.1 EventOutcomeIndicator from an HTTP status: a partial store (202) is a minor failure. */
 const outcomeOf = (status: number): 0 | 4 | 8 => (status >= 500 ? 8 : status >= 400 || status === 202 ? 4 : 0);
 
+export interface AuditOutcome {
+  indicator: 0 | 4 | 8 | 12;
+  description: string;
+}
+
 export function auditRecord(input: {
   action: AuditedAction;
   at: Date;
-  status: number;
-  outcome?: string;
+  outcome: AuditOutcome;
   requester: Requester;
   sourceID: string;
   studies: AuditedStudy[];
+  /** Patients acted on apart from the studies' (a search by Patient ID). */
+  patients?: Array<{ patientID: string; patientName?: string }>;
+  /** Other parties beside the requester and the archive (a C-MOVE's destination). */
+  participants?: AuditParticipant[];
 }): AuditRecord {
   const { action, requester } = input;
   const objects: AuditObject[] = [];
@@ -113,23 +131,21 @@ export function auditRecord(input: {
       ParticipantObjectID: action.query.sopClassUID,
       ParticipantObjectQuery: action.query.text,
     });
-    // A search by patient is an access to that patient's records.
-    const byPatient = new URLSearchParams(action.query.text).get('PatientID') ?? new URLSearchParams(action.query.text).get('00100020');
-    if (byPatient && !patients.has(byPatient)) patients.set(byPatient, undefined);
   }
+  for (const p of input.patients ?? []) if (!patients.has(p.patientID)) patients.set(p.patientID, p.patientName);
   for (const [id, name] of patients) {
     objects.push({ ParticipantObjectTypeCode: 1, ParticipantObjectTypeCodeRole: 1, ParticipantObjectIDTypeCode: AuditObjectType.PatientNumber, ParticipantObjectID: id, ...(name ? { ParticipantObjectName: name } : {}) });
   }
   objects.push(...(action.objects ?? []));
-  const archiveRole = action.requesterRole === AuditRole.Source ? AuditRole.Destination : action.requesterRole === AuditRole.Destination ? AuditRole.Source : AuditRole.Application;
+  const archiveRole = action.archiveRole ?? (action.requesterRole === AuditRole.Source ? AuditRole.Destination : action.requesterRole === AuditRole.Destination ? AuditRole.Source : AuditRole.Application);
   return {
     id: randomUUID(),
     EventIdentification: {
       EventID: action.event,
       EventActionCode: action.action,
       EventDateTime: input.at.toISOString(),
-      EventOutcomeIndicator: outcomeOf(input.status),
-      EventOutcomeDescription: `HTTP ${input.status}${input.outcome ? `: ${input.outcome}` : ''}`,
+      EventOutcomeIndicator: input.outcome.indicator,
+      EventOutcomeDescription: input.outcome.description,
     },
     ActiveParticipant: [
       {
@@ -141,6 +157,7 @@ export function auditRecord(input: {
         ...(requester.address ? { NetworkAccessPointTypeCode: 2 as const, NetworkAccessPointID: requester.address } : {}),
       },
       { UserID: input.sourceID, UserIsRequestor: false, RoleIDCode: archiveRole },
+      ...(input.participants ?? []),
     ],
     // 4: application server process tier (PS3.15 A.5.1, RFC 3881 audit source types).
     AuditSourceIdentification: { AuditSourceID: input.sourceID, AuditSourceTypeCode: '4' },

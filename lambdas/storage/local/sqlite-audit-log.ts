@@ -46,23 +46,51 @@ export class SqliteAuditLog implements AuditLog {
     ({ db: this.db, walSync: this.walSync } = openGroupSyncedDatabase(file, SCHEMA));
   }
 
-  async append(record: AuditRecord): Promise<void> {
-    const json = JSON.stringify(record);
-    const keys = auditKeys(record);
-    // IMMEDIATE: the previous chain value is read and the new row written with no other writer between.
-    this.db
-      .transaction(() => {
-        const previous = (this.db.prepare('SELECT chain FROM audit ORDER BY seq DESC LIMIT 1').pluck().get() as string | undefined) ?? GENESIS;
-        const { lastInsertRowid } = this.db
-          .prepare('INSERT INTO audit (id, at, record, chain) VALUES (?, ?, ?, ?)')
-          .run(record.id, record.EventIdentification.EventDateTime, json, chainOf(previous, json));
-        const key = this.db.prepare('INSERT OR IGNORE INTO audit_keys (kind, value, seq) VALUES (?, ?, ?)');
-        for (const v of keys.patients) key.run('patient', v, lastInsertRowid);
-        for (const v of keys.studies) key.run('study', v, lastInsertRowid);
-        for (const v of keys.users) key.run('user', v, lastInsertRowid);
-      })
-      .immediate();
-    await this.walSync.sync();
+  private readonly pending: Array<{ record: AuditRecord; done: () => void; fail: (e: unknown) => void }> = [];
+  private flushScheduled = false;
+
+  /**
+   * Group commit, as the index's: the records appended within one turn of the event loop share one
+   * transaction (IMMEDIATE: the chain is read and extended with no other writer between) and one fsync.
+   */
+  append(record: AuditRecord): Promise<void> {
+    return new Promise((done, fail) => {
+      this.pending.push({ record, done, fail });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0);
+    try {
+      this.db
+        .transaction(() => {
+          let previous = (this.db.prepare('SELECT chain FROM audit ORDER BY seq DESC LIMIT 1').pluck().get() as string | undefined) ?? GENESIS;
+          const insert = this.db.prepare('INSERT INTO audit (id, at, record, chain) VALUES (?, ?, ?, ?)');
+          const key = this.db.prepare('INSERT OR IGNORE INTO audit_keys (kind, value, seq) VALUES (?, ?, ?)');
+          for (const { record } of batch) {
+            const json = JSON.stringify(record);
+            previous = chainOf(previous, json);
+            const { lastInsertRowid } = insert.run(record.id, record.EventIdentification.EventDateTime, json, previous);
+            const keys = auditKeys(record);
+            for (const v of keys.patients) key.run('patient', v, lastInsertRowid);
+            for (const v of keys.studies) key.run('study', v, lastInsertRowid);
+            for (const v of keys.users) key.run('user', v, lastInsertRowid);
+          }
+        })
+        .immediate();
+    } catch (error) {
+      for (const p of batch) p.fail(error);
+      return;
+    }
+    this.walSync.sync().then(
+      () => batch.forEach((p) => p.done()),
+      (error: unknown) => batch.forEach((p) => p.fail(error)),
+    );
   }
 
   async *search(query: AuditQuery): AsyncIterable<AuditRecord> {
