@@ -39,6 +39,8 @@ export interface PacsConfig {
   aiQuietPeriodSeconds: number;
   /** Most concurrent executions of each analyser's worker function. */
   aiWorkerConcurrency: number;
+  /** How long the locked copy of each audit record is kept (S3 Object Lock, compliance mode): no one can delete it sooner. */
+  auditRetentionDays: number;
   /** The DIMSE listener on the streaming runtime, behind a Network Load Balancer with a TLS listener; off when unset. */
   dimse?: DimseDeployment;
 }
@@ -71,6 +73,8 @@ export const DEFAULT_CONFIG: PacsConfig = {
   aiEnabled: true,
   aiQuietPeriodSeconds: 30,
   aiWorkerConcurrency: 5,
+  // Seven years: longer than HIPAA's six for documentation; a hospital's own rule may ask for more.
+  auditRetentionDays: 2557,
 };
 
 export function configFromContext(node: Node): PacsConfig {
@@ -103,6 +107,7 @@ export function configFromContext(node: Node): PacsConfig {
     aiEnabled: bool('aiEnabled', DEFAULT_CONFIG.aiEnabled),
     aiQuietPeriodSeconds: num('aiQuietPeriodSeconds', DEFAULT_CONFIG.aiQuietPeriodSeconds, 1),
     aiWorkerConcurrency: num('aiWorkerConcurrency', DEFAULT_CONFIG.aiWorkerConcurrency, 1),
+    auditRetentionDays: num('auditRetentionDays', DEFAULT_CONFIG.auditRetentionDays, 1),
     ...(get('domainName') ? { domainName: String(get('domainName')) } : {}),
     ...(get('certificateArn') ? { certificateArn: String(get('certificateArn')) } : {}),
     ...(get('drRegion') ? { drRegion: String(get('drRegion')) } : {}),

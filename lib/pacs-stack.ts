@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import type { PacsConfig } from './config.js';
 import { AiPipeline } from './constructs/ai-pipeline.js';
 import { ArchiveStorage } from './constructs/archive-storage.js';
+import { AuditArchive } from './constructs/audit-archive.js';
 import { Auth } from './constructs/auth.js';
 import { BulkImport } from './constructs/bulk-import.js';
 import { DICOMWEB_BASE_PATH, DicomWebApi } from './constructs/dicomweb-api.js';
@@ -35,6 +36,7 @@ export class PacsStack extends Stack {
   readonly auth: Auth;
   readonly dicomweb: DicomWebApi;
   readonly bulkImport?: BulkImport;
+  readonly auditArchive?: AuditArchive;
   readonly monitoring: Monitoring;
   readonly streaming: StreamingRuntime;
   /** The DIMSE listener's load balancer and forwarding queue, when dimse* context turns it on. */
@@ -84,6 +86,7 @@ export class PacsStack extends Stack {
     });
     // Bulk import needs notifications on the bucket, which in a recovery belongs to the replica's stack.
     if (!props.restore) this.bulkImport = new BulkImport(this, 'BulkImport', { storage: this.storage });
+    if (this.storage.auditTable) this.auditArchive = new AuditArchive(this, 'AuditArchive', { storage: this.storage, table: this.storage.auditTable, retentionDays: config.auditRetentionDays });
     // The replica's read API checks tokens against a copy of the pool's keys that this stack keeps current.
     this.maintenance = new Maintenance(this, 'Maintenance', { storage: this.storage, ...(props.failoverReads ? { tokenKeysOf: this.auth.userPool } : {}) });
     if (config.aiEnabled) {

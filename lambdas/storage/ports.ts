@@ -216,6 +216,8 @@ export interface AuditParticipant {
   /** 1 machine name, 2 IP address. */
   NetworkAccessPointTypeCode?: 1 | 2;
   NetworkAccessPointID?: string;
+  /** Not in PS3.15: the X-Forwarded-For chain the request carried (as sent: its first entries are the client's word). */
+  ForwardedFor?: string;
 }
 
 /** What an event touched: a patient, a study, a query (PS3.15 A.5.1 ParticipantObjectIdentification). */

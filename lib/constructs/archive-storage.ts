@@ -38,6 +38,8 @@ export class ArchiveStorage extends Construct {
   readonly index: dynamodb.ITableV2;
   /** The audit trail: the archive's functions may only put and query items in it (archive-access.ts). */
   readonly audit: dynamodb.ITableV2;
+  /** The audit table when this deployment made it (not in a recovery, which runs on its replica). */
+  readonly auditTable?: dynamodb.TableV2;
   /** The archive's name in its audit records (AUDIT_SOURCE_ID). */
   readonly auditSourceId: string;
   readonly events: sqs.Queue;
@@ -65,7 +67,9 @@ export class ArchiveStorage extends Construct {
     } else {
       this.archive = this.primaryArchive(props);
       this.index = this.primaryIndex(props);
-      this.audit = protectedTable(this, 'Audit', { tableName: props.names.auditTable, indexes: AUDIT_TABLE_SCHEMA.indexes, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
+      // Its stream feeds the copy in a bucket with Object Lock (audit-archive.ts).
+      this.auditTable = protectedTable(this, 'Audit', { tableName: props.names.auditTable, indexes: AUDIT_TABLE_SCHEMA.indexes, stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
+      this.audit = this.auditTable;
     }
     this.eventsDeadLetters = new sqs.Queue(this, 'EventsDeadLetters', {
       encryption: sqs.QueueEncryption.KMS,

@@ -8,7 +8,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { GlobalSecondaryIndex } from '@aws-sdk/client-dynamodb';
 import type { Construct } from 'constructs';
 
-export function protectedTable(scope: Construct, id: string, props: { tableName: string; indexes: GlobalSecondaryIndex[]; drRegion?: string }): dynamodb.TableV2 {
+export function protectedTable(scope: Construct, id: string, props: { tableName: string; indexes: GlobalSecondaryIndex[]; drRegion?: string; stream?: dynamodb.StreamViewType }): dynamodb.TableV2 {
   const attribute = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
   return new dynamodb.TableV2(scope, id, {
     tableName: props.tableName,
@@ -25,6 +25,7 @@ export function protectedTable(scope: Construct, id: string, props: { tableName:
       projectionType: index.Projection?.ProjectionType === 'KEYS_ONLY' ? dynamodb.ProjectionType.KEYS_ONLY : dynamodb.ProjectionType.ALL,
     })),
     replicas: props.drRegion ? [{ region: props.drRegion, deletionProtection: true }] : [],
+    ...(props.stream ? { dynamoStream: props.stream } : {}),
     removalPolicy: RemovalPolicy.RETAIN,
   });
 }

@@ -96,12 +96,20 @@ describe('the deployed stack (default settings, with bundling)', () => {
       expect(replica.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
     }
     expect(p.GlobalSecondaryIndexes.map((i) => i.IndexName).sort()).toEqual(AUDIT_TABLE_SCHEMA.indexes.map((i) => i.IndexName).sort());
-    // Every statement that names the audit table grants PutItem and Query, nothing else.
+    // Every statement that names the audit table grants PutItem and Query — or, for the copier, reads its stream — nothing else.
     const auditRef = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable')).find((id) => id.startsWith('StorageAudit'))!;
     const statements = [...resourcesOf(template, 'AWS::IAM::Policy'), ...resourcesOf(template, 'AWS::IAM::ManagedPolicy')].flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement);
     const onAudit = statements.filter((st) => JSON.stringify(st.Resource).includes(auditRef));
     expect(onAudit.length).toBeGreaterThanOrEqual(3); // the API function, the streaming task, the AI and maintenance functions
-    for (const st of onAudit) expect([st.Action].flat().sort()).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+    for (const st of onAudit) expect([['dynamodb:PutItem', 'dynamodb:Query'], ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], ['dynamodb:ListStreams']]).toContainEqual([st.Action].flat().sort());
+    // Its stream is copied into a bucket with Object Lock in compliance mode, seven years by default.
+    const lockedBucket = resourcesOf(template, 'AWS::S3::Bucket').find((b) => b.Properties.ObjectLockEnabled)!;
+    expect(lockedBucket.Properties.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2557 } } });
+    expect(lockedBucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(JSON.stringify(lockedBucket.Properties.BucketEncryption)).toContain('aws:kms');
+    const [mapping] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').filter((m) => JSON.stringify(m.Properties.EventSourceArn).includes(auditRef));
+    expect(mapping.Properties).toMatchObject({ StartingPosition: 'TRIM_HORIZON', FunctionResponseTypes: ['ReportBatchItemFailures'], BisectBatchOnFunctionError: true });
+    expect(JSON.stringify(mapping.Properties.DestinationConfig)).toContain('AuditArchiveDeadLetters');
     for (const fn of resourcesOf(template, 'AWS::Lambda::Function').filter((f) => String(f.Properties.Description).startsWith('DICOMweb API'))) {
       expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.AUDIT_TABLE).toEqual({ Ref: auditRef });
     }
@@ -114,10 +122,11 @@ describe('the deployed stack (default settings, with bundling)', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
   });
 
-  it('queues with KMS and a dead-letter queue everywhere: events, bulk import, readiness, one FIFO pair per analyser', () => {
+  it('queues with KMS and a dead-letter queue everywhere: events, bulk import, readiness, one FIFO pair per analyser, the audit copy', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
-    // events, bulk import and readiness with their dead-letter queues; a job queue and a dead-letter queue per analyser
-    expect(queues).toHaveLength(6 + 2 * BUILT_IN_ANALYSER_IDS.length);
+    // events, bulk import and readiness with their dead-letter queues; a job queue and a dead-letter queue per
+    // analyser; the audit copy's dead-letter queue (its stream's on-failure destination)
+    expect(queues).toHaveLength(7 + 2 * BUILT_IN_ANALYSER_IDS.length);
     for (const q of queues) expect(q.Properties.KmsMasterKeyId).toBeDefined();
     const withRedrive = queues.filter((q) => q.Properties.RedrivePolicy);
     expect(withRedrive).toHaveLength(3 + BUILT_IN_ANALYSER_IDS.length);

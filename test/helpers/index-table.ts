@@ -18,7 +18,7 @@ export async function createIndexTable(client: DynamoDBClient): Promise<string> 
   return name;
 }
 
-/** The audit trail's table, as the CDK app deploys it. */
+/** The audit trail's table, as the CDK app deploys it (with its stream, which the locked-bucket copy reads). */
 export async function createAuditTable(client: DynamoDBClient): Promise<string> {
   const name = `archive-audit-${process.pid}-${++tables}`;
   await client.send(
@@ -28,6 +28,7 @@ export async function createAuditTable(client: DynamoDBClient): Promise<string> 
       KeySchema: AUDIT_TABLE_SCHEMA.keySchema,
       AttributeDefinitions: AUDIT_TABLE_SCHEMA.attributes,
       GlobalSecondaryIndexes: AUDIT_TABLE_SCHEMA.indexes,
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
     }),
   );
   return name;

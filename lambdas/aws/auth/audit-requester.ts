@@ -6,28 +6,22 @@ import type { Context } from 'hono';
 import { forwardedFor, localCaller, type IdentifyRequester, type Requester } from '../../governance/audit/requester.js';
 import type { AccessTokenClaims } from './bearer-scopes.js';
 
-const fromClaims = (claims: AccessTokenClaims, address: string | undefined): Requester => ({
-  userID: claims.sub ?? claims.client_id ?? 'unknown',
-  ...(claims.client_id ? { alternativeUserID: claims.client_id } : {}),
-  ...(claims.username ? { userName: claims.username } : {}),
-  ...(address ? { address } : {}),
-});
+function requester(claims: AccessTokenClaims | undefined, address: string | undefined, forwarded: string | undefined): Requester {
+  const where = { ...(address ? { address } : {}), ...(forwarded ? { forwardedFor: forwarded } : {}) };
+  if (!claims?.sub && !claims?.client_id) return { userID: 'unauthenticated', ...where };
+  return {
+    userID: claims.sub ?? claims.client_id!,
+    ...(claims.client_id ? { alternativeUserID: claims.client_id } : {}),
+    ...(claims.username ? { userName: claims.username } : {}),
+    ...where,
+  };
+}
 
-/** Behind API Gateway (REST API, Cognito user pool authorizer). */
+/** Behind API Gateway (REST API, Cognito user pool authorizer); behind CloudFront the viewer's address is in the forwarded chain. */
 export const apiGatewayRequester: IdentifyRequester = (c: Context) => {
   const context = (c.env as { event?: APIGatewayProxyEvent } | undefined)?.event?.requestContext;
-  const claims = (context?.authorizer?.claims ?? {}) as AccessTokenClaims;
-  // Behind CloudFront the source is an edge location; the viewer's address is the first one forwarded.
-  const address = forwardedFor(c) ?? context?.identity?.sourceIp;
-  if (!claims.sub && !claims.client_id) return { userID: 'unauthenticated', ...(address ? { address } : {}) };
-  return fromClaims(claims, address);
+  return requester(context?.authorizer?.claims as AccessTokenClaims | undefined, context?.identity?.sourceIp ?? undefined, forwardedFor(c));
 };
 
 /** In a runtime that verifies tokens itself (requireScopes keeps the claims), behind a load balancer. */
-export const verifiedTokenRequester: IdentifyRequester = (c: Context) => {
-  const claims = c.get('verifiedToken');
-  const peer = localCaller(c);
-  const address = forwardedFor(c) ?? peer.address;
-  if (!claims) return { userID: 'unauthenticated', ...(address ? { address } : {}) };
-  return fromClaims(claims, address);
-};
+export const verifiedTokenRequester: IdentifyRequester = (c: Context) => requester(c.get('verifiedToken'), localCaller(c).address, forwardedFor(c));

@@ -155,6 +155,7 @@ export function auditRecord(input: {
         UserIsRequestor: true,
         ...(action.requesterRole ? { RoleIDCode: action.requesterRole } : {}),
         ...(requester.address ? { NetworkAccessPointTypeCode: 2 as const, NetworkAccessPointID: requester.address } : {}),
+        ...(requester.forwardedFor ? { ForwardedFor: requester.forwardedFor } : {}),
       },
       { UserID: input.sourceID, UserIsRequestor: false, RoleIDCode: archiveRole },
       ...(input.participants ?? []),

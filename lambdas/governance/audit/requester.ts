@@ -11,14 +11,16 @@ export interface Requester {
   alternativeUserID?: string;
   /** The user name, or what the client calls itself (User-Agent) when there is none. */
   userName?: string;
-  /** The network address the request came from. */
+  /** The network address that connected: the peer of the socket, or what API Gateway saw. */
   address?: string;
+  /** The X-Forwarded-For chain, when proxies (CloudFront, a load balancer) were on the way: recorded, not trusted. */
+  forwardedFor?: string;
 }
 
 export type IdentifyRequester = (c: Context) => Requester;
 
-/** The first address in X-Forwarded-For, when a proxy in front (CloudFront, a load balancer) set it. */
-export const forwardedFor = (c: Context): string | undefined => c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || undefined;
+/** The X-Forwarded-For chain, capped: CloudFront and load balancers append to it, but its start is whatever the client sent. */
+export const forwardedFor = (c: Context): string | undefined => c.req.header('x-forwarded-for')?.trim().slice(0, 256) || undefined;
 
 const cap = (s: string | undefined, n = 200) => (s === undefined ? undefined : s.slice(0, n));
 
@@ -30,5 +32,6 @@ export const localCaller: IdentifyRequester = (c) => {
   } catch {
     address = undefined; // not behind the Node server (an in-process request)
   }
-  return { userID: `local:${address ?? 'in-process'}`, userName: cap(c.req.header('user-agent')), ...(address ? { address } : {}) };
+  const forwarded = forwardedFor(c);
+  return { userID: `local:${address ?? 'in-process'}`, userName: cap(c.req.header('user-agent')), ...(address ? { address } : {}), ...(forwarded ? { forwardedFor: forwarded } : {}) };
 };
