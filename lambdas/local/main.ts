@@ -14,7 +14,7 @@ const viewer = process.env.VIEWER?.trim().toLowerCase() !== 'off';
 
 let archive: LocalArchive;
 try {
-  archive = await startLocalArchive({ dataDir, port, host, config: configFromEnv(), ai: aiConfigFromEnv(), viewer, dimse: dimseSettingsFromEnv(process.env, { acceptUnknownCallers: true, host }) });
+  archive = await startLocalArchive({ dataDir, port, host, config: configFromEnv(), ...(process.env.EXPORT_DIR?.trim() ? { exportDir: resolve(process.env.EXPORT_DIR.trim()) } : {}), ai: aiConfigFromEnv(), viewer, dimse: dimseSettingsFromEnv(process.env, { acceptUnknownCallers: true, host }) });
 } catch (e) {
   // A setting that is wrong or a port that is taken: the reason, not a stack trace.
   console.error(`The archive cannot start: ${(e as Error).message}`);

@@ -1,6 +1,6 @@
 // Local mode: the DICOMweb app (and the AI pipeline's API under /ai with the reading worklist page at
-// /worklist/, the OHIF Viewer at the root) on a Node HTTP server over local storage. Used by `npm start`
-// and tests.
+// /worklist/, de-identified exports under /exports, the OHIF Viewer at the root) on a Node HTTP server
+// over local storage. Used by `npm start` and tests.
 import type { ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
@@ -14,10 +14,12 @@ import type { DicomWebConfig } from '../dicomweb/config.js';
 import { sweepOrphans } from '../dicomweb/store/blob-lifecycle.js';
 import { clearStaging } from '../dicomweb/store/spool.js';
 import { createLocalStorage, type LocalStorage } from '../storage/local/create.js';
+import { EXPORTS_ROOT } from '../governance/export/export-api.js';
 import { installedOhif } from '../viewer/ohif-package.js';
 import { createViewerApp } from '../viewer/viewer-app.js';
 import { createWorklistApp } from '../worklist/worklist-app.js';
 import { startLocalAi, type LocalAi } from './ai.js';
+import { startLocalExports } from './exports.js';
 
 export interface LocalArchive {
   url: string;
@@ -44,6 +46,8 @@ export interface LocalArchiveOptions {
   viewer?: boolean;
   /** The DIMSE listener's settings; off when absent or its port is 0. */
   dimse?: DimseSettings;
+  /** Where de-identified exports are written (a folder per export); DATA_DIR/exports by default. */
+  exportDir?: string;
   /** For tests: replace or extend the built-in analysers, or fix the clock. */
   aiOptions?: Parameters<typeof startLocalAi>[3];
 }
@@ -65,11 +69,13 @@ export async function startLocalArchive(startOptions: LocalArchiveOptions): Prom
   // Loaded only when it runs: the DIMSE library and dcmjs's dictionaries cost memory a server without DIMSE never needs.
   const dimse = options.dimse?.port ? await (await import('./dimse.js')).startLocalDimse(storage, options.dataDir, options.config, options.dimse) : undefined;
   const dimseRoot = dimse?.app ? new Hono().route('/dimse', dimse.app) : undefined;
+  const exports = await startLocalExports(storage, options.dataDir, options.exportDir ?? join(options.dataDir, 'exports'), options.config);
   const isDicomWeb = dicomWebPaths(options.config.basePath);
   const fetch = (request: Request, env: unknown) => {
     const path = new URL(request.url).pathname;
     if (aiRoot && path.startsWith('/ai/')) return aiRoot.fetch(request, env);
     if (dimseRoot && path.startsWith('/dimse/')) return dimseRoot.fetch(request, env);
+    if (path === EXPORTS_ROOT || path.startsWith(`${EXPORTS_ROOT}/`)) return exports.app.fetch(request, env);
     if (worklist && (path === '/worklist' || path.startsWith('/worklist/'))) return worklist.fetch(request, env);
     if (viewer && !isDicomWeb(path)) return viewer.fetch(request, env);
     return dicomweb.fetch(request, env);
@@ -90,6 +96,7 @@ export async function startLocalArchive(startOptions: LocalArchiveOptions): Prom
       await dimse?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await ai?.close();
+      await exports.close();
       await storage.index.close();
       await storage.workitems.close();
       await storage.audit.close();

@@ -283,6 +283,47 @@ export function auditKeys(record: AuditRecord): { patients: string[]; studies: s
   };
 }
 
+/** A de-identified export of a cohort (governance/export): what was asked, where it goes, how far it is. */
+export interface ExportJob {
+  id: string;
+  state: 'running' | 'done' | 'failed';
+  createdAt: string;
+  updatedAt: string;
+  /** The requester's UserID, as the audit trail names them. */
+  requestedBy: string;
+  request: {
+    /** QIDO-RS study-level query parameters selecting the cohort. */
+    query?: Record<string, string[]>;
+    studies?: string[];
+    /** PS3.15 E.3 options chosen (governance/deidentify/profile.ts). */
+    options: string[];
+    includeBurnedIn: boolean;
+  };
+  /** Where the copies and the manifest are: a folder, or s3://bucket/prefix. */
+  destination: string;
+  progress: { studies: number; instances: number; copied: number; excluded: number; failed: number };
+  error?: string;
+}
+
+/** What became of one instance of an export: kept by the archive only, since it links copies to originals. */
+export interface ExportManifestEntry {
+  status: 'copied' | 'excluded' | 'failed';
+  original: { studyInstanceUID: string; seriesInstanceUID?: string; sopInstanceUID?: string };
+  copy?: { studyInstanceUID: string; seriesInstanceUID: string; sopInstanceUID: string; file: string };
+  reason?: string;
+}
+
+export interface ExportJobStore {
+  put(job: ExportJob): Promise<void>;
+  get(id: string): Promise<ExportJob | undefined>;
+  /** Newest first. */
+  list(limit: number): Promise<ExportJob[]>;
+  addManifestEntries(id: string, entries: ExportManifestEntry[]): Promise<void>;
+  /** In the order added, read as consumed. */
+  manifest(id: string): AsyncIterable<ExportManifestEntry>;
+  close(): Promise<void>;
+}
+
 export interface ArchiveStorage {
   blobs: BlobStore;
   index: ArchiveIndex;
