@@ -114,13 +114,19 @@ try {
   const isDdbRead = (k: string) => /^DynamoDB:(Get|BatchGet|Query|Scan)/.test(k);
   const perStudy = 500;
   const readsPerStudy = 2;
-  const qidoPerRead = Object.values(qido).reduce((a, m) => a + sum(m, () => true), 0) / Object.keys(qido).length;
+  const perQuery = (pred: (k: string) => boolean) => Object.values(qido).reduce((a, m) => a + sum(m, pred), 0) / Object.keys(qido).length;
+  const isAuditWrite = (k: string) => k === 'DynamoDB:PutItem';
+  // An audit record (PutItem, one per request) is 1.5-2 KB with its keys: two write units.
+  const AUDIT_WRITE_UNITS = 2;
   const requests = {
     s3Writes: sum(perInstance, isS3Write) * perStudy,
     s3Reads: (sum(perInstance, isS3Read) * perStudy) + readsPerStudy * (sum(frames, isS3Read) * perStudy + 2 * sum(seriesMetadata, isS3Read)),
     // A TransactWriteItems of n items costs 2n write units; the store transaction writes 6 items.
-    dynamoWriteUnits: sum(perInstance, (k) => isDdbWrite(k) && !k.includes('Transact')) * perStudy + (perInstance['DynamoDB:TransactWriteItems'] ?? 0) * 12 * perStudy,
-    dynamoReads: sum(perInstance, isDdbRead) * perStudy + readsPerStudy * (5 * qidoPerRead + sum(frames, isDdbRead) * perStudy + 2 * sum(seriesMetadata, isDdbRead)),
+    dynamoWriteUnits:
+      sum(perInstance, (k) => isDdbWrite(k) && !k.includes('Transact') && !isAuditWrite(k)) * perStudy +
+      (perInstance['DynamoDB:TransactWriteItems'] ?? 0) * 12 * perStudy +
+      AUDIT_WRITE_UNITS * (sum(perInstance, isAuditWrite) * perStudy + readsPerStudy * (5 * perQuery(isAuditWrite) + sum(frames, isAuditWrite) * perStudy + 2 * sum(seriesMetadata, isAuditWrite))),
+    dynamoReads: sum(perInstance, isDdbRead) * perStudy + readsPerStudy * (5 * perQuery(isDdbRead) + sum(frames, isDdbRead) * perStudy + 2 * sum(seriesMetadata, isDdbRead)),
     sqs: sum(perInstance, (k) => k.startsWith('SQS')) * perStudy,
     apiRequests: perStudy / 10 + readsPerStudy * (5 + 2 + perStudy),
   };
