@@ -42,6 +42,8 @@ export class ArchiveStorage extends Construct {
   readonly auditTable?: dynamodb.TableV2;
   /** The archive's name in its audit records (AUDIT_SOURCE_ID). */
   readonly auditSourceId: string;
+  /** Where de-identified exports are written (not in a recovery deployment). */
+  readonly exports?: s3.Bucket;
   readonly events: sqs.Queue;
   readonly eventsDeadLetters: sqs.Queue;
 
@@ -70,6 +72,7 @@ export class ArchiveStorage extends Construct {
       // Its stream feeds the copy in a bucket with Object Lock (audit-archive.ts).
       this.auditTable = protectedTable(this, 'Audit', { tableName: props.names.auditTable, indexes: AUDIT_TABLE_SCHEMA.indexes, stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, ...(props.drRegion ? { drRegion: props.drRegion } : {}) });
       this.audit = this.auditTable;
+      this.exports = this.exportsBucket();
     }
     this.eventsDeadLetters = new sqs.Queue(this, 'EventsDeadLetters', {
       encryption: sqs.QueueEncryption.KMS,
@@ -172,6 +175,24 @@ export class ArchiveStorage extends Construct {
       });
     }
     return archive;
+  }
+
+  /** De-identified copies for research, under <export id>/: no patient data, but the archive's key still encrypts them. */
+  private exportsBucket(): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'Exports', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+      lifecycleRules: [{ id: 'old-versions', noncurrentVersionExpiration: Duration.days(30) }],
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'exports/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(bucket).acknowledge({ id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: 'De-identified exports can be made again from the archive (the same pseudonyms: the secret is replicated with the index).' });
+    return bucket;
   }
 
   private primaryIndex(props: ArchiveStorageProps): dynamodb.TableV2 {

@@ -1,7 +1,7 @@
 // Who may use the archive: a Cognito user pool whose tokens carry the archive's scopes — read (QIDO,
 // WADO, the AI worklist and results), write (STOW), delete, feedback (a reader's verdict on an AI
-// result), govern (the AI analyser registry) and audit (reading the audit trail) — checked on every API
-// method. Nothing is public.
+// result), govern (the AI analyser registry), audit (reading the audit trail) and export (de-identified
+// exports) — checked on every API method. Nothing is public.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
@@ -13,6 +13,7 @@ const SCOPES = {
   feedback: 'Accept, reject or correct an AI result',
   govern: 'Enable, disable and set the validation status of AI analysers',
   audit: 'Read the audit trail: who stored, searched, read, changed or deleted what, and when',
+  export: 'Ask for de-identified exports of a cohort, and read their state and manifests',
 } as const;
 export type ScopeName = keyof typeof SCOPES;
 

@@ -10,6 +10,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
@@ -132,11 +133,16 @@ export class StreamingRuntime extends Construct {
       statements: [
         ...archiveAccessStatements(storage),
         new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [`arn:${stack.partition}:s3:::${bundle.s3BucketName}/${bundle.s3ObjectKey}`] }),
+        // De-identified exports run in these tasks and write their copies here.
+        ...(storage.exports ? [new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [storage.exports.arnForObjects('*')] })] : []),
       ],
     });
     const logGroupId = stack.getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup);
     Validations.of(executionPolicy).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${logGroupId}.Arn>:*]`, reason: 'ECS creates one log stream per task, named at run time, in this one log group.' });
-    Validations.of(this.taskPolicy).acknowledge(...archiveAccessAcknowledgements(storage));
+    Validations.of(this.taskPolicy).acknowledge(
+      ...archiveAccessAcknowledgements(storage),
+      ...(storage.exports ? [{ id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(storage.exports.node.defaultChild as s3.CfnBucket)}.Arn>/*]`, reason: 'Each export writes under its own id, made when it is asked for.' }] : []),
+    );
 
     const task = new ecs.FargateTaskDefinition(this, 'Task', {
       cpu: 1024,
@@ -172,6 +178,7 @@ export class StreamingRuntime extends Construct {
         EVENTS_QUEUE_URL: storage.events.queueUrl,
         AUDIT_TABLE: storage.audit.tableName,
         AUDIT_SOURCE_ID: storage.auditSourceId,
+        ...(storage.exports ? { EXPORTS_BUCKET: storage.exports.bucketName } : {}),
         USER_POOL_ID: props.auth.userPool.userPoolId,
         DICOMWEB_BASE_PATH: props.basePath,
         MAX_REQUEST_BYTES: String(props.maxRequestBytes),

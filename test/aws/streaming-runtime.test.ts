@@ -2,7 +2,7 @@
 // (aws-jwt-verify, with a signing key made here in place of the user pool's), on a Node server over the
 // emulators. It takes instances Lambda cannot, refuses requests without a token or scope with an audit
 // entry, and answers 413 with guidance beyond its limit.
-import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { CognitoJwtVerifier, JwtRsaVerifier } from 'aws-jwt-verify';
 import { execFile } from 'node:child_process';
@@ -18,10 +18,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LAMBDA_MAX_BODY_BYTES } from '../../lambdas/aws/edge/route.js';
 import type { AccessTokenVerifier } from '../../lambdas/aws/auth/bearer-scopes.js';
 import { createStreamingApp, HEALTH_CHECK_PATH } from '../../lambdas/aws/streaming/app.js';
+import { startAwsExports } from '../../lambdas/aws/streaming/exports.js';
 import { readInstanceFromFile } from '../../lambdas/dicom/file-instance.js';
 import type { StructuredLog } from '../../lambdas/logging.js';
 import { createAwsStorage } from '../../lambdas/storage/aws/create.js';
-import type { ArchiveStorage } from '../../lambdas/storage/ports.js';
+import type { ArchiveStorage, AuditRecord, ExportJob, ExportManifestEntry } from '../../lambdas/storage/ports.js';
 import { writeWsi } from '../bench/make-wsi.js';
 import { accessTokenSigner } from '../helpers/access-tokens.js';
 import { BOUNDARY, multipartBody, testConfig } from '../helpers/archive.js';
@@ -56,7 +57,9 @@ describe('the streaming runtime', () => {
     bucket = name;
     await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
     const queue = (await clients.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
-    storage = createAwsStorage({ bucket: name, table: await createIndexTable(clients.dynamodb), eventsQueueUrl: queue, auditTable: await createAuditTable(clients.dynamodb) }, clients);
+    const table = await createIndexTable(clients.dynamodb);
+    storage = createAwsStorage({ bucket: name, table, eventsQueueUrl: queue, auditTable: await createAuditTable(clients.dynamodb) }, clients);
+    await clients.s3.send(new CreateBucketCommand({ Bucket: `${name}-exports` }));
     const pool = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const jwk = { ...pool.publicKey.export({ format: 'jwk' }), kid: 'pool-key', alg: 'RS256', use: 'sig' };
@@ -67,7 +70,9 @@ describe('the streaming runtime', () => {
     token = signer(pool.privateKey, 'pool-key');
     forged = signer(stranger.privateKey, 'pool-key');
     const log: StructuredLog = (level, message, fields = {}) => audit.push({ level, message, fields });
-    const app = createStreamingApp(storage, { ...testConfig(), maxRequestBytes: MAX_REQUEST_BYTES }, verifier, log);
+    const config = { ...testConfig(), maxRequestBytes: MAX_REQUEST_BYTES };
+    const exports = startAwsExports(storage, config, { table, exportsBucket: `${name}-exports` }, clients, verifier, log);
+    const app = createStreamingApp(storage, config, verifier, log, exports.app);
     server = await serveApp(app);
     base = server.origin;
   });
@@ -123,6 +128,44 @@ describe('the streaming runtime', () => {
     }
     const del = await fetch(`${base}/dicomweb/studies/${uid()}`, { method: 'DELETE', headers: { Authorization: `Bearer ${token({ scope: 'dicomweb/read dicomweb/write' })}` } });
     expect(del.status).toBe(403);
+  });
+
+  it('runs a de-identified export into the exports bucket for a caller with the export scope only, every refusal audited', async () => {
+    const patient = `EXP-S-${process.pid}`;
+    const study = uid();
+    const files = [0, 1].map(() => syntheticInstance({ StudyInstanceUID: study, SeriesInstanceUID: `${study}.1`, PatientID: patient, PatientName: 'Streaming^Export', Rows: 2, Columns: 2, BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 0, SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2' }, new Uint16Array(4)));
+    expect((await stowTo(files, `Bearer ${token({ scope: 'dicomweb/write' })}`)).status).toBe(200);
+    const since = new Date().toISOString();
+    const ask = (authorization?: string) =>
+      fetch(`${base}/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(authorization ? { Authorization: authorization } : {}) }, body: JSON.stringify({ query: { PatientID: patient } }) });
+    expect((await ask()).status).toBe(401);
+    const refused = await ask(`Bearer ${token({ scope: 'dicomweb/read dicomweb/write dicomweb/audit' })}`);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/lacks the scope dicomweb\/export/);
+    const started = await ask(`Bearer ${token({ scope: 'dicomweb/export' })}`);
+    expect(started.status).toBe(202);
+    const exporter = { Authorization: `Bearer ${token({ scope: 'dicomweb/export' })}` };
+    let job = (await started.json()) as ExportJob;
+    for (let i = 0; i < 100 && job.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      job = (await (await fetch(`${base}/exports/${job.id}`, { headers: exporter })).json()) as ExportJob;
+    }
+    expect(job).toMatchObject({ state: 'done', destination: `s3://${bucket}-exports/${job.id}/`, requestedBy: 'router-1', progress: { studies: 1, instances: 2, copied: 2 } });
+    const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: `${bucket}-exports`, Prefix: `${job.id}/` }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key!);
+    expect(keys.filter((k) => k.endsWith('.dcm'))).toHaveLength(2);
+    expect(keys).toContain(`${job.id}/manifest.json`);
+    for (const key of keys) {
+      const body = Buffer.from(await (await clients.s3.send(new GetObjectCommand({ Bucket: `${bucket}-exports`, Key: key }))).Body!.transformToByteArray());
+      for (const original of [patient, study, 'Streaming']) expect(body.includes(Buffer.from(original)), `${original} in ${key}`).toBe(false);
+    }
+    const manifest = (await (await fetch(`${base}/exports/${job.id}/manifest`, { headers: exporter })).json()) as ExportManifestEntry[];
+    expect(manifest.map((e) => [e.status, e.original.studyInstanceUID])).toEqual([['copied', study], ['copied', study]]);
+    // The audit table has the refusals (with who was refused), the export and its two records.
+    const records: AuditRecord[] = [];
+    for await (const r of storage.audit.search({ since })) records.push(r);
+    const outcomes = records.filter((r) => r.EventIdentification.EventID.code === '110106').map((r) => `${r.ActiveParticipant[0].UserID} ${r.EventIdentification.EventOutcomeDescription}`);
+    expect(outcomes).toEqual(expect.arrayContaining(['unauthenticated HTTP 401: an access token is required: send "Authorization: Bearer <token>" from the archive\'s Cognito user pool', expect.stringMatching(/^router-1 HTTP 403: the access token lacks the scope dicomweb\/export/), 'router-1 HTTP 202', 'router-1 export of 1 studies begins', 'router-1 2 copied, 0 left out, 0 failed']));
   });
 
   it('takes a first upload with `npm run upload -- --token`, and refuses the same upload without one', async () => {

@@ -33,7 +33,7 @@ describe('the routing CloudFront function', () => {
     expect(code).not.toMatch(/\brequire\(|^export\b/m);
   });
 
-  it('sends large or unsized bodies and whole-object retrieval to the streaming origin, the rest to Lambda', () => {
+  it('sends large or unsized bodies, whole-object retrieval and exports to the streaming origin, the rest to Lambda', () => {
     const cases: Array<[string, string, string | undefined, string[]]> = [
       ['POST', '/dicomweb/studies', String(1024), []],
       ['POST', '/dicomweb/studies', String(5 * 1024 * 1024), [ORIGIN_IDS.streaming]],
@@ -46,6 +46,10 @@ describe('the routing CloudFront function', () => {
       ['GET', '/dicomweb/studies/1.2.3/series/4/instances/5/metadata', undefined, [ORIGIN_IDS.streaming]],
       ['GET', '/ai/worklist', undefined, []],
       ['DELETE', '/dicomweb/studies/1.2.3', undefined, []],
+      // De-identified exports run in the streaming runtime's tasks.
+      ['POST', '/exports', String(200), [ORIGIN_IDS.streaming]],
+      ['GET', '/exports/20261208T0101-abcd/manifest', undefined, [ORIGIN_IDS.streaming]],
+      ['GET', '/audit/events', undefined, []],
     ];
     for (const [method, uri, length, expected] of cases) {
       const request: ViewerRequest = { method, uri, headers: { host: { value: 'pacs.example.org' }, ...(length ? { 'content-length': { value: length } } : {}) } };

@@ -49,6 +49,9 @@ export const DICOMWEB_METHOD_SCOPES: Readonly<Record<string, string>> = {
 /** The audit trail's API: read only, with a scope of its own. */
 export const AUDIT_SCOPES: Readonly<Record<string, string>> = { GET: 'dicomweb/audit', HEAD: 'dicomweb/audit' };
 
+/** De-identified exports: asking for one and reading their state and manifests. */
+export const EXPORT_SCOPES: Readonly<Record<string, string>> = { GET: 'dicomweb/export', HEAD: 'dicomweb/export', POST: 'dicomweb/export' };
+
 export function requireScopes(verifier: AccessTokenVerifier, scopes: Readonly<Record<string, string>>, log: StructuredLog): MiddlewareHandler {
   return async (c, next) => {
     const method = c.req.method;

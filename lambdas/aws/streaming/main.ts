@@ -8,6 +8,7 @@ import { awsStorageSettingsFromEnv, createAwsStorage, defaultAwsClients } from '
 import { observability, powertoolsLog } from '../observability.js';
 import { createStreamingApp } from './app.js';
 import { startAwsDimse } from './dimse.js';
+import { startAwsExports } from './exports.js';
 
 const userPoolId = process.env.USER_POOL_ID?.trim();
 if (!userPoolId) throw new Error('USER_POOL_ID is not set; the CDK app sets it on the task');
@@ -18,11 +19,14 @@ const clients = defaultAwsClients();
 const config = configFromEnv();
 const storage = createAwsStorage(awsStorageSettingsFromEnv(), clients);
 const dimse = await startAwsDimse(storage, config, clients.sqs, log);
-const app = createStreamingApp(dimse?.storage ?? storage, config, verifier, log);
+const exportsBucket = process.env.EXPORTS_BUCKET?.trim();
+const exports = exportsBucket ? startAwsExports(storage, config, { table: awsStorageSettingsFromEnv().table, exportsBucket }, clients, verifier, log) : undefined;
+const app = createStreamingApp(dimse?.storage ?? storage, config, verifier, log, exports?.app);
 const port = Number(process.env.PORT ?? 8080);
 const server = serveOnNode(app.fetch, port, '0.0.0.0', () => log('info', 'streaming runtime ready', { port }));
 // ECS stops a task with SIGTERM: finish the requests in flight, then exit.
 process.on('SIGTERM', () => {
   void dimse?.close();
+  void exports?.interrupt();
   server.close(() => process.exit(0));
 });

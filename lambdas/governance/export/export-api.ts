@@ -1,7 +1,7 @@
 // The de-identified export API (JSON): POST /exports starts an export of a cohort, GET /exports/{id}
 // tells its progress, GET /exports/{id}/manifest what became of each original (the archive's own record,
 // linking originals to copies), GET /exports lists them. Every request is in the audit trail.
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -36,6 +36,8 @@ export interface ExportApiDeps {
   /** Starts the export in the background. */
   start: (job: ExportJob) => void;
   audit: AuditSetup;
+  /** The runtime's own token checks, run once the audit trail has seen the request (refusals are recorded). */
+  guards?: MiddlewareHandler[];
   log: StructuredLog;
 }
 
@@ -99,12 +101,14 @@ export function createExportApp(deps: ExportApiDeps): Hono {
     return c.body(problemBody(500, 'internal error; the request was not completed'), 500, { 'Content-Type': 'application/json' });
   });
   app.use('*', httpAudit({ ...deps.audit, errors: deps.log, describe: describeExportRequest }));
+  for (const guard of deps.guards ?? []) app.use('*', guard);
   app.use('*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => c.body(problemBody(413, 'an export request is at most 1 MiB of JSON'), 413, { 'Content-Type': 'application/json' }) }));
 
   app.post('/', async (c) => {
     const request = await parseRequest(c, deps.config);
-    const id = randomUUID();
     const now = new Date().toISOString();
+    // Begins with its creation time, so that ids sort as the exports were asked for.
+    const id = `${now.replace(/[-:.TZ]/g, '')}-${randomUUID().slice(0, 8)}`;
     const job: ExportJob = {
       id,
       state: 'running',
