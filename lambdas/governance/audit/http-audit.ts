@@ -76,7 +76,8 @@ function searchedPatients(action: AuditedAction): Array<{ patientID: string }> {
   if (!action.query) return [];
   const params = new URLSearchParams(action.query.text);
   const patientID = params.get('PatientID') ?? params.get('00100020');
-  return patientID ? [{ patientID }] : [];
+  // One patient, named: a wildcard or a list is a search across patients.
+  return patientID && !/[*?,\\]/.test(patientID) ? [{ patientID }] : [];
 }
 
 /** The reason a refused request gives (the archive's problem JSON), for EventOutcomeDescription. */
