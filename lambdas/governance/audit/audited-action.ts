@@ -60,7 +60,8 @@ export function describeDicomWebRequest(method: string, path: string, search: st
 
   if (s[0] === 'workitems') {
     if (s.length === 1 && searching) return query(UPS_PULL);
-    const action = method === 'POST' && s.length <= 2 ? 'C' : searching ? 'R' : 'U';
+    // POST /workitems creates; POST /workitems/{uid} updates, as PUT …/state and POST …/cancelrequest change it.
+    const action = method === 'POST' && s.length === 1 ? 'C' : searching ? 'R' : 'U';
     return { event: AuditEvent.ProcedureRecord, action, studies: [], objects: [uriObject(`workitems/${s.slice(1).join('/')}`, `UPS workitem ${s.slice(2).join(' ') || ''}`.trim())] };
   }
   // /studies, /series, /instances, and the same under a study or series: searches, or a store.
