@@ -23,7 +23,8 @@ const instance = (study: string, overrides: Record<string, unknown> = {}) =>
   syntheticInstance({ StudyInstanceUID: study, SeriesInstanceUID: `${study}.1`, SOPInstanceUID: uid(), PatientID: patient, PatientName: 'Export^Alice^Marie', PatientBirthDate: '19610412', StudyDate: '20240105', AccessionNumber: 'ACC-778899', InstitutionName: 'Saint Example Hospital', Rows: 2, Columns: 2, BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 0, SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2', ...overrides }, new Uint16Array(4));
 
 beforeAll(async () => {
-  archive = await startTestArchive();
+  // Instances above 1 MiB are too large to de-identify in memory here (MAX_DECOMPRESSED_BYTES).
+  archive = await startTestArchive({ maxDecompressedBytes: 1024 * 1024 });
   root = archive.url.replace(/\/dicomweb$/, '');
   expect((await stow(archive.url, [instance(studies[0]), instance(studies[0]), instance(studies[1], { StudyDate: '20240115' }), instance(studies[1], { SOPInstanceUID: burnedIn, BurnedInAnnotation: 'YES' }), sampleBytes(CT.file)])).status).toBe(200);
 });
@@ -94,6 +95,16 @@ describe('de-identified export', () => {
     const none = await exportOf({ query: { PatientID: 'NOBODY-AT-ALL' } });
     expect(none).toMatchObject({ state: 'done', progress: { studies: 0, instances: 0, copied: 0 } });
     expect(JSON.parse(readFileSync(join(none.destination, 'manifest.json'), 'utf8'))).toMatchObject({ instances: [] });
+  });
+
+  it('fails an instance too large to de-identify in memory, with the reason, and goes on', async () => {
+    const large = uid();
+    const big = syntheticInstance({ StudyInstanceUID: large, SeriesInstanceUID: `${large}.1`, PatientID: patient, Rows: 800, Columns: 800, BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 0, SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2' }, new Uint16Array(800 * 800));
+    expect((await stow(archive.url, [big, instance(large)])).status).toBe(200);
+    const job = await exportOf({ studies: [large] });
+    expect(job).toMatchObject({ state: 'done', progress: { instances: 2, copied: 1, failed: 1 } });
+    const entries = (await (await fetch(`${root}/exports/${job.id}/manifest`)).json()) as ExportManifestEntry[];
+    expect(entries.find((e) => e.status === 'failed')?.reason).toMatch(/more than the 1048576 \(MAX_DECOMPRESSED_BYTES\) de-identified in memory/);
   });
 
   it('refuses a request it cannot carry out, naming what is wrong', async () => {

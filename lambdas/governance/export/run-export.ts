@@ -61,6 +61,10 @@ export async function runExport(job: ExportJob, deps: ExportDeps): Promise<Expor
         job.progress.instances += 1;
         const original = { studyInstanceUID: instance.studyInstanceUID, seriesInstanceUID: instance.seriesInstanceUID, sopInstanceUID: instance.sopInstanceUID };
         try {
+          // A copy is made in memory: an instance of gigabytes (a whole-slide image) is not read whole.
+          if (instance.size > deps.config.maxDecompressedBytes) {
+            throw new Error(`the instance is ${instance.size} bytes, more than the ${deps.config.maxDecompressedBytes} (MAX_DECOMPRESSED_BYTES) de-identified in memory`);
+          }
           const bytes = await deps.storage.blobs.get(instance.blobKey);
           if (!bytes) throw new Error('its stored file is missing');
           const result = deidentifyInstance(bytes, deps.pseudonyms, { options, includeBurnedIn: job.request.includeBurnedIn });
