@@ -8,6 +8,11 @@ import { join } from 'node:path';
 import type { AiConfig } from '../ai/config.js';
 import { createDicomWebApp } from '../dicomweb/app.js';
 import { AUDIT_ROOT } from '../governance/audit/audit-api.js';
+import { describeForwardingRequest, DIMSE_ROOT } from '../governance/audit/audited-action.js';
+import { audited } from '../governance/audit/http-audit.js';
+import { localCaller } from '../governance/audit/requester.js';
+import { StudyPatients } from '../governance/audit/study-patients.js';
+import { consoleLog } from '../logging.js';
 import type { DimseSettings } from '../dimse/settings.js';
 import { serveOnNode } from '../node-server.js';
 import type { DicomWebConfig } from '../dicomweb/config.js';
@@ -68,7 +73,8 @@ export async function startLocalArchive(startOptions: LocalArchiveOptions): Prom
   const worklist = ai ? createWorklistApp({ aiRoot: '/ai', dicomWebRoot: options.config.publicUrl ?? options.config.basePath, ...(viewer ? { viewerUrl: '/viewer' } : {}) }) : undefined;
   // Loaded only when it runs: the DIMSE library and dcmjs's dictionaries cost memory a server without DIMSE never needs.
   const dimse = options.dimse?.port ? await (await import('./dimse.js')).startLocalDimse(storage, options.dataDir, options.config, options.dimse) : undefined;
-  const dimseRoot = dimse?.app ? new Hono().route('/dimse', dimse.app) : undefined;
+  const dimseAudit = { log: storage.audit, sourceID: options.config.auditSourceId, requester: localCaller, patients: new StudyPatients(storage.index), errors: consoleLog('dimse'), describe: describeForwardingRequest };
+  const dimseRoot = dimse?.app ? new Hono().route(DIMSE_ROOT, audited(dimse.app, dimseAudit)) : undefined;
   const exports = await startLocalExports(storage, options.dataDir, options.exportDir ?? join(options.dataDir, 'exports'), options.config);
   const isDicomWeb = dicomWebPaths(options.config.basePath);
   const fetch = (request: Request, env: unknown) => {

@@ -16,6 +16,7 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { AUDIT_ROOT } from '../../lambdas/governance/audit/audit-api.js';
+import { DIMSE_ROOT } from '../../lambdas/governance/audit/audited-action.js';
 import { EXPORTS_ROOT } from '../../lambdas/governance/export/export-api.js';
 import { buildSync } from 'esbuild';
 import { repoFile } from './archive-function.js';
@@ -161,7 +162,7 @@ export class FrontDoor extends Construct {
       defaultBehavior: props.viewer ?? { origin: lambdaOrigin, ...passThrough },
       additionalBehaviors: {
         [`${base}/studies/*/frames/*`]: cached(streamingOrigin),
-        ...(props.viewer ? { [`${base}/*`]: { origin: lambdaOrigin, ...passThrough }, '/ai/*': { origin: lambdaOrigin, ...passThrough }, [`${AUDIT_ROOT}/*`]: { origin: lambdaOrigin, ...passThrough }, [`${EXPORTS_ROOT}*`]: { origin: lambdaOrigin, ...passThrough } } : {}),
+        ...(props.viewer ? { [`${base}/*`]: { origin: lambdaOrigin, ...passThrough }, '/ai/*': { origin: lambdaOrigin, ...passThrough }, [`${AUDIT_ROOT}/*`]: { origin: lambdaOrigin, ...passThrough }, [`${EXPORTS_ROOT}*`]: { origin: lambdaOrigin, ...passThrough }, [`${DIMSE_ROOT}/*`]: { origin: lambdaOrigin, ...passThrough } } : {}),
         ...replica,
       },
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,

@@ -72,7 +72,7 @@ describe('the streaming runtime', () => {
     const log: StructuredLog = (level, message, fields = {}) => audit.push({ level, message, fields });
     const config = { ...testConfig(), maxRequestBytes: MAX_REQUEST_BYTES };
     const exports = startAwsExports(storage, config, { table, exportsBucket: `${name}-exports` }, clients, verifier, log);
-    const app = createStreamingApp(storage, config, verifier, log, exports.app);
+    const app = createStreamingApp(storage, config, verifier, log, { exports: exports.app });
     server = await serveApp(app);
     base = server.origin;
   });

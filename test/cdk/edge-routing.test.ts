@@ -50,6 +50,7 @@ describe('the routing CloudFront function', () => {
       ['POST', '/exports', String(200), [ORIGIN_IDS.streaming]],
       ['GET', '/exports/20261208T0101-abcd/manifest', undefined, [ORIGIN_IDS.streaming]],
       ['GET', '/audit/events', undefined, []],
+      ['GET', '/dimse/forwarding/dead-letters', undefined, [ORIGIN_IDS.streaming]],
     ];
     for (const [method, uri, length, expected] of cases) {
       const request: ViewerRequest = { method, uri, headers: { host: { value: 'pacs.example.org' }, ...(length ? { 'content-length': { value: length } } : {}) } };

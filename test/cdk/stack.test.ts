@@ -253,7 +253,7 @@ describe('the deployed stack (default settings, with bundling)', () => {
       expect(b.ViewerProtocolPolicy).toBe('https-only');
       expect((b.FunctionAssociations as Array<{ EventType: string }>).map((f) => f.EventType)).toEqual(['viewer-request']);
     }
-    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/dicomweb/studies/*/frames/*', '/dicomweb/*', '/ai/*', '/audit/*', '/exports*']);
+    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/dicomweb/studies/*/frames/*', '/dicomweb/*', '/ai/*', '/audit/*', '/exports*', '/dimse/*']);
     expect(config.DefaultCacheBehavior.ViewerProtocolPolicy).toBe('redirect-to-https');
     // Per token, and no longer than a token lives (the archive says `private`, so only the minimum TTL caches).
     template.hasResourceProperties('AWS::CloudFront::CachePolicy', {

@@ -49,6 +49,9 @@ export const DICOMWEB_METHOD_SCOPES: Readonly<Record<string, string>> = {
 /** The audit trail's API: read only, with a scope of its own. */
 export const AUDIT_SCOPES: Readonly<Record<string, string>> = { GET: 'dicomweb/audit', HEAD: 'dicomweb/audit' };
 
+/** Operating the archive's pipelines (the DIMSE forwarding rules and dead letters), as the AI registry is governed. */
+export const GOVERN_SCOPES: Readonly<Record<string, string>> = { GET: 'dicomweb/govern', HEAD: 'dicomweb/govern' };
+
 /** De-identified exports: asking for one and reading their state and manifests. */
 export const EXPORT_SCOPES: Readonly<Record<string, string>> = { GET: 'dicomweb/export', HEAD: 'dicomweb/export', POST: 'dicomweb/export' };
 

@@ -11,8 +11,9 @@ export const LAMBDA_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export type Runtime = 'lambda' | 'streaming';
 
 export function runtimeFor(method: string, path: string, contentLength: string | undefined): Runtime {
-  // De-identified exports run as jobs in the long-running tasks, which also answer for their state.
-  if (/^\/exports(\/|$)/.test(path)) return 'streaming';
+  // De-identified exports run as jobs in the long-running tasks, which also answer for their state; the
+  // DIMSE forwarding API is served by the tasks that forward.
+  if (/^\/(exports|dimse)(\/|$)/.test(path)) return 'streaming';
   if (method === 'POST' || method === 'PUT') {
     // A body of unknown length (chunked) may be of any size.
     const length = contentLength === undefined ? NaN : Number(contentLength);

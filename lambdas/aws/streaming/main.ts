@@ -21,7 +21,7 @@ const storage = createAwsStorage(awsStorageSettingsFromEnv(), clients);
 const dimse = await startAwsDimse(storage, config, clients.sqs, log);
 const exportsBucket = process.env.EXPORTS_BUCKET?.trim();
 const exports = exportsBucket ? startAwsExports(storage, config, { table: awsStorageSettingsFromEnv().table, exportsBucket }, clients, verifier, log) : undefined;
-const app = createStreamingApp(dimse?.storage ?? storage, config, verifier, log, exports?.app);
+const app = createStreamingApp(dimse?.storage ?? storage, config, verifier, log, { ...(exports ? { exports: exports.app } : {}), ...(dimse?.forwardingApp ? { forwarding: dimse.forwardingApp } : {}) });
 const port = Number(process.env.PORT ?? 8080);
 const server = serveOnNode(app.fetch, port, '0.0.0.0', () => log('info', 'streaming runtime ready', { port }));
 // ECS stops a task with SIGTERM: finish the requests in flight, then exit.

@@ -101,3 +101,12 @@ export function describeAiRequest(method: string, path: string, search: string):
   // The worklist, the registry, metrics, dead letters: searches over many studies.
   return { event: AuditEvent.Query, action: 'E', studies: [], objects: [{ ...resource, ParticipantObjectTypeCodeRole: 24, ParticipantObjectQuery: search.replace(/^\?/, '').slice(0, 4096) }] };
 }
+
+/** Where the DIMSE forwarding API is served (rules, dead letters). */
+export const DIMSE_ROOT = '/dimse';
+
+/** The forwarding API: its dead letters name studies that did not reach the hospital's PACS. */
+export function describeForwardingRequest(c: { req: { method: string; path: string } }): AuditedAction | undefined {
+  if (c.req.method === 'OPTIONS') return undefined;
+  return { event: AuditEvent.Query, action: 'E', studies: [], objects: [{ ...uriObject(c.req.path.slice(0, 1024), 'DIMSE forwarding'), ParticipantObjectTypeCodeRole: 24 }] };
+}

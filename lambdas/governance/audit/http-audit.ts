@@ -5,7 +5,7 @@
 // stays made — a store retried is answered "identical", and recorded — and the record that could not
 // be written goes to the runtime's error log whole, so that it is not lost either.
 import { randomUUID } from 'node:crypto';
-import type { Context, MiddlewareHandler } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { problemBody } from '../../dicomweb/http/problem.js';
 import type { StructuredLog } from '../../logging.js';
 import type { AuditLog, AuditObject, AuditParticipant, AuditRecord } from '../../storage/ports.js';
@@ -165,4 +165,12 @@ export function auditRecord(input: {
     AuditSourceIdentification: { AuditSourceID: input.sourceID, AuditSourceTypeCode: '4' },
     ParticipantObjectIdentification: objects,
   };
+}
+
+/** An application behind the audit trail, and behind the runtime's own checks after it (so that refusals are recorded). */
+export function audited(inner: Hono, options: HttpAuditOptions, guards: MiddlewareHandler[] = []): Hono {
+  const app = new Hono();
+  app.use('*', httpAudit(options));
+  for (const guard of guards) app.use('*', guard);
+  return app.route('/', inner);
 }
