@@ -217,3 +217,51 @@ function decodeIso2022(bytes: Uint8Array, initial: CharsetSpec): string {
   }
   return out;
 }
+
+/** The single-byte Specific Character Sets text can be written back in, by the label of their upper half. */
+const WRITABLE_SINGLE_BYTE: Readonly<Record<string, string>> = {
+  'ISO_IR 100': 'iso-8859-1',
+  'ISO_IR 101': 'iso-8859-2',
+  'ISO_IR 109': 'iso-8859-3',
+  'ISO_IR 110': 'iso-8859-4',
+  'ISO_IR 144': 'iso-8859-5',
+  'ISO_IR 127': 'iso-8859-6',
+  'ISO_IR 126': 'iso-8859-7',
+  'ISO_IR 138': 'iso-8859-8',
+  'ISO_IR 148': 'iso-8859-9',
+  'ISO_IR 203': 'iso-8859-15',
+  'ISO_IR 166': 'windows-874',
+};
+const encoders = new Map<string, (text: string) => Uint8Array | undefined>();
+
+/**
+ * Writes text in a single-byte Specific Character Set (ASCII below, the set's own upper half from 0xA0),
+ * or undefined when some character is not in it; undefined for a set this cannot write. The table is the
+ * decoder's, inverted: exactly the characters the set decodes to.
+ */
+export function singleByteEncoder(term: string): ((text: string) => Uint8Array | undefined) | undefined {
+  const label = WRITABLE_SINGLE_BYTE[term];
+  if (!label) return undefined;
+  let encoder = encoders.get(term);
+  if (!encoder) {
+    const decoder = new TextDecoder(label);
+    const upper = new Map<string, number>();
+    for (let byte = 0xa0; byte <= 0xff; byte++) {
+      const ch = decoder.decode(Uint8Array.of(byte));
+      if (ch !== '\ufffd') upper.set(ch, byte);
+    }
+    encoder = (text) => {
+      const out = new Uint8Array(text.length);
+      let n = 0;
+      for (const ch of text) {
+        const code = ch.codePointAt(0)!;
+        const byte = code < 0x80 ? code : upper.get(ch);
+        if (byte === undefined) return undefined;
+        out[n++] = byte;
+      }
+      return out.subarray(0, n);
+    };
+    encoders.set(term, encoder);
+  }
+  return encoder;
+}

@@ -3,6 +3,7 @@
 // and each match answers the keys the identifier asked for.
 import { lookupKeyword, tagToHex } from '../dicom/dictionary.js';
 import type { DicomJson, DicomJsonAttribute, PersonNameJson } from '../dicom/json-model.js';
+import { singleByteEncoder } from '../dicom/charset.js';
 import { LATIN1, UTF8, type TextCharset } from '../dicom/json-part10.js';
 import { InvalidFilterError, compileFilter, type AttributeFilter } from '../dicom/matching.js';
 import { Tag } from '../dicom/tags.js';
@@ -99,14 +100,29 @@ function answerFor(request: FindRequest, attributes: DicomJson, levelName: strin
   }
   out[QUERY_RETRIEVE_LEVEL] = { vr: 'CS', Value: [levelName] };
   out[RETRIEVE_AE_TITLE] = { vr: 'AE', Value: [aeTitle] };
-  // Stored text is Unicode: answered in the requester's Latin-1 when it asked in it and every character
-  // fits (PS3.4 C.4.1.1.3.1), else in UTF-8; plain ASCII needs no Specific Character Set.
+  // Stored text is Unicode: answered in the requester's single-byte set (Latin-1, Cyrillic, Greek, …) when
+  // it asked in one and every character fits (PS3.4 C.4.1.1.3.1), else in UTF-8; plain ASCII needs no
+  // Specific Character Set.
   const text = JSON.stringify(out);
   // eslint-disable-next-line no-control-regex
   if (!/[^\x00-\x7f]/.test(text)) return { attributes: out, charset: UTF8 };
-  const charset = request.characterSet === LATIN1.term && !/[^\x00-\xff]/.test(text) ? LATIN1 : UTF8;
+  const charset = answerCharset(request.characterSet, text);
   out[CHARSET] = { vr: 'CS', Value: [charset.term] };
   return { attributes: out, charset };
+}
+
+function answerCharset(asked: string | undefined, text: string): TextCharset {
+  const encode = asked ? singleByteEncoder(asked) : undefined;
+  if (!asked || !encode || !encode(text)) return UTF8;
+  if (asked === LATIN1.term) return LATIN1;
+  return {
+    term: asked,
+    encode: (t) => {
+      const bytes = encode(t);
+      if (!bytes) throw new Error(`"${t.slice(0, 40)}" is not in ${asked}, though the whole answer was`);
+      return bytes;
+    },
+  };
 }
 
 export interface ParsedIdentifier {

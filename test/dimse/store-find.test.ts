@@ -199,7 +199,7 @@ describe('C-FIND agrees with QIDO-RS', () => {
     expect(total).toBe(studies.length);
   });
 
-  it('matches a Cyrillic name sent in ISO_IR 144 and answers it in Unicode', async () => {
+  it('matches a Cyrillic name sent in ISO_IR 144 and answers it in ISO_IR 144', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'query-'));
     try {
       const query = join(dir, 'query.dcm');
@@ -215,8 +215,8 @@ describe('C-FIND agrees with QIDO-RS', () => {
       expect(studies.length).toBe(1);
       expect(uids(answers, Tag.StudyInstanceUID)).toEqual(uids(studies, Tag.StudyInstanceUID));
       expect((answers[0][tagToHex(Tag.PatientName)]?.Value?.[0] as { Alphabetic: string }).Alphabetic).toMatch(/^Люкceмбypг/);
-      // ISO 8859-5 cannot be written here: the answer comes in UTF-8, and says so.
-      expect(answers[0]['00080005']?.Value).toEqual(['ISO_IR 192']);
+      // Every character of the answer is in ISO 8859-5 (Cyrillic and ASCII): answered in the set it was asked in.
+      expect(answers[0]['00080005']?.Value).toEqual(['ISO_IR 144']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -246,6 +246,10 @@ q.is_little_endian = True; q.is_implicit_VR = False; q.save_as(sys.argv[2], writ
       expect(answers).toHaveLength(1);
       expect(answers[0]['00080005']?.Value).toEqual(['ISO_IR 100']);
       expect((answers[0][tagToHex(Tag.PatientName)]?.Value?.[0] as { Alphabetic: string }).Alphabetic).toBe('Müller^Jürgen');
+      // Asked in ISO_IR 144 (Cyrillic), which has no "ü": the answer comes in UTF-8, and says so.
+      const cyrillic = await findscu(port, ['-S', '-k', 'SpecificCharacterSet=ISO_IR 144', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'PatientID=LATIN1', '-k', 'PatientName']);
+      expect(cyrillic.answers.map((a) => a['00080005']?.Value)).toEqual([['ISO_IR 192']]);
+      expect((cyrillic.answers[0][tagToHex(Tag.PatientName)]?.Value?.[0] as { Alphabetic: string }).Alphabetic).toBe('Müller^Jürgen');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
