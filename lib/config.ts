@@ -138,6 +138,10 @@ function dimseFromContext(get: (key: string) => unknown, bool: (key: string, fal
   if (!validAeTitle(aeTitle)) throw new Error(`dimseAeTitle "${aeTitle}" is not an AE title (1-16 characters, no backslash)`);
   const peers = get('dimsePeers') ? String(get('dimsePeers')) : '';
   const forward = get('dimseForward') ? String(get('dimseForward')) : '';
-  parseForwardRules(forward, parsePeers(peers)); // refuses what the task would refuse at start
+  const parsed = parsePeers(peers);
+  parseForwardRules(forward, parsed); // refuses what the task would refuse at start
+  // The tasks have no certificate of their own (the load balancer ends TLS): they cannot call out over TLS yet.
+  const tlsPeers = parsed.filter((p) => p.tls).map((p) => p.aeTitle);
+  if (tlsPeers.length) throw new Error(`dimsePeers reaches ${tlsPeers.join(', ')} over TLS, which the AWS deployment cannot do yet (its tasks hold no certificate); reach them over the VPN or Direct Connect without +tls`);
   return { dimse: { allowedCidrs: cidrs, certificateArn, aeTitle, peers, forward, internetFacing: bool('dimseInternetFacing', false) } };
 }

@@ -4,6 +4,7 @@
 // with the library's Network class (the base of its exported Scp), learns the accepted contexts, and then
 // sends one request at a time.
 import dcmjsDimse from 'dcmjs-dimse';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { TransferSyntax } from '../dicom/transfer-syntax.js';
@@ -59,6 +60,18 @@ export interface ScuOptions {
 
 export class AssociationRefused extends Error {}
 
+const pem = new Map<string, Buffer>();
+const file = (path: string) => pem.get(path) ?? pem.set(path, readFileSync(path)).get(path)!;
+
+/**
+ * DICOM TLS to a peer (PS3.15 B.1): the archive shows its own certificate and verifies the peer's against
+ * DIMSE_TLS_CA, by the peer's host name unless it is an address (settings.ts requires all three files).
+ */
+function tlsTowards(peer: DimsePeer, settings: DimseSettings): tls.ConnectionOptions {
+  const t = settings.tls!;
+  return { cert: file(t.certFile), key: file(t.keyFile), ca: file(t.caFile!), minVersion: 'TLSv1.2', ...(net.isIP(peer.host) ? {} : { servername: peer.host }) };
+}
+
 /** Syntaxes proposed beside an instance's own, so that a peer that takes only uncompressed data gets it. */
 export const UNCOMPRESSED = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
 
@@ -100,7 +113,15 @@ export class ScuAssociation {
 
   /** Associates with a peer of DIMSE_PEERS as the archive's AE title. */
   static openTo(peer: DimsePeer, settings: DimseSettings, contexts: readonly ProposedContext[]): Promise<ScuAssociation> {
-    return ScuAssociation.open({ host: peer.host, port: peer.port, callingAeTitle: settings.aeTitle, calledAeTitle: peer.aeTitle, contexts, timeoutMs: settings.associationTimeoutMs });
+    return ScuAssociation.open({
+      host: peer.host,
+      port: peer.port,
+      callingAeTitle: settings.aeTitle,
+      calledAeTitle: peer.aeTitle,
+      contexts,
+      timeoutMs: settings.associationTimeoutMs,
+      ...(peer.tls ? { tls: tlsTowards(peer, settings) } : {}),
+    });
   }
 
   /** What the peer accepted for a SOP class. */

@@ -12,6 +12,8 @@ export interface DimsePeer {
   may: ReadonlySet<PeerPermission>;
   /** Where C-MOVE may send instances (only known peers are destinations: never an address a request names). */
   destination: boolean;
+  /** Reached over DICOM TLS (C-MOVE sub-operations, forwarding, storage commitment reports). */
+  tls: boolean;
 }
 
 export interface DimseTls {
@@ -66,16 +68,18 @@ export function parsePeers(text: string): DimsePeer[] {
   const peers: DimsePeer[] = [];
   for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^([^@]+)@([^:]+):(\d{1,5})(?::([a-z+]+))?$/i.exec(entry);
-    if (!m) throw new DimseSettingsError(`DIMSE_PEERS entry "${entry}" is not AE@host:port[:store+find+move+get+dest]`);
+    if (!m) throw new DimseSettingsError(`DIMSE_PEERS entry "${entry}" is not AE@host:port[:store+find+move+get+dest+tls]`);
     const [, aeTitle, host, portText, rights] = m;
     if (!validAeTitle(aeTitle)) throw new DimseSettingsError(`DIMSE_PEERS entry "${entry}": "${aeTitle}" is not an AE title (1-16 characters, no backslash)`);
     const port = Number(portText);
     if (port < 1 || port > 65535) throw new DimseSettingsError(`DIMSE_PEERS entry "${entry}": port ${port} is out of range`);
-    const words = rights ? rights.toLowerCase().split('+') : [...PERMISSIONS, 'dest'];
-    const unknown = words.filter((w) => w !== 'dest' && !PERMISSIONS.includes(w as PeerPermission));
-    if (unknown.length) throw new DimseSettingsError(`DIMSE_PEERS entry "${entry}": ${unknown.join(', ')} is not one of store, find, move, get, dest`);
+    const given = rights ? rights.toLowerCase().split('+') : [];
+    // "tls" says how to reach the peer, not what it may do: alone, the peer keeps every right.
+    const words = given.some((w) => w !== 'tls') ? given : [...PERMISSIONS, 'dest', ...given];
+    const unknown = words.filter((w) => w !== 'dest' && w !== 'tls' && !PERMISSIONS.includes(w as PeerPermission));
+    if (unknown.length) throw new DimseSettingsError(`DIMSE_PEERS entry "${entry}": ${unknown.join(', ')} is not one of store, find, move, get, dest, tls`);
     if (peers.some((p) => p.aeTitle === aeTitle)) throw new DimseSettingsError(`DIMSE_PEERS names ${aeTitle} twice`);
-    peers.push({ aeTitle, host, port, may: new Set(words.filter((w): w is PeerPermission => w !== 'dest')), destination: words.includes('dest') });
+    peers.push({ aeTitle, host, port, may: new Set(words.filter((w): w is PeerPermission => PERMISSIONS.includes(w as PeerPermission))), destination: words.includes('dest'), tls: words.includes('tls') });
   }
   return peers;
 }
@@ -157,6 +161,10 @@ export function dimseSettingsFromEnv(env: Env = process.env, defaults: { acceptU
   if (!!certFile !== !!keyFile) throw new DimseSettingsError('DIMSE_TLS_CERT and DIMSE_TLS_KEY are given together (PEM files of the certificate and its key)');
   const caFile = env.DIMSE_TLS_CA?.trim() || undefined;
   const peers = parsePeers(env.DIMSE_PEERS ?? '');
+  const tlsPeers = peers.filter((p) => p.tls).map((p) => p.aeTitle);
+  if (tlsPeers.length && !(certFile && keyFile && caFile)) {
+    throw new DimseSettingsError(`DIMSE_PEERS reaches ${tlsPeers.join(', ')} over TLS, which needs DIMSE_TLS_CERT and DIMSE_TLS_KEY (the archive's certificate, shown to them) and DIMSE_TLS_CA (their certificates or their CA, to verify them)`);
+  }
   return {
     port: integer(env, 'DIMSE_PORT', 11112, 0, 65535),
     host: env.DIMSE_HOST?.trim() || defaults.host,

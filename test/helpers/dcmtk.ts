@@ -72,10 +72,10 @@ export async function findscu(port: number, args: string[], queryFiles: string[]
   }
 }
 
-/** dcmtk's storescp accepting every syntax (+xa) into `dir` on a free port, once it answers C-ECHO. */
-export async function startStorescp(dir: string, extraArgs: string[] = []): Promise<{ port: number; stop(): void }> {
+/** dcmtk's storescp accepting every syntax (+xa) into `dir` on a free port, once it answers C-ECHO (sent with `echoArgs`: TLS options). */
+export async function startStorescp(dir: string, extraArgs: string[] = [], echoArgs: string[] = []): Promise<{ port: number; stop(): void }> {
   const port = await freePort();
   const child = spawn('storescp', ['-aet', 'STORESCP', '+xa', ...extraArgs, '-od', dir, String(port)], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
-  for (let i = 0; i < 100 && (await dcmtk('echoscu', ['127.0.0.1', String(port)])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && (await dcmtk('echoscu', [...echoArgs, '127.0.0.1', String(port)])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
   return { port, stop: () => child.kill() };
 }
