@@ -23,6 +23,11 @@ describe('DIMSE settings', () => {
     expect([...ct.may]).toEqual(['store']);
     expect([...pacs.may].sort()).toEqual(['find', 'get', 'move', 'store']);
     expect(pacs.destination).toBe(true);
+    expect(pacs.tls).toBe(false);
+    // "tls" says how the archive reaches the peer: alone it keeps every right; with rights, only those.
+    const [secure, archive] = parsePeers('PACS@pacs.example.org:2762:tls, VNA@10.0.0.9:2762:dest+tls');
+    expect([secure.tls, [...secure.may].sort(), secure.destination]).toEqual([true, ['find', 'get', 'move', 'store'], true]);
+    expect([archive.tls, [...archive.may], archive.destination]).toEqual([true, [], true]);
   });
 
   it('refuses what would misbehave later, saying what is wrong', () => {
@@ -34,6 +39,8 @@ describe('DIMSE settings', () => {
     expect(() => dimseSettingsFromEnv({ DIMSE_TLS_CERT: 'a.pem' })).toThrow(/go together|given together/);
     expect(() => dimseSettingsFromEnv({ DIMSE_LOG_LEVEL: 'loud' })).toThrow(/DIMSE_LOG_LEVEL/);
     expect(() => dimseSettingsFromEnv({ DIMSE_AE_TITLE: 'BACK\\SLASH' })).toThrow(/DIMSE_AE_TITLE/);
+    // A peer reached over TLS needs the archive's certificate and what to verify the peer's against.
+    expect(() => dimseSettingsFromEnv({ DIMSE_PEERS: 'PACS@h:2762:dest+tls', DIMSE_TLS_CERT: 'a.pem', DIMSE_TLS_KEY: 'a.key' })).toThrow(/reaches PACS over TLS, which needs .*DIMSE_TLS_CA/);
   });
 
   it('reads forwarding rules naming known peers', () => {
