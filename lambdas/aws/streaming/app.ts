@@ -1,7 +1,7 @@
 // The streaming runtime's application: the DICOMweb app, unchanged, behind the token check, plus the
-// health check the load balancer polls, the de-identified export API and the DIMSE forwarding API. It takes what Lambda cannot:
-// request bodies above 4 MiB (up to MAX_REQUEST_BYTES, 1 GiB by default, then 413) and whole-study,
-// series, instance, frame and bulk-data responses of any size, streamed in both directions.
+// health check the load balancer polls, the de-identified export API and the DIMSE forwarding API. It
+// takes what Lambda cannot: request bodies above 4 MiB (up to MAX_REQUEST_BYTES, 1 GiB by default, then
+// 413) and whole-study, series, instance, frame and bulk-data responses of any size, streamed both ways.
 import { Hono } from 'hono';
 import { createDicomWebApp } from '../../dicomweb/app.js';
 import type { DicomWebConfig } from '../../dicomweb/config.js';
