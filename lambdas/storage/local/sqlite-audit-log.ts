@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { auditKeys, type AuditLog, type AuditQuery, type AuditRecord } from '../ports.js';
 import { openGroupSyncedDatabase } from './durable-database.js';
+import { TurnBatch } from './turn-batch.js';
 import type { GroupFsync } from './group-fsync.js';
 
 const APPEND_ONLY = (table: string) => `
@@ -46,26 +47,17 @@ export class SqliteAuditLog implements AuditLog {
     ({ db: this.db, walSync: this.walSync } = openGroupSyncedDatabase(file, SCHEMA));
   }
 
-  private readonly pending: Array<{ record: AuditRecord; done: () => void; fail: (e: unknown) => void }> = [];
-  private flushScheduled = false;
+  private readonly appends = new TurnBatch<{ record: AuditRecord; done: () => void; fail: (e: unknown) => void }>((batch) => this.flush(batch));
 
   /**
    * Group commit, as the index's: the records appended within one turn of the event loop share one
    * transaction (IMMEDIATE: the chain is read and extended with no other writer between) and one fsync.
    */
   append(record: AuditRecord): Promise<void> {
-    return new Promise((done, fail) => {
-      this.pending.push({ record, done, fail });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise((done, fail) => this.appends.add({ record, done, fail }));
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.pending.splice(0);
+  private flush(batch: Array<{ record: AuditRecord; done: () => void; fail: (e: unknown) => void }>): void {
     try {
       this.db
         .transaction(() => {

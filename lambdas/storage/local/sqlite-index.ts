@@ -7,6 +7,7 @@ import { firstString, type DicomJson, type PersonNameJson } from '../../dicom/js
 import { compileFilter } from '../../dicom/matching.js';
 import { Tag, tagToHex } from '../../dicom/tags.js';
 import { openGroupSyncedDatabase } from './durable-database.js';
+import { TurnBatch } from './turn-batch.js';
 import type { GroupFsync } from './group-fsync.js';
 import { QUERY_KEY_PAGE, QUERY_SHAPES, QUERY_CHUNK_ROWS, assemble, narrow, type Row } from './sqlite-query.js';
 import type { ArchiveIndex, CommitResult, DuplicatePolicy, IndexQuery, InstanceRecord, MetadataRow, QueryLevel, QueryMatch, ReferenceScope, StoredInstance } from '../ports.js';
@@ -123,26 +124,17 @@ export class SqliteIndex implements ArchiveIndex {
 
   /** Parsed records of many frames, by row and content (a replaced instance is another key). */
   private readonly largeRecords = new RecentlyUsed<StoredInstance>(8);
-  private readonly pending: Array<{ record: InstanceRecord; policy: DuplicatePolicy; done: (r: CommitResult) => void; fail: (e: unknown) => void }> = [];
-  private flushScheduled = false;
+  private readonly commits = new TurnBatch<{ record: InstanceRecord; policy: DuplicatePolicy; done: (r: CommitResult) => void; fail: (e: unknown) => void }>((batch) => this.flush(batch));
 
   /**
    * Group commit: the commits that arrive within one turn of the event loop share one transaction,
    * and so one fsync of the write-ahead log. Each still gets its own outcome.
    */
   commitInstance(record: InstanceRecord, policy: DuplicatePolicy): Promise<CommitResult> {
-    return new Promise((done, fail) => {
-      this.pending.push({ record, policy, done, fail });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise((done, fail) => this.commits.add({ record, policy, done, fail }));
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.pending.splice(0);
+  private flush(batch: Array<{ record: InstanceRecord; policy: DuplicatePolicy; done: (r: CommitResult) => void; fail: (e: unknown) => void }>): void {
     const outcomes: Array<{ ok: true; result: CommitResult } | { ok: false; error: unknown }> = [];
     try {
       const results = this.db.transaction(() => batch.map((p) => this.commitOne(p.record, p.policy))).immediate();
