@@ -3,8 +3,8 @@
 // (Begin Transferring DICOM Instances) and again when it ends (DICOM Instances Transferred, with the
 // counts). When a record cannot be written, the request is answered Out of Resources and nothing more
 // is sent; an instance already stored stays stored (sent again, it is "identical" and recorded).
-import type { DicomJson } from '../../dicom/json-model.js';
-import { Tag, tagToHex } from '../../dicom/tags.js';
+import { firstString, type DicomJson } from '../../dicom/json-model.js';
+import { Tag } from '../../dicom/tags.js';
 import type { StructuredLog } from '../../logging.js';
 import type { AuditLog, AuditParticipant } from '../../storage/ports.js';
 import { AuditEvent, AuditRole } from './audit-codes.js';
@@ -34,11 +34,6 @@ export function dimseOutcome(status: number, comment?: string): AuditOutcome {
   return { indicator: serious ? 8 : 4, description };
 }
 
-const text = (json: DicomJson, tag: number): string | undefined => {
-  const v = json[tagToHex(tag)]?.Value?.[0];
-  return typeof v === 'string' && v ? v : undefined;
-};
-
 export class DimseAuditTrail {
   constructor(
     private readonly setup: DimseAuditSetup,
@@ -52,10 +47,10 @@ export class DimseAuditTrail {
 
   /** A C-FIND: its identifier as the query, the patient or study it names. */
   async searched(sopClassUID: string, identifier: DicomJson, outcome: AuditOutcome): Promise<boolean> {
-    const studyUID = text(identifier, Tag.StudyInstanceUID);
+    const studyUID = firstString(identifier, Tag.StudyInstanceUID);
     const studies = studyUID && !studyUID.includes('\\') ? [await this.setup.patients.lookup(studyUID)] : [];
     // A search by one Patient ID (not a wildcard) is an access to that patient's records.
-    const patientID = text(identifier, Tag.PatientID);
+    const patientID = firstString(identifier, Tag.PatientID);
     const patients = patientID && !/[*?\\]/.test(patientID) ? [{ patientID }] : [];
     const action: AuditedAction = { event: AuditEvent.Query, action: 'E', studies: studies.map((s) => s.studyInstanceUID), query: { text: JSON.stringify(identifier).slice(0, 4096), sopClassUID } };
     return this.write(action, outcome, studies, undefined, patients);

@@ -53,7 +53,8 @@ export function httpAudit(options: HttpAuditOptions): MiddlewareHandler {
     for (const study of await Promise.all(action.studies.map((uid) => options.patients.lookup(uid)))) studies.set(study.studyInstanceUID, study);
     const at = new Date();
     await next();
-    for (const study of studies.values()) if (study.patientID) options.patients.remember(study);
+    // Studies a handler noted (the instances a STOW-RS stored) are known now; those looked up are kept already.
+    for (const study of studies.values()) if (study.patientID && !action.studies.includes(study.studyInstanceUID)) options.patients.remember(study);
     const reason = await outcomeText(c.res);
     const outcome = { indicator: outcomeOf(c.res.status), description: `HTTP ${c.res.status}${reason ? `: ${reason}` : ''}` };
     const record = auditRecord({ action, at, outcome, requester: options.requester(c), sourceID: options.sourceID, studies: [...studies.values()], patients: searchedPatients(action) });

@@ -2,8 +2,8 @@
 // delete): read from the index at study level and kept for a minute, so that a viewer's hundreds of
 // frame requests cost one lookup. A minute bounds how long a record can name a patient a correction
 // has since changed.
-import type { DicomJson } from '../../dicom/json-model.js';
-import { Tag, tagToHex } from '../../dicom/tags.js';
+import { firstString, type DicomJson } from '../../dicom/json-model.js';
+import { Tag } from '../../dicom/tags.js';
 import { uidProblem } from '../../dicom/uid.js';
 import type { ArchiveIndex } from '../../storage/ports.js';
 
@@ -16,17 +16,10 @@ export interface AuditedStudy {
 const TTL_MS = 60_000;
 const MAX_ENTRIES = 2000;
 
-const text = (attrs: DicomJson, tag: string): string | undefined => {
-  const v = attrs[tag]?.Value?.[0];
-  if (typeof v === 'string') return v || undefined;
-  if (v && typeof v === 'object' && 'Alphabetic' in v && typeof v.Alphabetic === 'string') return v.Alphabetic || undefined;
-  return undefined;
-};
-
 /** The study and its patient as its study-level attributes tell. */
 export function auditedStudyOf(studyInstanceUID: string, studyAttributes: DicomJson): AuditedStudy {
-  const patientID = text(studyAttributes, tagToHex(Tag.PatientID));
-  const patientName = text(studyAttributes, tagToHex(Tag.PatientName));
+  const patientID = firstString(studyAttributes, Tag.PatientID);
+  const patientName = firstString(studyAttributes, Tag.PatientName);
   return { studyInstanceUID, ...(patientID ? { patientID } : {}), ...(patientName ? { patientName } : {}) };
 }
 

@@ -4,9 +4,8 @@
 // private attributes removed, and what was done recorded in the copy (Patient Identity Removed,
 // De-identification Method and its Code Sequence). Pixel data is copied as stored: an instance flagged as
 // having burned-in annotation is left out unless the export allows it, and so is an encapsulated document.
-import { datasetToJson, toLittleEndian, type DicomJson, type DicomJsonAttribute, type DicomJsonValue } from '../../dicom/json-model.js';
-import { assembleFrame } from '../../dicom/frames.js';
-import { readInstance } from '../../dicom/instance.js';
+import { datasetToJson, firstString, toLittleEndian, type DicomJson, type DicomJsonAttribute, type DicomJsonValue } from '../../dicom/json-model.js';
+import { assembleFrame, locateFrames } from '../../dicom/frames.js';
 import { jsonToPart10, type ResolvedAttribute, type ResolvedDataset } from '../../dicom/json-part10.js';
 import { parseDicom, type DicomDataSet } from '../../dicom/parser.js';
 import { Tag, tagToHex } from '../../dicom/tags.js';
@@ -43,11 +42,6 @@ interface Context {
   pseudonyms: Pseudonyms;
   dayShift: number;
 }
-
-const first = (ds: DicomJson, tag: number): string | undefined => {
-  const v = ds[hex(tag)]?.Value?.[0];
-  return typeof v === 'string' ? v : undefined;
-};
 
 /** YYYYMMDD moved `days` back; anything else (a malformed date) emptied. */
 function shiftDate(value: string, days: number): string | undefined {
@@ -194,16 +188,16 @@ export function deidentifyInstance(bytes: Uint8Array, pseudonyms: Pseudonyms, se
   if (settings.options.has('retainSafePrivate')) throw new DeidentifyError('the Retain Safe Private Option is not supported: private attributes are always removed');
   const parsed = parseDicom(bytes);
   const json = datasetToJson(parsed.dataset, { inlineBinaryMax: INLINE_MAX, bulkDataUri: (path) => path.join('/') });
-  const original = { studyInstanceUID: first(json, Tag.StudyInstanceUID), seriesInstanceUID: first(json, Tag.SeriesInstanceUID), sopInstanceUID: first(json, Tag.SOPInstanceUID) };
+  const original = { studyInstanceUID: firstString(json, Tag.StudyInstanceUID), seriesInstanceUID: firstString(json, Tag.SeriesInstanceUID), sopInstanceUID: firstString(json, Tag.SOPInstanceUID) };
   if (!original.studyInstanceUID || !original.seriesInstanceUID || !original.sopInstanceUID) throw new DeidentifyError('the instance lacks a Study, Series or SOP Instance UID');
-  if (/^YES$/i.test((first(json, parseInt(BURNED_IN_ANNOTATION, 16)) ?? '').trim()) && !settings.includeBurnedIn) {
+  if (/^YES$/i.test((firstString(json, parseInt(BURNED_IN_ANNOTATION, 16)) ?? '').trim()) && !settings.includeBurnedIn) {
     return { status: 'excluded', original, reason: 'Burned In Annotation is YES: its pixels may show identifying text' };
   }
   // A PDF, CDA or other document carries its own text and metadata, which no DICOM profile reaches.
   if (json[ENCAPSULATED_DOCUMENT]) return { status: 'excluded', original, reason: 'an encapsulated document (PDF, CDA, …) whose content cannot be de-identified' };
   // A patient without an ID still gets one pseudonym for all of their study, never one shared with others.
-  const patientID = first(json, Tag.PatientID)?.trim() || `study:${original.studyInstanceUID}`;
-  const patientPseudonym = pseudonyms.patientId(patientID, first(json, Tag.IssuerOfPatientID)?.trim() ?? '');
+  const patientID = firstString(json, Tag.PatientID)?.trim() || `study:${original.studyInstanceUID}`;
+  const patientPseudonym = pseudonyms.patientId(patientID, firstString(json, Tag.IssuerOfPatientID)?.trim() ?? '');
   const ctx: Context = { options: settings.options, pseudonyms, dayShift: pseudonyms.dayShift(patientPseudonym) };
   const deidentified: DicomJson = {
     ...deidentifyDataset(json, ctx),
@@ -215,13 +209,14 @@ export function deidentifyInstance(bytes: Uint8Array, pseudonyms: Pseudonyms, se
   let frameBytes: Uint8Array[] | undefined;
   const frames = () => {
     if (!frameBytes) {
-      const layout = readInstance(bytes).frames;
+      const layout = locateFrames(parsed);
       if (!layout) throw new DeidentifyError('the encapsulated pixel data has no frames that can be located');
-      frameBytes = layout.frames.map((_, i) => assembleFrame(layout, i, (r) => bytes.subarray(r.offset, r.offset + r.length)));
+      const source = parsed.dataset.bytes;
+      frameBytes = layout.frames.map((_, i) => assembleFrame(layout, i, (r) => source.subarray(r.offset, r.offset + r.length)));
     }
     return frameBytes;
   };
   const copyBytes = jsonToPart10(resolve(deidentified, parsed.dataset, frames), encapsulated ? parsed.transferSyntaxUID : TransferSyntax.ExplicitVRLittleEndian);
-  const copy = { studyInstanceUID: first(deidentified, Tag.StudyInstanceUID)!, seriesInstanceUID: first(deidentified, Tag.SeriesInstanceUID)!, sopInstanceUID: first(deidentified, Tag.SOPInstanceUID)! };
+  const copy = { studyInstanceUID: firstString(deidentified, Tag.StudyInstanceUID)!, seriesInstanceUID: firstString(deidentified, Tag.SeriesInstanceUID)!, sopInstanceUID: firstString(deidentified, Tag.SOPInstanceUID)! };
   return { status: 'copied', bytes: copyBytes, original: original as InstanceUids, copy, patientPseudonym };
 }
